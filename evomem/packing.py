@@ -1,0 +1,140 @@
+"""Lay out memory latents and segments as one batch: input embeddings, position ids, 4D attention mask.
+
+A row holds one memory block and one or more segments:
+- a memory token attends only to the tokens written at the same step (its K-group), so its hidden states
+  depend on that group alone and one memory block can serve several segments of a row at once;
+- a segment sees the slice ``window`` of the row's memory (its own snapshot) and its own tokens; in a packed
+  memory pass (``sees_previous``) it also sees the earlier segments of the row, as in the paper's packed pass;
+- decoders are causal token by token inside each group.
+
+Positions: a latent sits at its ring slot ``(step mod L) * K + k``, so its position never changes while it
+lives in the queue. Encoders (absolute positions) keep segment text at 0.., exactly like a static encode, and
+put the C slots at the end of the position table; decoders put the slots first and the text after them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+MEMORY, SEGMENT, PAD = 0, 1, -1
+
+
+@dataclass
+class MemoryBlock:
+    embeds: torch.Tensor  # (m, D), already projected
+    steps: torch.Tensor  # (m,) write step of each latent
+    slots: torch.Tensor  # (m,) ring slot of each latent, in [0, capacity)
+
+
+@dataclass
+class SegmentPiece:
+    embeds: torch.Tensor  # (n, D): segment tokens, then query tokens in memory passes
+    window: tuple[int, int]  # the row's memory tokens [lo, hi) this segment reads
+    sees_previous: bool = False
+
+
+@dataclass
+class PackedBatch:
+    inputs_embeds: torch.Tensor  # (B, T, D)
+    position_ids: torch.Tensor  # (B, T)
+    attention_mask: torch.Tensor  # (B, 1, T, T), additive: 0 where attention is allowed
+    spans: list[list[tuple[int, int]]]  # per row, per segment: (start, end) in the sequence
+
+
+@dataclass(frozen=True)
+class Layout:
+    causal: bool
+    max_positions: int
+    capacity: int
+
+    @property
+    def text_start(self) -> int:
+        return self.capacity if self.causal else 0
+
+    @property
+    def text_end(self) -> int:
+        return self.max_positions if self.causal else self.max_positions - self.capacity
+
+    def memory_positions(self, slots: torch.Tensor) -> torch.Tensor:
+        return slots if self.causal else slots + (self.max_positions - self.capacity)
+
+
+def _row_tensors(layout: Layout, memory: MemoryBlock | None, segments: list[SegmentPiece]):
+    """Per-token attributes of one row and its position ids."""
+    kind, group, step, index, lo, hi, previous, positions = [], [], [], [], [], [], [], []
+    if memory is not None and memory.embeds.shape[0]:
+        m = memory.embeds.shape[0]
+        kind.append(torch.full((m,), MEMORY))
+        group.append(torch.full((m,), -1))
+        step.append(memory.steps.cpu())
+        index.append(torch.arange(m))
+        positions.append(layout.memory_positions(memory.slots.cpu()))
+        for values in (lo, hi, previous):
+            values.append(torch.zeros(m, dtype=torch.long))
+    next_position = layout.text_start
+    for g, segment in enumerate(segments):
+        n = segment.embeds.shape[0]
+        start = next_position if segment.sees_previous else layout.text_start
+        if start + n > layout.text_end:
+            raise ValueError(
+                f"segment positions {start}..{start + n} exceed the {layout.text_end} the backbone leaves beside memory"
+            )
+        positions.append(torch.arange(start, start + n))
+        next_position = start + n
+        kind.append(torch.full((n,), SEGMENT))
+        group.append(torch.full((n,), g))
+        step.append(torch.full((n,), -1))
+        index.append(torch.full((n,), -1))
+        lo.append(torch.full((n,), segment.window[0]))
+        hi.append(torch.full((n,), segment.window[1]))
+        previous.append(torch.full((n,), int(segment.sees_previous)))
+    return [torch.cat(values) for values in (kind, group, step, index, lo, hi, previous, positions)]
+
+
+def _allowed(layout: Layout, kind, group, step, index, lo, hi, previous, length: int) -> torch.Tensor:
+    """(length, length) boolean: may token a (row) attend to token b (column)."""
+    n = kind.shape[0]
+    a_kind, b_kind = kind[:, None], kind[None, :]
+    same_group_mem = (a_kind == MEMORY) & (b_kind == MEMORY) & (step[:, None] == step[None, :])
+    reads_memory = (a_kind == SEGMENT) & (b_kind == MEMORY) & (lo[:, None] <= index[None, :]) & (index[None, :] < hi[:, None])
+    same_segment = (a_kind == SEGMENT) & (b_kind == SEGMENT) & (group[:, None] == group[None, :])
+    earlier_segment = (a_kind == SEGMENT) & (b_kind == SEGMENT) & (previous[:, None] == 1) & (group[None, :] < group[:, None])
+    if layout.causal:
+        order = torch.arange(n)
+        not_future = order[None, :] <= order[:, None]
+        same_group_mem &= not_future
+        same_segment &= not_future
+    allowed = torch.eye(length, dtype=torch.bool)  # padding tokens attend to themselves: no NaN
+    allowed[:n, :n] |= same_group_mem | reads_memory | same_segment | earlier_segment
+    return allowed
+
+
+def pack(layout: Layout, rows: list[tuple[MemoryBlock | None, list[SegmentPiece]]]) -> PackedBatch:
+    """Right-pad rows to one length; positions and the additive attention mask follow the rules above."""
+    reference = rows[0][1][0].embeds
+    attributes = [_row_tensors(layout, memory, segments) for memory, segments in rows]
+    length = max(attrs[0].shape[0] for attrs in attributes)
+    embeds = reference.new_zeros((len(rows), length, reference.shape[1]))
+    position_ids = torch.zeros((len(rows), length), dtype=torch.long)
+    allowed = torch.zeros((len(rows), length, length), dtype=torch.bool)
+    spans = []
+    for r, ((memory, segments), attrs) in enumerate(zip(rows, attributes)):
+        pieces = ([memory.embeds] if memory is not None and memory.embeds.shape[0] else []) + [
+            s.embeds for s in segments
+        ]
+        row_embeds = torch.cat(pieces)
+        n = row_embeds.shape[0]
+        embeds[r, :n] = row_embeds
+        position_ids[r, :n] = attrs[-1]
+        allowed[r] = _allowed(layout, *attrs[:-1], length=length)
+        start = n - sum(s.embeds.shape[0] for s in segments)
+        row_spans = []
+        for segment in segments:
+            row_spans.append((start, start + segment.embeds.shape[0]))
+            start += segment.embeds.shape[0]
+        spans.append(row_spans)
+    mask = torch.zeros(allowed.shape, dtype=reference.dtype)
+    mask.masked_fill_(~allowed, torch.finfo(reference.dtype).min)
+    return PackedBatch(embeds, position_ids.to(reference.device), mask[:, None].to(reference.device), spans)

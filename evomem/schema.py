@@ -1,0 +1,175 @@
+"""The records evomem takes and returns, and the validation of what callers pass in."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+NAMESPACE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")
+RESERVED_METADATA = frozenset(
+    {"namespace", "position", "message_id", "part", "role", "name", "timestamp", "fingerprint", "kind"}
+)
+Scalar = str | int | float | bool
+
+
+@dataclass(frozen=True)
+class Message:
+    """One validated chat message or document chunk."""
+
+    content: str
+    role: str = "user"
+    name: str | None = None
+    id: str | None = None
+    timestamp: float | None = None
+    metadata: dict[str, Scalar] = field(default_factory=dict)
+
+    @property
+    def speaker(self) -> str:
+        return self.name or self.role
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A search result: the best-scoring segment of one message."""
+
+    id: str
+    text: str
+    score: float
+    metadata: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stored segment: one message, or one part of a long message."""
+
+    id: str
+    part: int
+    text: str
+    metadata: dict[str, Any]
+
+
+def check_namespace(namespace: Any) -> str:
+    if not isinstance(namespace, str):
+        raise TypeError(f"namespace must be a string, got {type(namespace).__name__}")
+    if not NAMESPACE_PATTERN.match(namespace):
+        raise ValueError(
+            f"invalid namespace {namespace!r}: use 1-128 characters of letters, digits, '_', '.', '@', '-', "
+            "starting with a letter or digit"
+        )
+    return namespace
+
+
+def check_k(k: Any) -> int:
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise TypeError(f"k must be an integer, got {type(k).__name__}")
+    if k <= 0:
+        raise ValueError(f"k must be positive, got {k}")
+    return k
+
+
+def check_text(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise ValueError(f"{what} is empty")
+    return value
+
+
+def parse_timestamp(value: Any) -> float | None:
+    """ISO 8601 string, epoch seconds or datetime -> epoch seconds (naive times are taken as UTC)."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, bool):
+        raise TypeError("timestamp must be ISO 8601 text, epoch seconds or a datetime, got bool")
+    elif isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise ValueError(f"timestamp {value!r} is not a finite number")
+        return float(value)
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"unparsable timestamp {value!r}: expected ISO 8601 or epoch seconds") from None
+    else:
+        raise TypeError(f"timestamp must be ISO 8601 text, epoch seconds or a datetime, got {type(value).__name__}")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
+
+
+def check_metadata(metadata: Any) -> dict[str, Scalar]:
+    """Flat scalar metadata whose keys do not clash with evomem's own."""
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping):
+        raise TypeError(f"metadata must be a dict, got {type(metadata).__name__}")
+    checked = {}
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not key:
+            raise TypeError(f"metadata keys must be non-empty strings, got {key!r}")
+        if key in RESERVED_METADATA:
+            raise ValueError(f"metadata key {key!r} is reserved by evomem; reserved: {sorted(RESERVED_METADATA)}")
+        if value is None or not isinstance(value, str | int | float | bool):
+            raise TypeError(
+                f"metadata value for {key!r} must be a string, number or bool, got {type(value).__name__}"
+            )
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"metadata value for {key!r} is not finite: {value}")
+        checked[key] = value
+    return checked
+
+
+def _field(message: Any, name: str, default: Any = None) -> Any:
+    if isinstance(message, Mapping):
+        return message.get(name, default)
+    return getattr(message, name, default)
+
+
+def to_message(message: Any) -> Message:
+    """Validate a dict (or an object with ``content`` and ``role``/``type``) into a Message."""
+    if isinstance(message, Message):
+        return message
+    if not isinstance(message, Mapping) and not hasattr(message, "content"):
+        raise TypeError(f"a message must be a dict with 'content' (and 'role'), got {type(message).__name__}")
+    if _field(message, "content") is None:
+        raise ValueError("message has no 'content'")
+    content = check_text(_field(message, "content"), "message content")
+    role = _field(message, "role") or _field(message, "type") or "user"
+    role = getattr(role, "value", role)  # enums such as LlamaIndex's MessageRole
+    role = check_text(role, "message role")
+    name = _field(message, "name")
+    if name is not None:
+        name = check_text(name, "message name")
+    message_id = _field(message, "id")
+    if message_id is not None:
+        if isinstance(message_id, bool) or not isinstance(message_id, str | int):
+            raise TypeError(f"message id must be a string or integer, got {type(message_id).__name__}")
+        message_id = check_text(str(message_id), "message id")
+    return Message(
+        content=content,
+        role=role,
+        name=name,
+        id=message_id,
+        timestamp=parse_timestamp(_field(message, "timestamp")),
+        metadata=check_metadata(_field(message, "metadata")),
+    )
+
+
+def to_messages(messages: Any) -> list[Message]:
+    """Validate a batch; duplicate ids within it are an error."""
+    if isinstance(messages, str | bytes | Mapping) or not hasattr(messages, "__iter__"):
+        raise TypeError(f"messages must be a list of messages, got {type(messages).__name__}")
+    batch = [to_message(message) for message in messages]
+    seen: set[str] = set()
+    for message in batch:
+        if message.id is not None:
+            if message.id in seen:
+                raise ValueError(f"duplicate message id {message.id!r} in one batch")
+            seen.add(message.id)
+    return batch

@@ -1,0 +1,74 @@
+"""Cut messages and documents into segments that fit the encoder's segment token limit."""
+
+from __future__ import annotations
+
+import re
+
+from transformers import PreTrainedTokenizerBase
+
+from .schema import Message
+
+PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
+
+
+class Segmenter:
+    """Splits text on token boundaries, keeping the original characters (never decoded from tokens)."""
+
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, max_tokens: int, overlap: int, reserved: int):
+        """``reserved`` tokens of every segment go to special tokens (CLS/SEP, BOS/EOS)."""
+        self.tokenizer = tokenizer
+        self.room = max_tokens - reserved
+        self.overlap = overlap
+        if self.room <= 2 * overlap:
+            raise ValueError(f"segment limit {max_tokens} leaves no room beside {reserved} special tokens")
+
+    def count(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _windows(self, text: str, room: int) -> list[str]:
+        """Overlapping windows of at most ``room`` tokens, as slices of the original text."""
+        offsets = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+        if len(offsets) <= room:
+            return [text]
+        step = room - self.overlap
+        windows = []
+        for start in range(0, len(offsets), step):
+            chunk = offsets[start : start + room]
+            windows.append(text[chunk[0][0] : chunk[-1][1]])
+            if start + room >= len(offsets):
+                break
+        return windows
+
+    def split_message(self, message: Message) -> list[str]:
+        """``"{speaker}: {content}"``, cut with overlap when it exceeds the limit; every part keeps the prefix."""
+        prefix = f"{message.speaker}: "
+        room = self.room - self.count(prefix)
+        if room <= 2 * self.overlap:
+            raise ValueError(f"speaker name {message.speaker!r} is too long for the segment limit")
+        return [prefix + part for part in self._windows(message.content.strip(), room)]
+
+    def split_document(self, text: str) -> list[str]:
+        """Paragraphs, then sentences, packed greedily into chunks under the limit."""
+        chunks: list[str] = []
+        for paragraph in PARAGRAPH_BREAK.split(text.strip()):
+            paragraph = " ".join(paragraph.split())
+            if not paragraph:
+                continue
+            current, used = [], 0
+            for sentence in SENTENCE_END.split(paragraph):
+                size = self.count(sentence)
+                if size > self.room:
+                    if current:
+                        chunks.append(" ".join(current))
+                        current, used = [], 0
+                    chunks.extend(self._windows(sentence, self.room))
+                    continue
+                if current and used + size + 1 > self.room:
+                    chunks.append(" ".join(current))
+                    current, used = [], 0
+                current.append(sentence)
+                used += size + (1 if used else 0)
+            if current:
+                chunks.append(" ".join(current))
+        return chunks

@@ -1,0 +1,113 @@
+"""Durable memory state: one checksummed safetensors file per namespace, written atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save
+
+from .queue import LatentQueue
+
+FORMAT = "evomem-queue"
+VERSION = "1"
+
+
+class StateCorruptedError(RuntimeError):
+    """A memory-state file failed its checks; it is never silently reset."""
+
+
+def _checksum(latents: torch.Tensor) -> str:
+    return hashlib.sha256(latents.contiguous().numpy().tobytes()).hexdigest()
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Temp file, fsync, rename over the target, fsync the directory."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class StateDirectory:
+    """Memory states of one model (fingerprint) under ``root/state/<fingerprint>/``."""
+
+    def __init__(self, root: str | Path, fingerprint: str):
+        self.fingerprint = fingerprint
+        self.directory = Path(root) / "state" / fingerprint
+
+    def path(self, namespace: str) -> Path:
+        digest = hashlib.sha256(namespace.encode("utf-8")).hexdigest()[:32]
+        return self.directory / f"{digest}.safetensors"
+
+    def save(self, namespace: str, queue: LatentQueue) -> None:
+        latents = queue.latents.detach().to(torch.float32).cpu().contiguous()
+        metadata = {
+            "format": FORMAT,
+            "version": VERSION,
+            "namespace": namespace,
+            "fingerprint": self.fingerprint,
+            "step": str(queue.step),
+            "per_step": str(queue.per_step),
+            "queue_steps": str(queue.queue_steps),
+            "sha256": _checksum(latents),
+        }
+        write_atomic(self.path(namespace), save({"latents": latents}, metadata=metadata))
+
+    def load(self, namespace: str, per_step: int, queue_steps: int, dim: int) -> LatentQueue:
+        """The namespace's queue, or an empty one when it has none yet."""
+        path = self.path(namespace)
+        if not path.exists():
+            return LatentQueue(per_step, queue_steps, dim)
+        hint = "delete it and re-ingest the namespace's messages to rebuild the memory"
+        try:
+            with safe_open(str(path), framework="pt") as handle:
+                metadata = handle.metadata() or {}
+                latents = handle.get_tensor("latents")
+        except Exception as error:
+            raise StateCorruptedError(f"memory state {path} is unreadable ({error}); {hint}") from error
+        expected = {"format": FORMAT, "version": VERSION, "namespace": namespace, "fingerprint": self.fingerprint}
+        for key, value in expected.items():
+            if metadata.get(key) != value:
+                raise StateCorruptedError(
+                    f"memory state {path} has {key}={metadata.get(key)!r}, expected {value!r}; {hint}"
+                )
+        if metadata.get("sha256") != _checksum(latents):
+            raise StateCorruptedError(f"memory state {path} fails its checksum; {hint}")
+        try:
+            return LatentQueue(per_step, queue_steps, dim, latents, int(metadata["step"]))
+        except (KeyError, ValueError) as error:
+            raise StateCorruptedError(f"memory state {path} does not fit this model ({error}); {hint}") from error
+
+    def delete(self, namespace: str) -> None:
+        path = self.path(namespace)
+        if path.exists():
+            path.unlink()
+            fsync_dir(path.parent)
+
+    def namespaces(self) -> list[str]:
+        if not self.directory.is_dir():
+            return []
+        names = []
+        for path in self.directory.glob("*.safetensors"):
+            try:
+                with safe_open(str(path), framework="pt") as handle:
+                    names.append((handle.metadata() or {})["namespace"])
+            except Exception as error:
+                raise StateCorruptedError(f"memory state {path} is unreadable ({error})") from error
+        return sorted(names)

@@ -1,0 +1,87 @@
+"""Read a stream of segments in order: evolve the latent queue and embed each segment with its snapshot.
+
+Dynamic segment-batching (Nie et al., 2026): k consecutive segments share the snapshot M_{t-1} and go through
+one packed memory pass, k chosen greedily under a token budget; representation passes are then batched by
+token budget, each segment still read with its own snapshot M_{t-1}.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+
+from .encoder import EvoEncoder
+from .queue import LatentQueue
+
+WINDOW_SEGMENTS = 256  # snapshots held at once before their representation pass runs
+
+
+def plan_packs(lengths: Sequence[int], queries_per_segment: int, text_budget: int, max_segments: int) -> list[int]:
+    """Greedy pack sizes: as many consecutive segments as fit the budget, at least one, at most max_segments."""
+    sizes: list[int] = []
+    used = count = 0
+    for length in lengths:
+        cost = length + queries_per_segment
+        if count and (used + cost > text_budget or count == max_segments):
+            sizes.append(count)
+            used = count = 0
+        used += cost
+        count += 1
+    if count:
+        sizes.append(count)
+    return sizes
+
+
+def encode_stream(
+    encoder: EvoEncoder,
+    queue: LatentQueue,
+    token_ids: Sequence[list[int]],
+    segment_batching: bool = True,
+    on_progress: Callable[[int], None] | None = None,
+) -> torch.Tensor:
+    """Advance ``queue`` over the segments in order and return their vectors (n, D).
+
+    With ``segment_batching=False`` every segment gets its own memory pass and its own representation pass.
+    """
+    vectors = []
+    for start in range(0, len(token_ids), WINDOW_SEGMENTS):
+        window = token_ids[start : start + WINDOW_SEGMENTS]
+        rows = _evolve(encoder, queue, window, segment_batching)
+        if segment_batching:
+            vectors.extend(encoder.represent(rows))
+        else:
+            vectors.extend(vector for row in rows for vector in encoder.represent([row]))
+        if on_progress:
+            on_progress(len(window))
+    return torch.cat(vectors) if vectors else torch.zeros(0, encoder.dim)
+
+
+def _evolve(encoder: EvoEncoder, queue: LatentQueue, window: Sequence[list[int]], segment_batching: bool) -> list:
+    """Run the memory passes over ``window``; return representation rows, one per pack.
+
+    A pack's row holds the memory before the pack plus the latents its segments wrote (but the last), and
+    segment i of the pack reads the C latents that were newest just before it: its own snapshot M_{t-1}.
+    """
+    config = encoder.config
+    if segment_batching:
+        lengths = [len(ids) for ids in window]
+        sizes = plan_packs(lengths, config.num_query_tokens, encoder.text_budget, config.pack_max_segments)
+    else:
+        sizes = [1] * len(window)
+    rows = []
+    position = 0
+    for size in sizes:
+        chunk = window[position : position + size]
+        latents, steps = queue.latents, queue.latent_steps()
+        (new_latents,) = encoder.write_memory([(latents, steps, chunk)])
+        segments = []
+        for i, (ids, written) in enumerate(zip(chunk, new_latents)):
+            end = latents.shape[0] + i * config.num_query_tokens
+            segments.append((ids, max(0, end - config.capacity), end))
+            queue.push(written)
+        row_latents = torch.cat([latents, new_latents[:-1].reshape(-1, encoder.dim)])
+        row_steps = torch.cat([steps, queue.step - size + torch.arange(size - 1).repeat_interleave(config.num_query_tokens)])
+        rows.append((row_latents, row_steps, segments))
+        position += size
+    return rows
