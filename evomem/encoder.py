@@ -163,7 +163,9 @@ class EvoEncoder(nn.Module):
 
     # ----- memory evolution -----------------------------------------------------------------------------------
 
-    def write_memory(self, rows: Sequence[tuple[torch.Tensor, torch.Tensor, Sequence[list[int]]]]) -> list[torch.Tensor]:
+    def write_memory(
+        self, rows: Sequence[tuple[torch.Tensor, torch.Tensor, Sequence[list[int]]]]
+    ) -> list[torch.Tensor]:
         """One packed pass per row (memory latents (m, D), their steps (m,), k segments' token ids).
 
         Every segment reads the whole memory and the earlier segments of its row; returns the new latents
@@ -179,7 +181,8 @@ class EvoEncoder(nn.Module):
             packed.append((self._memory_block(latents, steps), pieces))
         hidden, spans = self._run(MEMORY_ADAPTER, packed)
         k = self.config.num_query_tokens
-        return [self.memory_head(torch.stack([hidden[r, end - k : end] for _, end in row])) for r, row in enumerate(spans)]
+        queries = [torch.stack([hidden[r, end - k : end] for _, end in row]) for r, row in enumerate(spans)]
+        return [self.memory_head(row) for row in queries]
 
     # ----- representation ---------------------------------------------------------------------------------------
 
@@ -236,9 +239,7 @@ class EvoEncoder(nn.Module):
         ids = self.tokenize(texts, max_tokens=self.layout.text_end - self.layout.text_start)
         window = (0, latents.shape[0])
         per_row = self.config.pack_max_segments
-        rows = [
-            (latents, steps, [(row, *window) for row in ids[i : i + per_row]]) for i in range(0, len(ids), per_row)
-        ]
+        rows = [(latents, steps, [(row, *window) for row in ids[i : i + per_row]]) for i in range(0, len(ids), per_row)]
         return torch.cat(self.represent(rows)) if rows else torch.zeros(0, self.dim)
 
     # ----- persistence ----------------------------------------------------------------------------------------

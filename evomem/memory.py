@@ -142,9 +142,10 @@ class EvoMemory:
             return
         first_position = queue.step
         token_ids = self.encoder.tokenize([entry.text for entry in entries])
-        with torch.inference_mode(), tqdm(
-            total=len(entries), desc=f"ingest {namespace}", unit="seg", disable=not self.show_progress
-        ) as bar:
+        with (
+            torch.inference_mode(),
+            tqdm(total=len(entries), desc=f"ingest {namespace}", unit="seg", disable=not self.show_progress) as bar,
+        ):
             vectors = encode_stream(self.encoder, queue, token_ids, self.segment_batching, bar.update)
         metadatas = [
             {

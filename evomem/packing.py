@@ -98,9 +98,11 @@ def _allowed(layout: Layout, kind, group, step, index, lo, hi, previous, length:
     n = kind.shape[0]
     a_kind, b_kind = kind[:, None], kind[None, :]
     same_group_mem = (a_kind == MEMORY) & (b_kind == MEMORY) & (step[:, None] == step[None, :])
-    reads_memory = (a_kind == SEGMENT) & (b_kind == MEMORY) & (lo[:, None] <= index[None, :]) & (index[None, :] < hi[:, None])
-    same_segment = (a_kind == SEGMENT) & (b_kind == SEGMENT) & (group[:, None] == group[None, :])
-    earlier_segment = (a_kind == SEGMENT) & (b_kind == SEGMENT) & (previous[:, None] == 1) & (group[None, :] < group[:, None])
+    in_window = (lo[:, None] <= index[None, :]) & (index[None, :] < hi[:, None])
+    reads_memory = (a_kind == SEGMENT) & (b_kind == MEMORY) & in_window
+    both_segments = (a_kind == SEGMENT) & (b_kind == SEGMENT)
+    same_segment = both_segments & (group[:, None] == group[None, :])
+    earlier_segment = both_segments & (previous[:, None] == 1) & (group[None, :] < group[:, None])
     if layout.causal:
         order = torch.arange(n)
         not_future = order[None, :] <= order[:, None]
@@ -120,7 +122,7 @@ def pack(layout: Layout, rows: list[tuple[MemoryBlock | None, list[SegmentPiece]
     position_ids = torch.zeros((len(rows), length), dtype=torch.long)
     allowed = torch.zeros((len(rows), length, length), dtype=torch.bool)
     spans = []
-    for r, ((memory, segments), attrs) in enumerate(zip(rows, attributes)):
+    for r, ((memory, segments), attrs) in enumerate(zip(rows, attributes, strict=True)):
         pieces = ([memory.embeds] if memory is not None and memory.embeds.shape[0] else []) + [
             s.embeds for s in segments
         ]

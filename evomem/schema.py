@@ -116,9 +116,7 @@ def check_metadata(metadata: Any) -> dict[str, Scalar]:
         if key in RESERVED_METADATA:
             raise ValueError(f"metadata key {key!r} is reserved by evomem; reserved: {sorted(RESERVED_METADATA)}")
         if value is None or not isinstance(value, str | int | float | bool):
-            raise TypeError(
-                f"metadata value for {key!r} must be a string, number or bool, got {type(value).__name__}"
-            )
+            raise TypeError(f"metadata value for {key!r} must be a string, number or bool, got {type(value).__name__}")
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"metadata value for {key!r} is not finite: {value}")
         checked[key] = value

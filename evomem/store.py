@@ -79,7 +79,7 @@ class SegmentStore:
         return [
             StoredSegment(rid, text, dict(meta), float(distance))
             for rid, text, meta, distance in zip(
-                result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0]
+                result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True
             )
         ]
 
@@ -88,7 +88,7 @@ class SegmentStore:
         result = self.collection.get(where=self._where(namespace, filters), include=["documents", "metadatas"])
         return [
             StoredSegment(rid, text, dict(meta))
-            for rid, text, meta in zip(result["ids"], result["documents"], result["metadatas"])
+            for rid, text, meta in zip(result["ids"], result["documents"], result["metadatas"], strict=True)
         ]
 
     def delete(self, namespace: str, message_ids: Sequence[str] | None = None) -> None:

@@ -76,12 +76,13 @@ def _evolve(encoder: EvoEncoder, queue: LatentQueue, window: Sequence[list[int]]
         latents, steps = queue.latents, queue.latent_steps()
         (new_latents,) = encoder.write_memory([(latents, steps, chunk)])
         segments = []
-        for i, (ids, written) in enumerate(zip(chunk, new_latents)):
+        for i, (ids, written) in enumerate(zip(chunk, new_latents, strict=True)):
             end = latents.shape[0] + i * config.num_query_tokens
             segments.append((ids, max(0, end - config.capacity), end))
             queue.push(written)
         row_latents = torch.cat([latents, new_latents[:-1].reshape(-1, encoder.dim)])
-        row_steps = torch.cat([steps, queue.step - size + torch.arange(size - 1).repeat_interleave(config.num_query_tokens)])
+        new_steps = queue.step - size + torch.arange(size - 1).repeat_interleave(config.num_query_tokens)
+        row_steps = torch.cat([steps, new_steps])
         rows.append((row_latents, row_steps, segments))
         position += size
     return rows

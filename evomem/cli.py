@@ -1,0 +1,130 @@
+"""The ``evomem`` command line."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import click
+
+from .memory import EvoMemory
+
+
+def _open(ctx: click.Context, show_progress: bool = False, path: str | None = None) -> EvoMemory:
+    options = ctx.obj
+    return EvoMemory(
+        path=path or options["path"],
+        model=options["model"],
+        segment_batching=options["segment_batching"],
+        chroma_host=options["chroma_host"],
+        chroma_port=options["chroma_port"],
+        show_progress=show_progress,
+    )
+
+
+@click.group()
+@click.option("--path", default="./evomem-data", envvar="EVOMEM_PATH", show_default=True, help="Data directory.")
+@click.option("--model", default=None, envvar="EVOMEM_MODEL", help="Model directory (default: embedded model).")
+@click.option("--no-segment-batching", is_flag=True, help="One memory pass per segment (slower).")
+@click.option("--chroma-host", default=None, envvar="EVOMEM_CHROMA_HOST", help="Use a Chroma server.")
+@click.option("--chroma-port", default=8000, type=int, envvar="EVOMEM_CHROMA_PORT", show_default=True)
+@click.pass_context
+def main(ctx, path, model, no_segment_batching, chroma_host, chroma_port):
+    """evomem: long-term memory with evolvable embeddings."""
+    ctx.obj = {
+        "path": path,
+        "model": model,
+        "segment_batching": not no_segment_batching,
+        "chroma_host": chroma_host,
+        "chroma_port": chroma_port,
+    }
+
+
+def _read_jsonl(file: Path) -> list[dict]:
+    messages = []
+    with open(file, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                messages.append(json.loads(line))
+            except json.JSONDecodeError as error:
+                raise click.BadParameter(f"{file}:{number}: not JSON ({error.msg})") from None
+    return messages
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--namespace", "-n", required=True)
+@click.pass_context
+def ingest(ctx, file, namespace):
+    """Append the messages of FILE (JSON lines: role, content, optional name, id, timestamp, metadata)."""
+    messages = _read_jsonl(file)
+    try:
+        ids = _open(ctx, show_progress=True).add_messages(messages, namespace=namespace)
+    except (TypeError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"stored {len(ids)} messages in namespace {namespace}")
+
+
+@main.command()
+@click.argument("query")
+@click.option("--namespace", "-n", required=True)
+@click.option("-k", default=10, show_default=True, type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print hits as JSON.")
+@click.pass_context
+def search(ctx, query, namespace, k, as_json):
+    """Search a namespace with its current memory."""
+    try:
+        hits = _open(ctx).search(query, namespace=namespace, k=k)
+    except (TypeError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+    if as_json:
+        click.echo(json.dumps([hit.__dict__ for hit in hits], indent=2))
+        return
+    for hit in hits:
+        click.echo(f"{hit.score:.3f}  [{hit.id}]  {hit.text}")
+
+
+@main.command()
+@click.option("--namespace", "-n", default=None, help="One namespace (default: all).")
+@click.pass_context
+def stats(ctx, namespace):
+    """Segments, messages and memory state per namespace."""
+    memory = _open(ctx)
+    for name in [namespace] if namespace else memory.namespaces():
+        click.echo(json.dumps(memory.stats(name)))
+
+
+@main.command()
+@click.option("--namespace", "-n", required=True)
+@click.option("--id", "ids", multiple=True, help="Delete only these message ids (repeatable).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def delete(ctx, namespace, ids, yes):
+    """Delete messages, or a whole namespace with its memory state."""
+    what = f"{len(ids)} messages of {namespace}" if ids else f"namespace {namespace} and its memory"
+    if not yes:
+        click.confirm(f"Delete {what}?", abort=True)
+    _open(ctx).delete(namespace, ids=list(ids) or None)
+    click.echo(f"deleted {what}")
+
+
+@main.command()
+@click.option(
+    "--data",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="LoCoMo-format JSON (default: LoCoMo dev in ../shared, else the bundled sample).",
+)
+@click.option("-k", default=3, show_default=True, type=int)
+@click.option("--keep", is_flag=True, help="Write into --path instead of a temporary directory.")
+@click.pass_context
+def demo(ctx, data, k, keep):
+    """Ingest a real multi-session conversation and watch retrieval change as it evolves."""
+    from .demo import find_demo_data, run_demo
+
+    with tempfile.TemporaryDirectory(prefix="evomem-demo-") as scratch:
+        memory = _open(ctx, path=None if keep else scratch)
+        run_demo(memory, find_demo_data(data), echo=click.echo, k=k)
