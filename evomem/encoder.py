@@ -15,7 +15,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.func import functional_call
 
-from .backbone import EMBEDDED_PREFIX, load_backbone, resolve_backbone_dir
+from .backbone import EMBEDDED_PREFIX, backbone_digest, load_backbone, resolve_backbone_dir
 from .config import EvoConfig
 from .packing import Layout, MemoryBlock, SegmentPiece, pack
 
@@ -68,8 +68,11 @@ class EvoEncoder(nn.Module):
         )
         # A frozen copy without LoRA layers runs inference with merged weights; a list keeps it out of state_dict.
         self._plain_backbone = [copy.deepcopy(base).eval()]
-        self.backbone = get_peft_model(base, lora, adapter_name=MEMORY_ADAPTER)
-        self.backbone.add_adapter(RETRIEVAL_ADAPTER, lora)
+        with torch.random.fork_rng(devices=[]):  # a fixed seed: the same config gives the same initial weights
+            torch.manual_seed(0)
+            self.backbone = get_peft_model(base, lora, adapter_name=MEMORY_ADAPTER)
+            self.backbone.add_adapter(RETRIEVAL_ADAPTER, lora)
+        self._lora_parameters = [p for name, p in self.backbone.named_parameters() if "lora_" in name]
         dim = self.info.hidden_size
         token_embeddings = base.get_input_embeddings().weight.detach()
         generator = torch.Generator().manual_seed(0)
@@ -137,6 +140,8 @@ class EvoEncoder(nn.Module):
         }
         if self.training or torch.is_grad_enabled():
             self.backbone.set_adapter(adapter)
+            for parameter in self._lora_parameters:  # set_adapter freezes the other adapter; both train
+                parameter.requires_grad_(True)
             return self.backbone(**inputs).last_hidden_state, batch.spans
         plain = self._plain_backbone[0]
         output = functional_call(plain, self._merged_weights(adapter), kwargs=inputs, strict=False)
@@ -264,12 +269,13 @@ class EvoEncoder(nn.Module):
         self._merged = {}
 
     def fingerprint(self) -> str:
-        """Hex digest identifying config (except where the backbone lives) and every weight."""
+        """Hex digest of the config (but where the backbone lives), the backbone's files and the evomem weights."""
         digest = hashlib.sha256()
         config = self.config.to_dict()
         config.pop("backbone")
         digest.update(repr(sorted(config.items())).encode())
-        for name, tensor in sorted(self.state_dict().items()):
+        digest.update(backbone_digest(self.backbone_dir).encode())
+        for name, tensor in sorted(self.evo_state_dict().items()):
             digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
             digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
         return digest.hexdigest()[:24]
