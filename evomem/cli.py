@@ -128,3 +128,28 @@ def demo(ctx, data, k, keep):
     with tempfile.TemporaryDirectory(prefix="evomem-demo-") as scratch:
         memory = _open(ctx, path=None if keep else scratch)
         run_demo(memory, find_demo_data(data), echo=click.echo, k=k)
+
+
+@main.command()
+@click.option(
+    "--data",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="LoCoMo-format JSON (default: LoCoMo dev in ../shared, else the bundled sample).",
+)
+@click.option("--turns", default=300, show_default=True, type=int)
+@click.option("--repeats", default=3, show_default=True, type=int)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write JSON here.")
+@click.pass_context
+def bench(ctx, data, turns, repeats, output):
+    """Ingest speed (segment-batching, one pass per segment, static base) and query latency."""
+    from .bench import run_ingest_bench
+    from .demo import find_demo_data
+    from .models import load_encoder
+
+    report = run_ingest_bench(load_encoder(ctx.obj["model"]), find_demo_data(data), turns, repeats)
+    width = max(map(len, report))
+    for name, value in report.items():
+        click.echo(f"{name:<{width}}  {value:,.3f}" if isinstance(value, float) else f"{name:<{width}}  {value}")
+    if output:
+        output.write_text(json.dumps(report, indent=2) + "\n")

@@ -1,0 +1,54 @@
+"""The evomem command line, run in-process with click's runner."""
+
+from __future__ import annotations
+
+import json
+from importlib.resources import files
+
+from click.testing import CliRunner
+
+from evomem.cli import main
+
+
+def _run(args, tmp_path, model=None):
+    base = ["--path", str(tmp_path / "data")] + (["--model", str(model)] if model else [])
+    result = CliRunner().invoke(main, base + args, catch_exceptions=False)
+    return result
+
+
+def test_ingest_search_stats_delete(tmp_path, tiny_bert_dir):
+    chat = tmp_path / "chat.jsonl"
+    lines = [{"role": "user", "name": "Maya", "content": f"message {i} about dogs", "id": f"m{i}"} for i in range(6)]
+    chat.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    result = _run(["ingest", str(chat), "--namespace", "maya"], tmp_path, tiny_bert_dir)
+    assert result.exit_code == 0 and "stored 6 messages" in result.output
+    result = _run(["search", "dogs", "--namespace", "maya", "-k", "3", "--json"], tmp_path, tiny_bert_dir)
+    hits = json.loads(result.output)
+    assert len(hits) == 3 and all(hit["id"].startswith("m") for hit in hits)
+    stats = json.loads(_run(["stats"], tmp_path, tiny_bert_dir).output)
+    assert stats["segments"] == 6 and stats["namespace"] == "maya"
+    result = _run(["delete", "--namespace", "maya", "--yes"], tmp_path, tiny_bert_dir)
+    assert result.exit_code == 0
+    assert _run(["stats"], tmp_path, tiny_bert_dir).output == ""
+
+
+def test_ingest_reports_bad_lines(tmp_path, tiny_bert_dir):
+    chat = tmp_path / "chat.jsonl"
+    chat.write_text('{"role": "user", "content": "fine"}\n{not json}\n')
+    result = CliRunner().invoke(
+        main, ["--path", str(tmp_path), "--model", str(tiny_bert_dir), "ingest", str(chat), "-n", "x"]
+    )
+    assert result.exit_code != 0 and "chat.jsonl:2" in result.output
+    chat.write_text('{"role": "user", "content": ""}\n')
+    result = CliRunner().invoke(
+        main, ["--path", str(tmp_path), "--model", str(tiny_bert_dir), "ingest", str(chat), "-n", "x"]
+    )
+    assert result.exit_code != 0 and "empty" in result.output
+
+
+def test_demo_on_the_bundled_sample_with_the_real_default_model(tmp_path):
+    sample = files("evomem") / "data" / "sample_conversation.json"
+    result = _run(["demo", "--data", str(sample)], tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "=== after session 3" in result.output
+    assert "Evidence recall@3 over 7 questions" in result.output

@@ -1,0 +1,191 @@
+"""EvoMemory end to end on a tiny backbone with embedded Chroma."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import small_config
+
+from evomem import EvoEncoder, EvoMemory
+
+CHAT = [
+    {
+        "role": "user",
+        "name": "Maya",
+        "content": "I adopted a beagle called Pepper.",
+        "id": "m1",
+        "timestamp": "2025-03-06T09:15:00Z",
+    },
+    {
+        "role": "assistant",
+        "name": "Leo",
+        "content": "Lovely! I started at a bakery downtown.",
+        "id": "m2",
+        "timestamp": "2025-03-06T09:16:00Z",
+        "metadata": {"topic": "work"},
+    },
+    {
+        "role": "user",
+        "name": "Maya",
+        "content": "I am training for a half marathon in Lisbon.",
+        "id": "m3",
+        "timestamp": "2025-06-02T18:40:00Z",
+    },
+    {"role": "assistant", "content": "Good luck with the race!", "id": "m4", "timestamp": 1748889700},
+]
+
+
+@pytest.fixture
+def encoder(tiny_bert_dir):
+    return EvoEncoder(small_config(tiny_bert_dir))
+
+
+@pytest.fixture
+def memory(tmp_path, encoder):
+    return EvoMemory(tmp_path / "data", model=encoder)
+
+
+def test_add_search_get_roundtrip(memory):
+    assert memory.add_messages(CHAT, namespace="maya") == ["m1", "m2", "m3", "m4"]
+    hits = memory.search("Who is Pepper?", namespace="maya", k=3)
+    assert len(hits) == 3
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert all(-1.0 <= h.score <= 1.0 for h in hits)
+    segments = memory.get(["m2", "m4"], namespace="maya")
+    assert [(s.id, s.part) for s in segments] == [("m2", 0), ("m4", 0)]
+    assert segments[0].text == "Leo: Lovely! I started at a bakery downtown."
+    assert segments[1].text == "assistant: Good luck with the race!"
+    assert segments[0].metadata["topic"] == "work" and segments[0].metadata["position"] == 1
+    assert memory.stats("maya") | {"fingerprint": None} == {
+        "namespace": "maya",
+        "segments": 4,
+        "messages": 4,
+        "memory_step": 4,
+        "memory_latents": 8,
+        "memory_capacity": 8,
+        "fingerprint": None,
+    }
+
+
+def test_generated_ids_are_deterministic(tmp_path, encoder):
+    chat = [{"role": "user", "content": "hello there"}, {"role": "user", "content": "hello there"}]
+    first = EvoMemory(tmp_path / "a", model=encoder).add_messages(chat, namespace="n")
+    second = EvoMemory(tmp_path / "b", model=encoder).add_messages(chat, namespace="n")
+    assert first == second and len(set(first)) == 2
+
+
+def test_search_filters_by_metadata_and_time(memory):
+    memory.add_messages(CHAT, namespace="maya")
+    assert [h.id for h in memory.search("work", namespace="maya", k=10, where={"topic": "work"})] == ["m2"]
+    june = memory.search("race", namespace="maya", k=10, time_range=("2025-06-01T00:00:00Z", None))
+    assert sorted(h.id for h in june) == ["m3", "m4"]
+    march = memory.search("race", namespace="maya", k=10, time_range=(None, "2025-03-31"))
+    assert sorted(h.id for h in march) == ["m1", "m2"]
+
+
+def test_one_hit_per_message_for_split_messages(memory):
+    long_text = " ".join(f"Sentence number {i} about the harbour bakery and its sourdough." for i in range(30))
+    memory.add_messages([{"role": "user", "content": long_text, "id": "long"}, *CHAT], namespace="n")
+    parts = memory.get(["long"], namespace="n")
+    assert len(parts) > 2 and [p.part for p in parts] == list(range(len(parts)))
+    assert all(p.text.startswith("user: ") for p in parts)
+    hits = memory.search("harbour bakery sourdough", namespace="n", k=5)
+    assert len(hits) == 5 and len({h.id for h in hits}) == 5
+
+
+def test_namespaces_are_isolated_and_deleted_whole(memory):
+    memory.add_messages(CHAT[:2], namespace="a")
+    memory.add_messages(CHAT[2:], namespace="b")
+    assert memory.namespaces() == ["a", "b"]
+    assert {h.id for h in memory.search("anything", namespace="a", k=10)} == {"m1", "m2"}
+    memory.delete(namespace="a")
+    assert memory.namespaces() == ["b"]
+    assert memory.search("anything", namespace="a", k=10) == []
+    assert memory.stats("a")["memory_step"] == 0
+    assert {h.id for h in memory.search("anything", namespace="b", k=10)} == {"m3", "m4"}
+
+
+def test_delete_single_messages_keeps_the_rest(memory):
+    memory.add_messages(CHAT, namespace="n")
+    memory.delete(namespace="n", ids=["m1", "m3"])
+    assert [s.id for s in memory.get(None, namespace="n")] == ["m2", "m4"]
+    assert memory.stats("n")["memory_step"] == 4
+
+
+def test_memory_evolves_across_batches(memory):
+    memory.add_messages(CHAT[:2], namespace="n")
+    before = memory.search("bakery", namespace="n", k=2)
+    memory.add_messages(CHAT[2:], namespace="n")
+    after = memory.search("bakery", namespace="n", k=4)
+    assert memory.stats("n")["memory_step"] == 4
+    scores_before = {h.id: h.score for h in before}
+    scores_after = {h.id: h.score for h in after}
+    assert any(abs(scores_before[i] - scores_after[i]) > 1e-6 for i in scores_before)
+
+
+def test_add_text_splits_a_document(memory):
+    text = "The bakery opens at nine. It sells sourdough.\n\nThe harbour is close. " * 6
+    ids = memory.add_text(text, namespace="docs", metadata={"source": "notes"}, doc_id="notes")
+    assert len(ids) > 1 and ids[0] == "notes-0"
+    segments = memory.get(ids, namespace="docs")
+    assert all(s.metadata["source"] == "notes" and s.metadata["kind"] == "document" for s in segments)
+
+
+@pytest.mark.parametrize(
+    ("call", "error"),
+    [
+        (lambda m: m.add_messages([{"role": "user", "content": ""}], namespace="n"), ValueError),
+        (lambda m: m.add_messages([{"role": "user"}], namespace="n"), ValueError),
+        (lambda m: m.add_messages(["just text"], namespace="n"), TypeError),
+        (
+            lambda m: m.add_messages([{"content": "x", "id": "a"}, {"content": "y", "id": "a"}], namespace="n"),
+            ValueError,
+        ),
+        (lambda m: m.add_messages([{"content": "x", "timestamp": "yesterday"}], namespace="n"), ValueError),
+        (lambda m: m.add_messages([{"content": "x", "metadata": {"a": {"b": 1}}}], namespace="n"), TypeError),
+        (lambda m: m.add_messages([{"content": "x", "metadata": {"a": None}}], namespace="n"), TypeError),
+        (lambda m: m.add_messages([{"content": "x", "metadata": {"position": 3}}], namespace="n"), ValueError),
+        (lambda m: m.add_messages([{"content": "x"}], namespace=""), ValueError),
+        (lambda m: m.add_messages([{"content": "x"}], namespace="a:b"), ValueError),
+        (lambda m: m.search("x", namespace="n", k=0), ValueError),
+        (lambda m: m.search(42, namespace="n"), TypeError),
+    ],
+)
+def test_bad_input_is_rejected_and_store_unchanged(memory, call, error):
+    memory.add_messages(CHAT[:1], namespace="n")
+    with pytest.raises(error):
+        call(memory)
+    assert memory.stats("n")["segments"] == 1 and memory.stats("n")["memory_step"] == 1
+
+
+def test_reopening_in_another_process_gives_identical_results(tmp_path, tiny_bert_dir):
+    model_dir = tmp_path / "model"
+    EvoEncoder(small_config(tiny_bert_dir)).save_pretrained(model_dir)
+    memory = EvoMemory(tmp_path / "data", model=str(model_dir))
+    memory.add_messages(CHAT, namespace="n")
+    here = [(h.id, round(h.score, 5)) for h in memory.search("the race in Lisbon", namespace="n", k=4)]
+    script = (
+        "import json, sys; from evomem import EvoMemory; "
+        "m = EvoMemory(sys.argv[1], model=sys.argv[2]); "
+        "print(json.dumps([(h.id, round(h.score, 5)) for h in m.search('the race in Lisbon', namespace='n', k=4)]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "data"), str(model_dir)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    there = [tuple(pair) for pair in json.loads(out.stdout.strip().splitlines()[-1])]
+    assert there == here
+
+
+def test_another_model_uses_another_collection(tmp_path, tiny_bert_dir, encoder):
+    first = EvoMemory(tmp_path / "data", model=encoder)
+    first.add_messages(CHAT, namespace="n")
+    other = EvoMemory(tmp_path / "data", model=EvoEncoder(small_config(tiny_bert_dir, queue_steps=3)))
+    assert other.fingerprint != first.fingerprint
+    assert other.search("Pepper", namespace="n") == []
+    assert len(first.search("Pepper", namespace="n", k=4)) == 4
