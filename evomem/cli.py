@@ -10,6 +10,13 @@ import click
 
 from .memory import EvoMemory
 
+DATA_OPTION = click.option(
+    "--data",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="LoCoMo-format JSON (default: LoCoMo dev in ../shared, else the bundled sample).",
+)
+
 
 def _open(ctx: click.Context, show_progress: bool = False, path: str | None = None) -> EvoMemory:
     options = ctx.obj
@@ -112,12 +119,7 @@ def delete(ctx, namespace, ids, yes):
 
 
 @main.command()
-@click.option(
-    "--data",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="LoCoMo-format JSON (default: LoCoMo dev in ../shared, else the bundled sample).",
-)
+@DATA_OPTION
 @click.option("-k", default=3, show_default=True, type=int)
 @click.option("--keep", is_flag=True, help="Write into --path instead of a temporary directory.")
 @click.pass_context
@@ -131,12 +133,7 @@ def demo(ctx, data, k, keep):
 
 
 @main.command()
-@click.option(
-    "--data",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="LoCoMo-format JSON (default: LoCoMo dev in ../shared, else the bundled sample).",
-)
+@DATA_OPTION
 @click.option("--turns", default=300, show_default=True, type=int)
 @click.option("--repeats", default=3, show_default=True, type=int)
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write JSON here.")

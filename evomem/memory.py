@@ -6,7 +6,6 @@ import hashlib
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,16 +31,6 @@ from .segmenter import Segmenter
 from .state import StateDirectory
 from .store import SegmentStore, StoredSegment, record_id
 from .stream import encode_stream
-
-
-@dataclass(frozen=True)
-class _Entry:
-    """One segment about to be written."""
-
-    message_id: str
-    part: int
-    text: str
-    metadata: dict[str, Any]
 
 
 class EvoMemory:
@@ -112,7 +101,7 @@ class EvoMemory:
                 message_id = message.id or self._generated_id(namespace, queue.step + offset, message.content)
                 ids.append(message_id)
                 for part, text in enumerate(self.segmenter.split_message(message)):
-                    entries.append(_Entry(message_id, part, text, self._message_metadata(message)))
+                    entries.append(Segment(message_id, part, text, self._message_metadata(message)))
             self._ingest(namespace, queue, entries)
         return ids
 
@@ -130,13 +119,13 @@ class EvoMemory:
             queue = self.states.load(namespace, *self._queue_shape())
             doc_id = doc_id or self._generated_id(namespace, queue.step, text)
             entries = [
-                _Entry(f"{doc_id}-{i}", 0, chunk, {"role": "document", "kind": "document", **extra})
+                Segment(f"{doc_id}-{i}", 0, chunk, {"role": "document", "kind": "document", **extra})
                 for i, chunk in enumerate(chunks)
             ]
             self._ingest(namespace, queue, entries)
-        return [entry.message_id for entry in entries]
+        return [entry.id for entry in entries]
 
-    def _ingest(self, namespace: str, queue: LatentQueue, entries: Sequence[_Entry]) -> None:
+    def _ingest(self, namespace: str, queue: LatentQueue, entries: Sequence[Segment]) -> None:
         """Encode the segments in order (evolving ``queue``), store them, then persist the memory."""
         if not entries:
             return
@@ -152,13 +141,13 @@ class EvoMemory:
                 **entry.metadata,
                 "namespace": namespace,
                 "position": first_position + i,
-                "message_id": entry.message_id,
+                "message_id": entry.id,
                 "part": entry.part,
                 "fingerprint": self.fingerprint,
             }
             for i, entry in enumerate(entries)
         ]
-        ids = [record_id(namespace, entry.message_id, entry.part) for entry in entries]
+        ids = [record_id(namespace, entry.id, entry.part) for entry in entries]
         self.store.upsert(ids, vectors, [entry.text for entry in entries], metadatas)
         self.states.save(namespace, queue)
 
