@@ -150,3 +150,34 @@ def bench(ctx, data, turns, repeats, output):
         click.echo(f"{name:<{width}}  {value:,.3f}" if isinstance(value, float) else f"{name:<{width}}  {value}")
     if output:
         output.write_text(json.dumps(report, indent=2) + "\n")
+
+
+@main.command(name="eval")
+@click.argument("kind", type=click.Choice(["locomo", "realtalk", "longmemeval", "beir"]))
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--systems",
+    default="evomem,static,bm25,bm25+static,bm25+evomem",
+    show_default=True,
+    help="Comma-separated: evomem, static, bm25, bm25+static, bm25+evomem.",
+)
+@click.option(
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("eval-results"),
+    show_default=True,
+    help="Where the JSON and the plot go.",
+)
+@click.pass_context
+def evaluate_command(ctx, kind, path, systems, output_dir):
+    """Retrieval quality on a benchmark (LoCoMo, REALTALK, LongMemEval, LMEB/BEIR) against baselines."""
+    from .evaluation import evaluate, load_task
+    from .evaluation.runner import markdown_table, write_outputs
+    from .models import load_encoder
+
+    task = load_task(kind, path)
+    names = [name.strip() for name in systems.split(",") if name.strip()]
+    results = evaluate(task, load_encoder(ctx.obj["model"]), names, ctx.obj["segment_batching"])
+    click.echo(markdown_table(results))
+    for what, written in write_outputs(results, output_dir).items():
+        click.echo(f"{what}: {written}")

@@ -1,4 +1,8 @@
-"""LoCoMo format (``locomo10.json``): conversations in sessions, with questions and evidence turn ids."""
+"""LoCoMo format (``locomo10.json``): conversations in sessions, with questions and evidence turn ids.
+
+REALTALK uses the same schema, one conversation per ``Chat_*.json`` file with ``qa`` at the top level and
+``clean_text`` beside ``text``.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from pathlib import Path
 
 EVIDENCE_ID = re.compile(r"D\d+:\d+")
 SESSION_KEY = re.compile(r"^session_(\d+)$")
-DATE_FORMATS = ("%I:%M %p on %d %B, %Y", "%I:%M %p on %d %b, %Y")
+DATE_FORMATS = ("%I:%M %p on %d %B, %Y", "%I:%M %p on %d %b, %Y", "%d.%m.%Y, %H:%M:%S")
 
 
 @dataclass(frozen=True)
@@ -76,28 +80,51 @@ def _turns(conversation: dict) -> list[Turn]:
     return turns
 
 
+def _conversation(sample_id: str, conversation: dict, qa: list[dict]) -> Conversation:
+    questions = tuple(
+        Question(
+            item["question"],
+            str(item.get("answer", item.get("adversarial_answer", ""))),
+            tuple(EVIDENCE_ID.findall(" ".join(map(str, item.get("evidence", []))))),
+            int(item.get("category", 0)),
+        )
+        for item in qa
+    )
+    return Conversation(sample_id, tuple(_turns(conversation)), questions)
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON: {error}") from None
+
+
 def load_locomo(path: str | Path) -> list[Conversation]:
     """Read a LoCoMo-style JSON file (a list of samples with ``conversation`` and ``qa``)."""
     path = Path(path)
-    try:
-        samples = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not valid JSON: {error}") from None
+    samples = _read_json(path)
     if not isinstance(samples, list):
         raise ValueError(f"{path}: expected a list of conversations")
     conversations = []
     for index, sample in enumerate(samples):
         if "conversation" not in sample:
             raise ValueError(f"{path}: sample {index} has no 'conversation'")
-        questions = tuple(
-            Question(
-                qa["question"],
-                str(qa.get("answer", qa.get("adversarial_answer", ""))),
-                tuple(EVIDENCE_ID.findall(" ".join(map(str, qa.get("evidence", []))))),
-                int(qa.get("category", 0)),
-            )
-            for qa in sample.get("qa", [])
-        )
         sample_id = str(sample.get("sample_id", f"conv-{index}"))
-        conversations.append(Conversation(sample_id, tuple(_turns(sample["conversation"])), questions))
+        conversations.append(_conversation(sample_id, sample["conversation"], sample.get("qa", [])))
+    return conversations
+
+
+def load_realtalk(directory: str | Path) -> list[Conversation]:
+    """Read a REALTALK folder: one ``Chat_*.json`` conversation per file, ``qa`` beside the sessions."""
+    directory = Path(directory)
+    files = sorted(directory.glob("Chat_*.json"))
+    if not files:
+        raise ValueError(f"{directory} holds no Chat_*.json files")
+    conversations = []
+    for file in files:
+        data = _read_json(file)
+        if not isinstance(data, dict) or not any(SESSION_KEY.match(key) for key in data):
+            raise ValueError(f"{file}: expected a conversation with session_N keys")
+        conversations.append(_conversation(file.stem, data, data.get("qa", [])))
     return conversations

@@ -1,0 +1,129 @@
+"""Run every system on every group of a task; aggregate per category and overall; write table, JSON, plot."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from ..encoder import EvoEncoder
+from .metrics import RECALL_AT, score_ranking
+from .systems import FUSED_SYSTEMS, build_rankers, reciprocal_rank_fusion
+from .tasks import Task
+
+METRICS = (*(f"recall@{k}" for k in RECALL_AT), "ndcg@10", "mrr")
+
+
+def evaluate(
+    task: Task,
+    encoder: EvoEncoder,
+    systems: Sequence[str],
+    segment_batching: bool = True,
+    show_progress: bool = True,
+) -> dict:
+    """Per-query scores of each system and their means per category and overall (headline categories)."""
+    rankers = build_rankers(systems, encoder, segment_batching)
+    queries_by_group = defaultdict(list)
+    for query in task.queries:
+        queries_by_group[query.group].append(query)
+    per_query: dict[str, list[dict]] = {name: [] for name in systems}
+    for group in tqdm(task.groups, desc=f"eval {task.name}", unit="group", disable=not show_progress):
+        queries = queries_by_group.get(group.id)
+        if not queries:
+            continue
+        rankings = {name: ranker.rank(group, [q.text for q in queries]) for name, ranker in rankers.items()}
+        for name in systems:
+            if name in FUSED_SYSTEMS:
+                parts = [rankings[base] for base in FUSED_SYSTEMS[name]]
+                ranked = [reciprocal_rank_fusion(list(pair)) for pair in zip(*parts, strict=True)]
+            else:
+                ranked = rankings[name]
+            for query, ranking in zip(queries, ranked, strict=True):
+                scores = score_ranking(ranking, set(query.relevant))
+                per_query[name].append({"query": query.id, "category": query.category, **scores})
+    return {
+        "task": task.name,
+        "fingerprint": encoder.fingerprint(),
+        "headline_excludes": sorted(task.headline_excludes),
+        "systems": {name: _aggregate(rows, task.headline_excludes) for name, rows in per_query.items()},
+        "per_query": per_query,
+    }
+
+
+def _mean(rows: list[dict]) -> dict[str, float]:
+    return {metric: 100 * sum(row[metric] for row in rows) / len(rows) for metric in METRICS} | {"n": len(rows)}
+
+
+def _aggregate(rows: list[dict], excludes: frozenset[str]) -> dict:
+    by_category = defaultdict(list)
+    for row in rows:
+        by_category[row["category"]].append(row)
+    headline = [row for row in rows if row["category"] not in excludes]
+    return {
+        "overall": _mean(headline) if headline else {},
+        "categories": {category: _mean(items) for category, items in sorted(by_category.items())},
+    }
+
+
+def markdown_table(results: dict) -> str:
+    """Overall metrics per system, then R@10 per category."""
+    systems = results["systems"]
+    lines = [
+        f"Task {results['task']} (model {results['fingerprint']}); overall leaves out categories "
+        f"{results['headline_excludes'] or 'none'}",
+        "",
+        "| system | n | " + " | ".join(METRICS) + " |",
+        "|---|---|" + "---|" * len(METRICS),
+    ]
+    for name, result in systems.items():
+        overall = result["overall"]
+        cells = " | ".join(f"{overall[m]:.1f}" for m in METRICS)
+        lines.append(f"| {name} | {overall['n']} | {cells} |")
+    categories = sorted({c for result in systems.values() for c in result["categories"]})
+    lines += ["", "| system (R@10) | " + " | ".join(f"cat {c}" for c in categories) + " |"]
+    lines.append("|---|" + "---|" * len(categories))
+    for name, result in systems.items():
+        cells = " | ".join(
+            f"{result['categories'][c]['recall@10']:.1f} (n={result['categories'][c]['n']})"
+            if c in result["categories"]
+            else "-"
+            for c in categories
+        )
+        lines.append(f"| {name} | {cells} |")
+    return "\n".join(lines)
+
+
+def plot(results: dict, path: Path) -> None:
+    """Recall@k curves per system and a per-category R@10 bar chart, as one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    systems = results["systems"]
+    figure, (curves, bars) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for name, result in systems.items():
+        curves.plot(RECALL_AT, [result["overall"][f"recall@{k}"] for k in RECALL_AT], marker="o", label=name)
+    curves.set(xlabel="k", ylabel="recall@k (%)", title=f"{results['task']}: recall@k", xticks=list(RECALL_AT))
+    curves.legend()
+    categories = sorted({c for result in systems.values() for c in result["categories"]})
+    width = 0.8 / max(1, len(systems))
+    for i, (name, result) in enumerate(systems.items()):
+        values = [result["categories"].get(c, {}).get("recall@10", 0.0) for c in categories]
+        bars.bar([x + i * width for x in range(len(categories))], values, width, label=name)
+    bars.set_xticks([x + 0.4 - width / 2 for x in range(len(categories))], [f"cat {c}" for c in categories])
+    bars.set(ylabel="recall@10 (%)", title="recall@10 per category")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def write_outputs(results: dict, directory: Path) -> dict[str, Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = {"json": directory / f"eval-{results['task']}.json", "plot": directory / f"eval-{results['task']}.png"}
+    paths["json"].write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    plot(results, paths["plot"])
+    return paths
