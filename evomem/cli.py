@@ -181,3 +181,90 @@ def evaluate_command(ctx, kind, path, systems, output_dir):
     click.echo(markdown_table(results))
     for what, written in write_outputs(results, output_dir).items():
         click.echo(f"{what}: {written}")
+
+
+@main.group()
+def data():
+    """Training data (EvoTrain-lite)."""
+
+
+@data.command(name="build")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--count", default=20000, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option(
+    "--msc-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="MSC copy for real filler chatter (e.g. ../shared/data/msc).",
+)
+def data_build(output, count, seed, msc_dir):
+    """Generate synthetic multi-session dialogues with labelled queries (JSONL)."""
+    from .training.data import build
+
+    families = build(output, count, seed, msc_dir)
+    click.echo(f"wrote {sum(families.values())} samples to {output}")
+    for family, number in sorted(families.items()):
+        click.echo(f"  {family:<36} {number}")
+
+
+@main.command()
+@click.option("--data", "data_path", type=click.Path(exists=True, dir_okay=False), required=True)
+@click.option("--dev-data", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option("--output", type=click.Path(file_okay=False), required=True)
+@click.option("--init-model", type=click.Path(exists=True, file_okay=False), default=None)
+@click.option("--steps", default=1000, show_default=True, type=int)
+@click.option("--batch-size", default=8, show_default=True, type=int)
+@click.option("--lr", default=2e-4, show_default=True, type=float)
+@click.option("--memory-loss-weight", default=1.0, show_default=True, type=float)
+@click.option("--regulariser-weight", default=0.1, show_default=True, type=float)
+@click.option("--no-length-weighting", is_flag=True)
+@click.option("--no-queue", is_flag=True, help="Ablation: keep only the last step's latents.")
+@click.option("--gradient-checkpointing", is_flag=True)
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--checkpoint-every", default=50, show_default=True, type=int)
+@click.option("--eval-every", default=100, show_default=True, type=int)
+@click.option("--fresh", is_flag=True, help="Ignore an existing checkpoint in --output.")
+@click.pass_context
+def train(
+    ctx,
+    data_path,
+    dev_data,
+    output,
+    init_model,
+    steps,
+    batch_size,
+    lr,
+    memory_loss_weight,
+    regulariser_weight,
+    no_length_weighting,
+    no_queue,
+    gradient_checkpointing,
+    seed,
+    checkpoint_every,
+    eval_every,
+    fresh,
+):
+    """Train an EvoEncoder (resumes from OUTPUT/checkpoint unless --fresh)."""
+    from .training.trainer import TrainConfig, Trainer
+
+    config = TrainConfig(
+        data=data_path,
+        dev_data=dev_data,
+        output=output,
+        init_model=init_model,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        memory_loss_weight=memory_loss_weight,
+        regulariser_weight=regulariser_weight,
+        length_weighting=not no_length_weighting,
+        segment_batching=ctx.obj["segment_batching"],
+        no_queue=no_queue,
+        gradient_checkpointing=gradient_checkpointing,
+        seed=seed,
+        checkpoint_every=checkpoint_every,
+        eval_every=eval_every,
+    )
+    Trainer(config).train(resume=not fresh)
+    click.echo(f"final model: {Path(output) / 'final'}")

@@ -23,7 +23,7 @@ class EvoConfig:
     queue_steps: int = 32
     lora_r: int = 16
     lora_alpha: int = 32
-    lora_dropout: float = 0.1
+    lora_dropout: float = 0.0
     lora_targets: list[str] | None = None
     segment_max_tokens: int = 128
     segment_overlap_tokens: int = 16

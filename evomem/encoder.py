@@ -67,7 +67,7 @@ class EvoEncoder(nn.Module):
             init_lora_weights=True,
         )
         # A frozen copy without LoRA layers runs inference with merged weights; a list keeps it out of state_dict.
-        self._plain_backbone = [copy.deepcopy(base).eval()]
+        self._plain_backbone = [copy.deepcopy(base).eval().requires_grad_(False)]
         with torch.random.fork_rng(devices=[]):  # a fixed seed: the same config gives the same initial weights
             torch.manual_seed(0)
             self.backbone = get_peft_model(base, lora, adapter_name=MEMORY_ADAPTER)
@@ -131,19 +131,22 @@ class EvoEncoder(nn.Module):
         slots = (steps % self.config.queue_steps) * k + torch.arange(steps.shape[0]) % k
         return MemoryBlock(self.latent_proj(latents), steps, slots)
 
-    def _run(self, adapter: str, rows: list) -> tuple[torch.Tensor, list[list[tuple[int, int]]]]:
+    def _run(self, adapter: str | None, rows: list) -> tuple[torch.Tensor, list[list[tuple[int, int]]]]:
+        """Forward packed rows through one adapter, or (``adapter=None``) through the frozen base model."""
         batch = pack(self.layout, rows)
         inputs = {
             "inputs_embeds": batch.inputs_embeds,
             "attention_mask": batch.attention_mask,
             "position_ids": batch.position_ids,
         }
+        plain = self._plain_backbone[0]
+        if adapter is None:
+            return plain(**inputs).last_hidden_state, batch.spans
         if self.training or torch.is_grad_enabled():
             self.backbone.set_adapter(adapter)
             for parameter in self._lora_parameters:  # set_adapter freezes the other adapter; both train
                 parameter.requires_grad_(True)
             return self.backbone(**inputs).last_hidden_state, batch.spans
-        plain = self._plain_backbone[0]
         output = functional_call(plain, self._merged_weights(adapter), kwargs=inputs, strict=False)
         return output.last_hidden_state, batch.spans
 
@@ -163,8 +166,13 @@ class EvoEncoder(nn.Module):
         return self._merged[adapter]
 
     def train(self, mode: bool = True) -> EvoEncoder:
+        """Train mode for the adapters and projections; the frozen backbone's own dropout stays off."""
         self._merged = {}
-        return super().train(mode)
+        super().train(mode)
+        for name, module in self.backbone.named_modules():
+            if isinstance(module, nn.Dropout) and "lora_" not in name:
+                module.eval()
+        return self
 
     # ----- memory evolution -----------------------------------------------------------------------------------
 
@@ -246,6 +254,20 @@ class EvoEncoder(nn.Module):
         per_row = self.config.pack_max_segments
         rows = [(latents, steps, [(row, *window) for row in ids[i : i + per_row]]) for i in range(0, len(ids), per_row)]
         return torch.cat(self.represent(rows)) if rows else torch.zeros(0, self.dim)
+
+    def read_with_base(self, latents: torch.Tensor, steps: torch.Tensor, texts: Sequence[str]) -> torch.Tensor:
+        """The frozen base model (no adapters, no embedding projection) reads each text beside the memory.
+
+        Used by the encoder-backbone memory loss: what the base model makes of [memory; query] must point at
+        the answer. With empty memory this is the static base embedding.
+        """
+        ids = self.tokenize(texts, max_tokens=self.layout.text_end - self.layout.text_start)
+        block = self._memory_block(latents, steps)
+        window = (0, latents.shape[0])
+        rows = [(block, [SegmentPiece(self._embed_tokens(row), window)]) for row in ids]
+        hidden, spans = self._run(None, rows)
+        pooled = torch.stack([self._pool(hidden[r, start:end]) for r, ((start, end),) in enumerate(spans)])
+        return nn.functional.normalize(pooled, dim=-1)
 
     # ----- persistence ----------------------------------------------------------------------------------------
 

@@ -1,0 +1,1 @@
+"""Training: synthetic data (EvoTrain-lite) and the EvoEmbedding trainer."""
