@@ -83,6 +83,32 @@ def _evolve(encoder: EvoEncoder, queue: LatentQueue, window: Sequence[list[int]]
         row_latents = torch.cat([latents, new_latents[:-1].reshape(-1, encoder.dim)])
         new_steps = queue.step - size + torch.arange(size - 1).repeat_interleave(config.num_query_tokens)
         row_steps = torch.cat([steps, new_steps])
-        rows.append((row_latents, row_steps, segments))
+        rows.extend(_split_row(row_latents, row_steps, segments, config.pack_max_tokens))
         position += size
+    return rows
+
+
+def _split_row(latents: torch.Tensor, steps: torch.Tensor, segments: list, max_tokens: int) -> list:
+    """Cut a pack's representation row into rows of at most ``max_tokens`` (memory slice + segments).
+
+    Attention cost grows with the square of a row's length, so long rows are split; each keeps only the
+    memory its segments read, with their windows shifted to match.
+    """
+    rows, chunk = [], []
+
+    def flush():
+        lo = min(segment[1] for segment in chunk)
+        hi = max(segment[2] for segment in chunk)
+        shifted = [(ids, start - lo, end - lo) for ids, start, end in chunk]
+        rows.append((latents[lo:hi], steps[lo:hi], shifted))
+
+    for segment in segments:
+        candidate = [*chunk, segment]
+        span = max(s[2] for s in candidate) - min(s[1] for s in candidate)
+        if chunk and span + sum(len(s[0]) for s in candidate) > max_tokens:
+            flush()
+            chunk = []
+        chunk.append(segment)
+    if chunk:
+        flush()
     return rows

@@ -257,5 +257,4 @@ class Trainer:
             state.setdefault(int(index), {})[name] = value.to(self.device)
         self.optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
         self.step = meta["step"]
-        self.scheduler.last_epoch = self.step - 1
-        self.scheduler.step()
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor, last_epoch=self.step - 1)

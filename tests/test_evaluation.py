@@ -1,0 +1,136 @@
+"""Evaluation: loaders on small fixture files in each format, metrics, systems and the report."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import small_config
+
+from evomem import EvoEncoder
+from evomem.evaluation import evaluate, load_task, score_ranking
+from evomem.evaluation.runner import markdown_table, write_outputs
+from evomem.evaluation.systems import reciprocal_rank_fusion
+
+LOCOMO = [
+    {
+        "sample_id": "conv-a",
+        "conversation": {
+            "speaker_a": "Maya",
+            "speaker_b": "Leo",
+            "session_1_date_time": "1:56 pm on 8 May, 2023",
+            "session_1": [
+                {"speaker": "Maya", "dia_id": "D1:1", "text": "I adopted a beagle called Pepper."},
+                {"speaker": "Leo", "dia_id": "D1:2", "text": "Lovely, I work at a bakery.",
+                 "blip_caption": "a loaf of bread"},
+            ],
+            "session_2_date_time": "9:00 am on 9 June, 2023",
+            "session_2": [{"speaker": "Maya", "dia_id": "D2:1", "text": "Pepper loves the beach."}],
+        },
+        "qa": [
+            {"question": "What is Maya's dog called?", "answer": "Pepper", "evidence": ["D1:1"], "category": 4},
+            {"question": "Where do they go?", "answer": "beach", "evidence": ["D1:1; D2:1"], "category": 1},
+            {"question": "Adversarial?", "adversarial_answer": "none", "evidence": ["D1:2"], "category": 5},
+            {"question": "No evidence", "answer": "x", "evidence": [], "category": 2},
+        ],
+    }
+]
+
+
+def _write_beir(directory, candidates: bool):
+    corpus = [{"_id": "c1", "text": "the cat sat", "title": "Cats"}, {"_id": "c2", "text": "dogs bark"},
+              {"_id": "c3", "text": "birds sing"}]
+    (directory / "corpus.jsonl").write_text("\n".join(json.dumps(c) for c in corpus))
+    queries = [{"_id": "q1", "text": "cat"}, {"_id": "q2", "text": "bark", "category": "easy"}, {"_id": "q3", "text": "x"}]
+    (directory / "queries.jsonl").write_text("\n".join(json.dumps(q) for q in queries))
+    (directory / "qrels.tsv").write_text("query-id\tcorpus-id\tscore\nq1\tc1\t1\nq2\tc2\t1\n")
+    if candidates:
+        rows = [{"query_id": "q1", "candidates": ["c1", "c2"]}, {"query_id": "q2", "candidates": ["c2", "c3"]}]
+        (directory / "candidates.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+
+
+def test_locomo_loader(tmp_path):
+    path = tmp_path / "locomo.json"
+    path.write_text(json.dumps(LOCOMO))
+    task = load_task("locomo", path)
+    (group,) = task.groups
+    assert group.segment_ids == ("D1:1", "D1:2", "D2:1")
+    assert group.texts[1] == "Leo: Lovely, I work at a bakery. [shares a photo: a loaf of bread]"
+    assert [(q.relevant, q.category) for q in task.queries] == [
+        (frozenset({"D1:1"}), "4"), (frozenset({"D1:1", "D2:1"}), "1"), (frozenset({"D1:2"}), "5"),
+    ]
+    assert task.headline_excludes == {"5"}
+
+
+def test_realtalk_loader(tmp_path):
+    chat = {"name": {"speaker_1": "A", "speaker_2": "B"}, "session_1_date_time": "29.12.2023, 14:32:10",
+            "session_1": [{"clean_text": "Hello there", "text": "hello  there!!", "speaker": "A", "dia_id": "D1:1"},
+                          {"clean_text": "I run daily", "speaker": "B", "dia_id": "D1:2"}],
+            "qa": [{"question": "Who runs?", "answer": "B", "evidence": ["D1:2"], "category": 1}]}
+    (tmp_path / "Chat_1_A_B.json").write_text(json.dumps(chat))
+    task = load_task("realtalk", tmp_path)
+    assert task.groups[0].texts == ("A: Hello there", "B: I run daily")
+    assert task.queries[0].relevant == {"D1:2"}
+    with pytest.raises(ValueError, match="Chat_"):
+        load_task("realtalk", tmp_path / "..")
+
+
+def test_longmemeval_loader(tmp_path):
+    entries = [{"question_id": "q1", "question_type": "temporal-reasoning", "question": "When did I buy shoes?",
+                "answer": "May", "haystack_session_ids": ["s1", "s2"],
+                "haystack_sessions": [[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}],
+                                      [{"role": "user", "content": "I bought shoes in May", "has_answer": True}]],
+                "answer_session_ids": ["s2"]}]
+    path = tmp_path / "longmemeval_s.json"
+    path.write_text(json.dumps(entries))
+    task = load_task("longmemeval", path)
+    assert task.groups[0].segment_ids == ("s1:0", "s1:1", "s2:0")
+    assert task.queries[0].relevant == {"s2:0"} and task.queries[0].category == "temporal-reasoning"
+
+
+@pytest.mark.parametrize("candidates", [False, True])
+def test_beir_loader(tmp_path, candidates):
+    _write_beir(tmp_path, candidates)
+    task = load_task("beir", tmp_path)
+    assert [q.id for q in task.queries] == ["q1", "q2"]
+    assert task.queries[1].category == "easy"
+    assert len(task.groups) == (2 if candidates else 1)
+    assert task.groups[0].texts[0] == "Cats the cat sat"
+
+
+def test_unknown_format_and_missing_path(tmp_path):
+    with pytest.raises(ValueError, match="unknown task format"):
+        load_task("squad", tmp_path)
+    with pytest.raises(FileNotFoundError):
+        load_task("locomo", tmp_path / "nope.json")
+
+
+def test_metrics():
+    scores = score_ranking(["a", "b", "c", "d"], {"b", "z"})
+    assert scores["recall@1"] == 0 and scores["recall@5"] == 0.5 and scores["mrr"] == 0.5
+    assert scores["ndcg@10"] == pytest.approx((1 / 1.5849625) / (1 + 1 / 1.5849625), rel=1e-5)
+    assert score_ranking(["a"], {"a"})["ndcg@10"] == 1.0
+    with pytest.raises(ValueError):
+        score_ranking(["a"], set())
+
+
+def test_reciprocal_rank_fusion_prefers_agreement():
+    assert reciprocal_rank_fusion([["a", "b", "c"], ["b", "a", "c"]])[-1] == "c"
+    assert reciprocal_rank_fusion([["a", "b"], ["b", "c"]])[0] == "b"
+
+
+def test_evaluate_all_systems_and_write_report(tmp_path, tiny_bert_dir):
+    path = tmp_path / "locomo.json"
+    path.write_text(json.dumps(LOCOMO))
+    encoder = EvoEncoder(small_config(tiny_bert_dir))
+    systems = ["evomem", "static", "bm25", "bm25+static", "bm25+evomem"]
+    results = evaluate(load_task("locomo", path), encoder, systems, show_progress=False)
+    assert list(results["systems"]) == systems
+    bm25 = results["systems"]["bm25"]
+    assert bm25["overall"]["n"] == 2 and bm25["categories"]["5"]["n"] == 1
+    assert bm25["categories"]["4"]["recall@1"] == 100.0  # "dog called" has no lexical hit; "Maya's" does
+    table = markdown_table(results)
+    assert "| bm25+evomem | 2 |" in table and "cat 5" in table
+    paths = write_outputs(results, tmp_path / "out")
+    assert json.loads(paths["json"].read_text())["task"] == "locomo"
+    assert paths["plot"].stat().st_size > 1000

@@ -1,0 +1,86 @@
+"""Training data, losses and the trainer (tiny backbone)."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+
+import pytest
+import torch
+from conftest import small_config
+
+from evomem import EvoEncoder
+from evomem.training.data import build, load_records
+from evomem.training.losses import contrastive_loss, memory_loss
+from evomem.training.synth import FAMILIES, make_sample, verify
+from evomem.training.trainer import Trainer, TrainConfig
+
+
+def test_every_family_produces_verified_samples_with_evidence_holding_the_answer():
+    rng = random.Random(0)
+    for family in FAMILIES:
+        episode = family(rng, "Maya", "Leo")
+        assert len(episode.questions) >= 2, family.__name__
+        evidence_text = " ".join(episode.turns[i].text + " " + episode.turns[i].speaker for i in episode.evidence)
+        assert all(part.strip().lower() in evidence_text.lower() for part in episode.answer.split(",")), family
+    samples = [make_sample(rng, ["filler one", "filler two"]) for _ in range(300)]
+    kept = [s for s in samples if verify(s)]
+    assert len(kept) > 250
+    assert len({s.template for s in kept}) >= 18
+    for sample in kept:
+        assert all(0 <= i < len(sample.segments) for i in sample.evidence)
+
+
+def test_build_writes_jsonl_records(tmp_path):
+    families = build(tmp_path / "d.jsonl", 50, seed=3, msc_dir=None, show_progress=False)
+    records = load_records(tmp_path / "d.jsonl")
+    assert len(records) == 50 == sum(families.values())
+    assert set(records[0]) == {"segments", "query", "answer", "evidence", "template", "source"}
+    again = tmp_path / "e.jsonl"
+    build(again, 50, seed=3, msc_dir=None, show_progress=False)
+    assert again.read_text() == (tmp_path / "d.jsonl").read_text()
+
+
+def test_contrastive_loss_matches_the_formula():
+    query = torch.tensor([1.0, 0.0])
+    segments = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
+    tau = 0.5
+    s = segments @ query / tau
+    negatives = torch.exp(s[1])
+    expected = sum(-torch.log(torch.exp(s[i]) / (torch.exp(s[i]) + negatives)) for i in (0, 2))
+    loss = contrastive_loss(query, segments, [0, 2], tau)
+    assert loss.item() == pytest.approx((math.log(4) / 2 * expected).item(), rel=1e-5)
+    unweighted = contrastive_loss(query, segments, [0, 2], tau, length_weighting=False)
+    assert unweighted.item() == pytest.approx((expected / 2).item(), rel=1e-5)
+
+
+def test_memory_loss_ignores_duplicate_answers_as_negatives():
+    targets = torch.nn.functional.normalize(torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]), dim=-1)
+    readouts = targets.clone()
+    loss = memory_loss(readouts, targets, tau=0.1)
+    assert loss.item() < 0.01
+
+
+def test_trainer_learns_checkpoints_and_resumes(tmp_path, tiny_bert_dir):
+    build(tmp_path / "train.jsonl", 40, seed=1, msc_dir=None, show_progress=False)
+    build(tmp_path / "dev.jsonl", 6, seed=2, msc_dir=None, show_progress=False)
+    init = tmp_path / "init"
+    EvoEncoder(small_config(tiny_bert_dir)).save_pretrained(init)
+    config = TrainConfig(
+        data=str(tmp_path / "train.jsonl"), dev_data=str(tmp_path / "dev.jsonl"), output=str(tmp_path / "run"),
+        init_model=str(init), steps=2, batch_size=3, warmup_steps=1, checkpoint_every=1, eval_every=2, lr=1e-3,
+    )
+    Trainer(config).train()
+    config.steps = 4
+    Trainer(config).train()
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [row["step"] for row in log] == [1, 2, 3, 4]
+    assert all(math.isfinite(row["loss"]) and row["con"] > 0 and "mem" in row and "reg" in row for row in log)
+    assert "dev_r@1" in log[-1] and "dev_static_r@5" in log[-1]
+    trained = EvoEncoder.from_pretrained(tmp_path / "run" / "final")
+    start = EvoEncoder.from_pretrained(init)
+    assert trained.fingerprint() != start.fingerprint()
+    changed = [n for n, t in trained.evo_state_dict().items() if not torch.equal(t, start.evo_state_dict()[n])]
+    assert any("lora_B.memory" in n for n in changed) and any("lora_B.retrieval" in n for n in changed)
+    assert any(n.startswith("latent_proj") for n in changed) and "query_tokens" in changed
