@@ -1,0 +1,87 @@
+"""EvoChatMessageHistory: a LangChain chat history kept in one namespace of an EvoMemory."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.chat_history import BaseChatMessageHistory
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    ChatMessage,
+    HumanMessage,
+    SystemMessage,
+    message_to_dict,
+    messages_from_dict,
+)
+
+from evomem import EvoMemory
+
+from .retrievers import HISTORY_KEY
+
+ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool", "function": "tool"}
+CLASSES = {"user": HumanMessage, "assistant": AIMessage, "system": SystemMessage}
+
+
+def to_evomem_message(message: BaseMessage) -> dict[str, Any]:
+    """The evomem message for a LangChain message; the whole message is kept, serialised, in its metadata.
+
+    The text is what gets embedded; a message without text (e.g. only tool calls) is stored by its tool calls.
+    ``additional_kwargs["timestamp"]`` (ISO 8601 or epoch seconds), when present, becomes its timestamp.
+    """
+    text = str(message.text).strip()
+    if not text:
+        text = json.dumps(getattr(message, "tool_calls", None) or message.content or f"({message.type} message)")
+    record: dict[str, Any] = {
+        "role": ROLES.get(message.type, message.type),
+        "content": text,
+        "metadata": {HISTORY_KEY: json.dumps(message_to_dict(message))},
+    }
+    if message.name:
+        record["name"] = message.name
+    if message.id:
+        record["id"] = message.id
+    if message.additional_kwargs.get("timestamp") is not None:
+        record["timestamp"] = message.additional_kwargs["timestamp"]
+    return record
+
+
+class EvoChatMessageHistory(BaseChatMessageHistory):
+    """A session's messages, stored in order in the EvoMemory namespace ``session_id``.
+
+    Each message is also part of the namespace's evolving stream, so an ``EvoMemoryRetriever`` over the same
+    namespace searches the conversation. ``clear()`` deletes the namespace with its memory state.
+    """
+
+    def __init__(self, memory: EvoMemory, session_id: str):
+        self.memory = memory
+        self.session_id = session_id
+
+    @property
+    def messages(self) -> list[BaseMessage]:  # type: ignore[override]
+        """The session's messages in the order they were added."""
+        messages, seen = [], set()
+        for segment in self.memory.get(None, self.session_id):  # in stream order; long messages have parts
+            if segment.id in seen:
+                continue
+            seen.add(segment.id)
+            if HISTORY_KEY in segment.metadata:
+                messages.extend(messages_from_dict([json.loads(segment.metadata[HISTORY_KEY])]))
+            else:  # written to the namespace by other means: rebuilt from the stored text
+                role = segment.metadata.get("role", "user")
+                kind = CLASSES.get(role)
+                text, name = segment.text, segment.metadata.get("name")
+                text = text.split(": ", 1)[1] if text.startswith(f"{name or role}: ") else text
+                message = kind(content=text, id=segment.id) if kind else ChatMessage(role=role, content=text)
+                messages.append(message)
+        return messages
+
+    def add_messages(self, messages: Sequence[BaseMessage]) -> None:
+        """Append messages in one batch (one pass of the encoder over them)."""
+        if messages:
+            self.memory.add_messages([to_evomem_message(m) for m in messages], self.session_id)
+
+    def clear(self) -> None:
+        self.memory.delete(self.session_id)

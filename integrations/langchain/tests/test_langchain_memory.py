@@ -1,0 +1,175 @@
+"""EvoMemoryRetriever, EvoChatMessageHistory and EvoEmbeddings with real LangChain objects and a real EvoMemory."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+import numpy as np
+import pytest
+from langchain_core.documents import Document
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.runnables import RunnableLambda
+from langchain_core.runnables.history import RunnableWithMessageHistory
+from langchain_evomem import EvoChatMessageHistory, EvoEmbeddings, EvoMemoryRetriever
+
+from evomem import EvoMemory
+
+# ----- retriever ---------------------------------------------------------------------------------------------
+
+
+def test_retriever_finds_the_turn_and_carries_metadata(chat_memory):
+    retriever = EvoMemoryRetriever(memory=chat_memory, namespace="maya", k=3)
+    docs = retriever.invoke("Where did Maya run her half marathon?")
+    assert len(docs) == 3 and all(isinstance(d, Document) for d in docs)
+    top = docs[0]
+    assert top.id == "t6" and top.page_content == "Maya: I ran a half marathon in Lisbon with my sister Ana."
+    assert {"score", "position", "timestamp", "speaker", "role"} <= set(top.metadata)
+    assert top.metadata["speaker"] == "Maya" and top.metadata["position"] == 6
+    scores = [d.metadata["score"] for d in docs]
+    assert scores == sorted(scores, reverse=True) and all(-1.0 <= s <= 1.0 + 1e-6 for s in scores)
+
+
+def test_retriever_filters_per_call_and_in_constructor(chat_memory):
+    leo_only = EvoMemoryRetriever(memory=chat_memory, namespace="maya", k=10, where={"name": "Leo"})
+    docs = leo_only.invoke("work")
+    assert len(docs) == 5 and {d.metadata["speaker"] for d in docs} == {"Leo"}
+    # per-call arguments override the constructor's
+    april = leo_only.invoke("work", k=2, where={"name": "Maya"}, time_range=("2025-04-01", None))
+    assert len(april) == 2
+    assert all(d.metadata["speaker"] == "Maya" and d.metadata["timestamp"] >= 1743465600 for d in april)
+
+
+def test_retriever_batch_and_ainvoke(chat_memory):
+    retriever = EvoMemoryRetriever(memory=chat_memory, namespace="maya", k=2)
+    batched = retriever.batch(["Where does Leo work now?", "Who went to Lisbon with Maya?"])
+    assert [len(docs) for docs in batched] == [2, 2]
+    assert batched[0] == retriever.invoke("Where does Leo work now?")
+    docs = asyncio.run(retriever.ainvoke("Who went to Lisbon with Maya?", k=1))
+    assert len(docs) == 1 and docs[0].id == batched[1][0].id
+
+
+def test_retriever_on_empty_namespace_returns_nothing(chat_memory):
+    assert EvoMemoryRetriever(memory=chat_memory, namespace="nobody").invoke("anything") == []
+
+
+# ----- chat history ------------------------------------------------------------------------------------------
+
+
+def test_history_round_trips_messages_in_order(memory):
+    history = EvoChatMessageHistory(memory, session_id="s1")
+    assert history.messages == []
+    first = [
+        SystemMessage("You are a helpful assistant."),
+        HumanMessage("I adopted a beagle called Pepper.", id="h1", additional_kwargs={"timestamp": 1741252500}),
+        AIMessage("", id="a1", tool_calls=[{"name": "remember", "args": {"pet": "Pepper"}, "id": "c1"}]),
+        ToolMessage("stored", tool_call_id="c1"),
+    ]
+    history.add_messages(first)
+    long_text = " ".join(f"Sentence {i} is about the garden and the weather." for i in range(40))
+    history.add_messages([AIMessage("What a lovely name!", name="bot"), HumanMessage(long_text)])
+    messages = history.messages
+    assert [type(m) for m in messages] == [SystemMessage, HumanMessage, AIMessage, ToolMessage, AIMessage, HumanMessage]
+    assert messages[1].content == "I adopted a beagle called Pepper." and messages[1].id == "h1"
+    assert messages[2].tool_calls[0]["args"] == {"pet": "Pepper"}
+    assert messages[4].name == "bot"
+    assert messages[5].content == long_text  # stored in several segments, returned whole
+    assert memory.stats("s1")["segments"] > len(messages)
+    # the history is searchable, with the timestamp it was given
+    docs = EvoMemoryRetriever(memory=memory, namespace="s1", k=1).invoke("Who adopted a beagle?")
+    assert docs[0].id == "h1" and docs[0].metadata["timestamp"] == 1741252500
+    assert "lc_message" not in docs[0].metadata
+    history.clear()
+    assert history.messages == [] and "s1" not in memory.namespaces()
+
+
+def test_history_reads_messages_written_without_langchain(memory):
+    memory.add_messages(
+        [
+            {"role": "user", "name": "Maya", "content": "Pepper is a beagle.", "id": "m1"},
+            {"role": "assistant", "content": "Lovely!", "id": "m2"},
+            {"role": "critic", "content": "Too short.", "id": "m3"},
+        ],
+        namespace="plain",
+    )
+    messages = EvoChatMessageHistory(memory, "plain").messages
+    assert [(type(m).__name__, m.content) for m in messages] == [
+        ("HumanMessage", "Pepper is a beagle."),
+        ("AIMessage", "Lovely!"),
+        ("ChatMessage", "Too short."),
+    ]
+    assert messages[0].id == "m1" and messages[2].role == "critic"
+
+
+def test_history_with_runnable_with_message_history(memory):
+    def reply(messages):
+        last = messages[-1].content
+        return AIMessage(f"You said: {last} ({len(messages)} messages seen)")
+
+    chain = RunnableWithMessageHistory(
+        RunnableLambda(reply), lambda session_id: EvoChatMessageHistory(memory, session_id=session_id)
+    )
+    config = {"configurable": {"session_id": "alice"}}
+    chain.invoke([HumanMessage("My sister is called Ana.")], config=config)
+    answer = chain.invoke([HumanMessage("Who is my sister?")], config=config)
+    assert "3 messages seen" in answer.content
+    stored = EvoChatMessageHistory(memory, "alice").messages
+    assert [m.type for m in stored] == ["human", "ai", "human", "ai"]
+    assert EvoChatMessageHistory(memory, "bob").messages == []
+
+
+# ----- embeddings --------------------------------------------------------------------------------------------
+
+
+def _cos(a, b) -> float:
+    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def test_embed_documents_reads_one_ordered_stream(evo_encoder):
+    embeddings = EvoEmbeddings(model=evo_encoder)
+    texts = ["Maya adopted a beagle.", "Her name is Pepper.", "Leo works at a bakery."]
+    vectors = embeddings.embed_documents(texts)
+    assert len(vectors) == 3 and all(math.isclose(np.linalg.norm(v), 1.0, rel_tol=1e-4) for v in vectors)
+    # a prefix of the stream gets the same vectors: what comes later does not change what came before
+    assert np.allclose(embeddings.embed_documents(texts[:2]), vectors[:2], atol=1e-5)
+    # what came before does change a text's vector
+    other = embeddings.embed_documents(["The weather in Lisbon was hot.", "Her name is Pepper."])
+    assert _cos(other[1], vectors[1]) < 0.99999
+    assert np.allclose(other[0], embeddings.embed_documents(["The weather in Lisbon was hot."])[0], atol=1e-5)
+
+
+def test_embed_query_uses_the_last_stream(evo_encoder):
+    embeddings = EvoEmbeddings(model=evo_encoder)
+    empty = embeddings.embed_query("What is the dog's name?")
+    vectors = embeddings.embed_documents(["Maya adopted a beagle.", "Her name is Pepper.", "Leo bakes bread."])
+    step = embeddings.queue.step
+    with_memory = embeddings.embed_query("What is the dog's name?")
+    assert embeddings.queue.step == step == 3  # queries do not write memory
+    assert _cos(empty, with_memory) < 0.99999
+    assert embeddings.embed_query("What is the dog's name?") == with_memory
+    assert int(np.argmax(np.array(vectors) @ np.array(with_memory))) == 1
+    embeddings.reset()
+    assert np.allclose(embeddings.embed_query("What is the dog's name?"), empty, atol=1e-6)
+
+
+def test_long_texts_are_read_as_several_segments(evo_encoder):
+    embeddings = EvoEmbeddings(model=evo_encoder)
+    long_text = " ".join(f"Paragraph sentence number {i} talks about sourdough bread." for i in range(60))
+    vectors = embeddings.embed_documents(["short", long_text, ""])
+    assert len(vectors) == 3 and embeddings.queue.step > 3
+    assert all(math.isclose(np.linalg.norm(v), 1.0, rel_tol=1e-4) for v in vectors)
+
+
+def test_embeddings_share_an_evomemory_encoder(chat_memory):
+    embeddings = EvoEmbeddings(memory=chat_memory)
+    assert embeddings.encoder is chat_memory.encoder and embeddings.dim == 384
+    assert asyncio.run(embeddings.aembed_documents(["a", "b"])) == embeddings.embed_documents(["a", "b"])
+
+
+def test_embeddings_reject_a_missing_model_directory(tmp_path):
+    with pytest.raises((FileNotFoundError, ValueError)):
+        EvoEmbeddings(model=tmp_path / "missing")
+
+
+def test_memory_fixture_is_isolated(memory):
+    assert isinstance(memory, EvoMemory) and memory.namespaces() == []

@@ -1,0 +1,3 @@
+from llama_index.embeddings.evomem.base import EvoEmbedding
+
+__all__ = ["EvoEmbedding"]

@@ -1,0 +1,3 @@
+from llama_index.memory.evomem.base import EvoMemoryBlock
+
+__all__ = ["EvoMemoryBlock"]
