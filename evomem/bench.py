@@ -81,6 +81,96 @@ def bench_query(memory: EvoMemory, namespace: str, queries: list[str], k: int = 
     }
 
 
+def _ingest_in_child(model: str | None, texts: list[str], batching: bool | None) -> dict[str, float]:
+    """Run one ingest mode in a fresh process; ``batching=None`` is the static base. Returns seconds and peak RSS."""
+    import resource
+
+    from .models import load_encoder
+
+    encoder = load_encoder(model)
+    if batching is None:
+        static = static_encoder(encoder)
+        run = lambda: static(texts)  # noqa: E731
+    else:
+        ids = encoder.tokenize(texts)
+        config = encoder.config
+
+        def run():
+            queue = LatentQueue(config.num_query_tokens, config.queue_steps, encoder.dim)
+            with torch.inference_mode():
+                encode_stream(encoder, queue, ids, segment_batching=batching)
+
+    seconds = _timed(run, 1)
+    return {"seconds": seconds, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def bench_peak_memory(model: str | None, texts: list[str]) -> dict[str, float]:
+    """Peak resident memory of each ingest mode, each measured in its own process."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    report = {}
+    for name, batching in (("static", None), ("evolvable_batched", True), ("evolvable_sequential", False)):
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            result = pool.submit(_ingest_in_child, model, texts, batching).result()
+        report[f"{name}_peak_rss_mb"] = result["peak_rss_mb"]
+    return report
+
+
+def bench_linearity(encoder: EvoEncoder, texts: list[str], lengths=(100, 200, 400, 800)) -> dict[str, float]:
+    """Ingest seconds per segment for conversations of growing length (linear cost means a flat line)."""
+    config = encoder.config
+    report = {}
+    for length in lengths:
+        ids = encoder.tokenize((texts * (length // len(texts) + 1))[:length])
+
+        def run(ids=ids):
+            queue = LatentQueue(config.num_query_tokens, config.queue_steps, encoder.dim)
+            with torch.inference_mode():
+                encode_stream(encoder, queue, ids)
+
+        report[f"ms_per_segment_at_{length}"] = 1000 * _timed(run, 1) / length
+    return report
+
+
+def bench_query_scaling(
+    encoder: EvoEncoder, texts: list[str], questions: list[str], sizes=(300, 1000, 10000, 100000), queries: int = 50
+) -> dict[str, float]:
+    """Query latency with 300, 1K, 10K and 100K segments in one namespace (embedded Chroma).
+
+    The first ``sizes[0]`` segments are real turns ingested normally; larger sizes are filled with copies of their
+    stored vectors plus small noise (so the index holds distinct points), which is all query latency depends on.
+    """
+    report: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        memory = EvoMemory(scratch, model=encoder)
+        base = (texts * (sizes[0] // len(texts) + 1))[: sizes[0]]
+        memory.add_messages([{"role": "user", "content": t, "id": f"m{i}"} for i, t in enumerate(base)], "scale")
+        stored = memory.store.fetch([f"scale:0:m{i}" for i in range(len(base))])
+        vectors = torch.tensor([record.vector for record in stored])
+        generator = torch.Generator().manual_seed(0)
+        count = len(base)
+        state_file = memory.states.path("scale")
+        report["memory_state_bytes"] = state_file.stat().st_size
+        for size in sizes:
+            while count < size:
+                batch = min(5000, size - count)
+                source = torch.arange(count, count + batch) % len(stored)
+                noisy = torch.nn.functional.normalize(
+                    vectors[source] + 0.02 * torch.randn(batch, vectors.shape[1], generator=generator), dim=-1
+                )
+                ids = [f"scale:0:t{count + i}" for i in range(batch)]
+                metadatas = [
+                    {**stored[s].metadata, "message_id": f"t{count + i}"} for i, s in enumerate(source.tolist())
+                ]
+                memory.store.upsert(ids, noisy, [stored[s].text for s in source.tolist()], metadatas)
+                count += batch
+            figures = bench_query(memory, "scale", (questions * (queries // len(questions) + 1))[:queries])
+            report[f"query_p50_ms_at_{size}"] = figures["p50_ms"]
+            report[f"query_p95_ms_at_{size}"] = figures["p95_ms"]
+    return report
+
+
 def locomo_turns(path: Path, count: int) -> tuple[list[dict], list[str]]:
     """The first ``count`` turns of the first conversation as messages, and its questions."""
     conversation = load_locomo(path)[0]
@@ -88,13 +178,16 @@ def locomo_turns(path: Path, count: int) -> tuple[list[dict], list[str]]:
     return messages, [q.question for q in conversation.questions]
 
 
-def run_ingest_bench(encoder: EvoEncoder, data: Path, turns: int = 300, repeats: int = 3) -> dict[str, float]:
-    """The core figures: ingest of ``turns`` LoCoMo turns three ways, then query latency over them."""
+def run_bench(model: str | None, data: Path, turns: int = 300, repeats: int = 3, scaling: bool = True) -> dict:
+    """Every figure: ingest three ways and their peak memory, linearity, query latency at 1K/10K/100K."""
+    from .models import load_encoder
+
+    encoder = load_encoder(model)
     messages, questions = locomo_turns(data, turns)
     texts = [f"{m['name']}: {m['content']}" for m in messages]
     report = bench_ingest(encoder, texts, repeats)
-    with tempfile.TemporaryDirectory() as scratch:
-        memory = EvoMemory(scratch, model=encoder)
-        memory.add_messages(messages, namespace="bench")
-        report.update({f"query_{k}": v for k, v in bench_query(memory, "bench", questions[:100]).items()})
+    report.update(bench_peak_memory(model, texts))
+    report.update(bench_linearity(encoder, texts))
+    if scaling:
+        report.update(bench_query_scaling(encoder, texts, questions))
     return report

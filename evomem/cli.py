@@ -137,14 +137,15 @@ def demo(ctx, data, k, keep):
 @click.option("--turns", default=300, show_default=True, type=int)
 @click.option("--repeats", default=3, show_default=True, type=int)
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write JSON here.")
+@click.option("--no-scaling", is_flag=True, help="Skip query latency at 1K/10K/100K segments.")
 @click.pass_context
-def bench(ctx, data, turns, repeats, output):
-    """Ingest speed (segment-batching, one pass per segment, static base) and query latency."""
-    from .bench import run_ingest_bench
+def bench(ctx, data, turns, repeats, output, no_scaling):
+    """Ingest speed and peak memory (segment-batching, one pass per segment, static base), linearity of ingest
+    cost, memory-state size, and query latency with 1K, 10K and 100K segments in a namespace."""
+    from .bench import run_bench
     from .demo import find_demo_data
-    from .models import load_encoder
 
-    report = run_ingest_bench(load_encoder(ctx.obj["model"]), find_demo_data(data), turns, repeats)
+    report = run_bench(ctx.obj["model"], find_demo_data(data), turns, repeats, scaling=not no_scaling)
     width = max(map(len, report))
     for name, value in report.items():
         click.echo(f"{name:<{width}}  {value:,.3f}" if isinstance(value, float) else f"{name:<{width}}  {value}")
@@ -217,7 +218,7 @@ def data_build(output, count, seed, msc_dir):
 @click.option("--batch-size", default=8, show_default=True, type=int)
 @click.option("--lr", default=2e-4, show_default=True, type=float)
 @click.option("--memory-loss-weight", default=1.0, show_default=True, type=float)
-@click.option("--regulariser-weight", default=0.1, show_default=True, type=float)
+@click.option("--regulariser-weight", default=1.0, show_default=True, type=float)
 @click.option("--no-length-weighting", is_flag=True)
 @click.option("--no-queue", is_flag=True, help="Ablation: keep only the last step's latents.")
 @click.option("--gradient-checkpointing", is_flag=True)
@@ -268,3 +269,46 @@ def train(
     )
     Trainer(config).train(resume=not fresh)
     click.echo(f"final model: {Path(output) / 'final'}")
+
+
+@main.command()
+@click.option("--from", "source", default=None, help="Fingerprint of the old model (default: the only other one).")
+@click.option("--namespace", "-n", "namespaces", multiple=True, help="Only these namespaces (repeatable).")
+@click.option("--batch-size", default=256, show_default=True, type=click.IntRange(min=1), help="Segments a commit.")
+@click.option("--drop-source", is_flag=True, help="Delete the old model's collection and states when done.")
+@click.option("--rebuild", is_flag=True, help="Rebuild this model's memory states from its stored text instead.")
+@click.pass_context
+def reembed(ctx, source, namespaces, batch_size, drop_source, rebuild):
+    """Re-encode a store written by another model with this one (--model), resumably; or --rebuild memory states."""
+    memory = _open(ctx, show_progress=True)
+    try:
+        if rebuild:
+            names = list(namespaces) or [None]
+            steps = {}
+            for name in names:
+                steps.update(memory.rebuild(name, show_progress=True))
+            for name, step in sorted(steps.items()):
+                click.echo(f"rebuilt the memory of namespace {name} (step {step})")
+            return
+        result = memory.reembed(
+            source,
+            namespaces=list(namespaces) or None,
+            batch_segments=batch_size,
+            show_progress=True,
+            drop_source=drop_source,
+        )
+    except (TypeError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+    for name, count in sorted(result.items()):
+        click.echo(f"namespace {name}: {count} segments re-embedded with model {memory.fingerprint}")
+
+
+@main.command()
+@click.option("--count", default=30, show_default=True, type=int, help="Synthetic conversations.")
+@click.pass_context
+def probe(ctx, count):
+    """Temporal-sensitivity probe: does the top hit land in the asked third (first / middle / last)?"""
+    from .evaluation.probe import probe_table, run_probe
+    from .models import load_encoder
+
+    click.echo(probe_table(run_probe(load_encoder(ctx.obj["model"]), count=count)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -14,12 +15,14 @@ from filelock import FileLock
 from tqdm.auto import tqdm
 
 from .encoder import EvoEncoder
+from .journal import Journal, reconcile, remove_stale_temporaries
 from .models import load_encoder
 from .queue import LatentQueue
 from .schema import (
     Hit,
     Message,
     Segment,
+    check_ids,
     check_k,
     check_metadata,
     check_namespace,
@@ -28,8 +31,8 @@ from .schema import (
     to_messages,
 )
 from .segmenter import Segmenter
-from .state import StateDirectory
-from .store import SegmentStore, StoredSegment, record_id
+from .state import StateCorruptedError, StateDirectory
+from .store import ChromaConnection, SegmentStore, StoredSegment, embedded_connection, record_id
 from .stream import encode_stream
 
 
@@ -39,13 +42,19 @@ class EvoMemory:
     Every namespace is read as one ordered stream: its latent memory evolves with each segment written, and a
     query is encoded with the namespace's current memory.
 
+    Writes are durable and atomic per batch: ``add_messages``/``add_text`` return once the segments and the
+    evolved memory are on disk, and a writer killed at any moment leaves each batch wholly present or wholly absent
+    (see ``evomem.journal``). Writers on one path are serialised across threads and processes; readers never wait
+    for them and only see committed batches.
+
     Args:
         path: directory for the embedded Chroma store and the memory states.
         model: ``None`` for the embedded default, a directory (an evomem model or a plain Hugging Face
             backbone), or an ``EvoEncoder``.
         segment_batching: pack consecutive segments into one memory pass (faster, as in the paper).
         chroma_host, chroma_port: use a Chroma server (``chroma run``) instead of the embedded store.
-        client: a ready Chroma client (overrides the two above).
+        client: a ready Chroma client (overrides the two above). An embedded ``PersistentClient`` passed here is
+            not re-opened when other processes write; prefer ``path`` for embedded stores.
         show_progress: progress bars while ingesting.
     """
 
@@ -59,28 +68,34 @@ class EvoMemory:
         client: Any = None,
         show_progress: bool = False,
     ):
-        import chromadb
-
+        if not isinstance(path, str | Path):
+            raise TypeError(f"path must be a string or a Path, got {type(path).__name__}")
         self.path = Path(path).expanduser()
         self.path.mkdir(parents=True, exist_ok=True)
         self.encoder = load_encoder(model)
         self.fingerprint = self.encoder.fingerprint()
-        if client is None:
-            if chroma_host:
-                client = chromadb.HttpClient(host=chroma_host, port=chroma_port)
-            else:
-                client = chromadb.PersistentClient(path=str(self.path / "chroma"))
-        self.store = SegmentStore(client, self.fingerprint, self.encoder.dim)
+        if client is not None:
+            connection = ChromaConnection(client=client)
+        elif chroma_host:
+            import chromadb
+
+            connection = ChromaConnection(client=chromadb.HttpClient(host=chroma_host, port=chroma_port))
+        else:
+            connection = embedded_connection(self.path / "chroma")
+        self.store = SegmentStore(connection, self.fingerprint, self.encoder.dim)
         self.states = StateDirectory(self.path, self.fingerprint)
+        self.journal = Journal(self.states)
         self.segment_batching = segment_batching
         self.show_progress = show_progress
         config = self.encoder.config
-        reserved = len(self.encoder.tokenize([""]))
+        reserved = len(self.encoder.tokenize([""])[0])
         self.segmenter = Segmenter(
             self.encoder.tokenizer, config.segment_max_tokens, config.segment_overlap_tokens, reserved
         )
         self._thread_lock = threading.RLock()
         self._file_lock = FileLock(str(self.path / "writer.lock"))
+        self.recovered: list[str] = []  # what reconciling interrupted writes did, one line each
+        self._reconcile_if_idle()
 
     # ----- writing ------------------------------------------------------------------------------------------
 
@@ -90,17 +105,19 @@ class EvoMemory:
         A message is a dict with ``role`` and ``content`` and optionally ``name``, ``id``, ``timestamp``
         (ISO 8601 or epoch seconds) and ``metadata`` (flat scalars). It is stored as ``"{name}: {content}"``
         (the role when there is no name); a message over the segment limit is split into parts that keep its id.
+        The batch is atomic: after a crash it is either wholly stored (segments and memory) or not at all.
         """
         check_namespace(namespace)
         batch = to_messages(messages)
-        with self._writing():
+        parts = [self.segmenter.split_message(message) for message in batch]
+        with self._writing(namespace):
             queue = self.states.load(namespace, *self._queue_shape())
             entries = []
             ids = []
-            for offset, message in enumerate(batch):
+            for offset, (message, texts) in enumerate(zip(batch, parts, strict=True)):
                 message_id = message.id or self._generated_id(namespace, queue.step + offset, message.content)
                 ids.append(message_id)
-                for part, text in enumerate(self.segmenter.split_message(message)):
+                for part, text in enumerate(texts):
                     entries.append(Segment(message_id, part, text, self._message_metadata(message)))
             self._ingest(namespace, queue, entries)
         return ids
@@ -114,19 +131,24 @@ class EvoMemory:
         extra = check_metadata(metadata)
         if doc_id is not None:
             check_text(doc_id, "doc_id")
+            check_ids([doc_id])
         chunks = self.segmenter.split_document(text)
-        with self._writing():
+        with self._writing(namespace):
             queue = self.states.load(namespace, *self._queue_shape())
             doc_id = doc_id or self._generated_id(namespace, queue.step, text)
             entries = [
                 Segment(f"{doc_id}-{i}", 0, chunk, {"role": "document", "kind": "document", **extra})
                 for i, chunk in enumerate(chunks)
             ]
+            check_ids([entry.id for entry in entries])
             self._ingest(namespace, queue, entries)
         return [entry.id for entry in entries]
 
     def _ingest(self, namespace: str, queue: LatentQueue, entries: Sequence[Segment]) -> None:
-        """Encode the segments in order (evolving ``queue``), store them, then persist the memory."""
+        """Encode the segments in order (evolving ``queue``), then write them as one journalled batch.
+
+        Order: journal entry (fsync) -> Chroma upsert -> memory state rename (the commit) -> journal removed.
+        """
         if not entries:
             return
         first_position = queue.step
@@ -148,8 +170,55 @@ class EvoMemory:
             for i, entry in enumerate(entries)
         ]
         ids = [record_id(namespace, entry.id, entry.part) for entry in entries]
-        self.store.upsert(ids, vectors, [entry.text for entry in entries], metadatas)
-        self.states.save(namespace, queue)
+        previous = self.store.fetch(ids)  # records that this batch replaces (messages added again)
+        self.journal.begin_add(namespace, first_position, queue.step, ids, previous)
+        try:
+            self.store.upsert(ids, vectors, [entry.text for entry in entries], metadatas)
+            self.states.save(namespace, queue)
+        except BaseException:
+            # Undo now what the next writer would otherwise undo; if that fails too, the journal stays for later.
+            with contextlib.suppress(Exception):
+                self.recovered += reconcile(self.store, self.states, self.journal, namespace)
+            raise
+        self.journal.end(namespace)
+
+    def rebuild(self, namespace: str | None = None, show_progress: bool | None = None) -> dict[str, int]:
+        """Rebuild memory states from the stored text, e.g. after a state file was damaged.
+
+        The namespace's stored segments are read again in stream order and the latent memory is evolved over them
+        from empty; the stored vectors are kept. With ``namespace=None`` every namespace with stored segments is
+        rebuilt. Returns the new memory step of each namespace.
+        """
+        if namespace is not None:
+            check_namespace(namespace)
+        show = self.show_progress if show_progress is None else show_progress
+        steps = {}
+        with self._writing(None):
+            names = [namespace] if namespace is not None else self.store.namespaces()
+            for name in names:
+                self.recovered += reconcile(self.store, self.states, self.journal, name, undo_if_unreadable=True)
+                stored = sorted(self.store.get(name), key=lambda s: (s.metadata["position"], s.metadata["part"]))
+                if not stored:
+                    self.states.delete(name)
+                    steps[name] = 0
+                    continue
+                top = max(int(s.metadata["position"]) for s in stored) + 1
+                queue = LatentQueue(*self._queue_shape(), step=top - len(stored))
+                token_ids = self.encoder.tokenize([s.text for s in stored])
+                with (
+                    torch.inference_mode(),
+                    tqdm(total=len(stored), desc=f"rebuild {name}", unit="seg", disable=not show) as bar,
+                ):
+                    encode_stream(self.encoder, queue, token_ids, self.segment_batching, bar.update)
+                self.states.save(name, queue)
+                steps[name] = queue.step
+        return steps
+
+    def reembed(self, source: str | None = None, **options: Any) -> dict[str, int]:
+        """Migrate a store written by another model into this one, from the stored text; see ``evomem.reembed``."""
+        from .reembed import reembed
+
+        return reembed(self, source, **options)
 
     # ----- reading ------------------------------------------------------------------------------------------
 
@@ -170,16 +239,23 @@ class EvoMemory:
         check_namespace(namespace)
         check_k(k)
         filters = self._filters(where, time_range)
-        with self._thread_lock:
-            queue = self.states.load(namespace, *self._queue_shape())
+        queue = self.states.load(namespace, *self._queue_shape())
         if queue.step == 0:
+            return []
+        total = self.store.count(namespace, below=queue.step)
+        if total == 0:
             return []
         with torch.inference_mode():
             vector = self.encoder.encode_queries(queue.latents, queue.latent_steps(), [query])[0]
-        total = self.store.count(namespace)
         n = min(total, 3 * k)
         while True:
-            hits = self._best_per_message(self.store.query(vector, namespace, max(n, 1), filters))
+            try:
+                found = self.store.query(vector, namespace, n, filters, below=queue.step)
+            except Exception as error:
+                if where is not None and type(error).__name__ == "InvalidArgumentError":
+                    raise ValueError(f"Chroma rejected the filter where={where!r}: {error}") from None
+                raise
+            hits = self._best_per_message(found)
             if len(hits) >= k or n >= total:
                 return hits[:k]
             n = min(total, 2 * n)
@@ -187,9 +263,13 @@ class EvoMemory:
     def get(self, ids: Sequence[str] | None, namespace: str) -> list[Segment]:
         """Stored segments of the given message ids (all when None), in stream order."""
         check_namespace(namespace)
-        if ids is not None:
-            ids = [check_text(str(i), "message id") for i in ids]
-        stored = sorted(self.store.get(namespace, ids), key=lambda s: s.metadata["position"])
+        ids = check_ids(ids)
+        step = self.states.step(namespace)
+        if step == 0:
+            return []
+        stored = sorted(
+            self.store.get(namespace, ids, below=step), key=lambda s: (s.metadata["position"], s.metadata["part"])
+        )
         return [Segment(s.metadata["message_id"], s.metadata["part"], s.text, s.metadata) for s in stored]
 
     def delete(self, namespace: str, ids: Sequence[str] | None = None) -> None:
@@ -199,12 +279,15 @@ class EvoMemory:
         moves on; delete and re-ingest the namespace to remove every trace at once.
         """
         check_namespace(namespace)
-        with self._writing():
+        ids = check_ids(ids)
+        with self._writing(namespace):
             if ids is None:
+                self.journal.begin_delete(namespace)  # rolled forward if interrupted
                 self.store.delete(namespace)
                 self.states.delete(namespace)
+                self.journal.end(namespace)
             else:
-                self.store.delete(namespace, [check_text(str(i), "message id") for i in ids])
+                self.store.delete(namespace, ids)
 
     def namespaces(self) -> list[str]:
         return self.states.namespaces()
@@ -212,7 +295,7 @@ class EvoMemory:
     def stats(self, namespace: str) -> dict[str, Any]:
         check_namespace(namespace)
         queue = self.states.load(namespace, *self._queue_shape())
-        stored = self.store.get(namespace)
+        stored = self.store.get(namespace, below=queue.step) if queue.step else []
         return {
             "namespace": namespace,
             "segments": len(stored),
@@ -226,10 +309,32 @@ class EvoMemory:
     # ----- helpers --------------------------------------------------------------------------------------------
 
     @contextmanager
-    def _writing(self) -> Iterator[None]:
-        """Writers are serialised across threads and processes."""
+    def _writing(self, namespace: str | None) -> Iterator[None]:
+        """Writers are serialised across threads and processes; each first reconciles what a dead writer left."""
         with self._thread_lock, self._file_lock:
+            if namespace is not None:
+                self.recovered += reconcile(self.store, self.states, self.journal, namespace)
             yield
+
+    def _reconcile_if_idle(self) -> None:
+        """On opening: reconcile interrupted writes unless a live writer holds the lock (it will do it)."""
+        from filelock import Timeout
+
+        with self._thread_lock:
+            try:
+                self._file_lock.acquire(timeout=0)
+            except Timeout:
+                return
+            try:
+                for name in {entry["namespace"] for _, entry in self.journal.pending()}:
+                    try:
+                        self.recovered += reconcile(self.store, self.states, self.journal, name)
+                    except StateCorruptedError as error:  # reported again when the namespace is used
+                        self.recovered.append(f"could not reconcile namespace {name}: {error}")
+                remove_stale_temporaries(self.states.directory)
+                remove_stale_temporaries(self.path)  # a generation file half-written by a killed writer
+            finally:
+                self._file_lock.release()
 
     def _queue_shape(self) -> tuple[int, int, int]:
         config = self.encoder.config
@@ -254,11 +359,19 @@ class EvoMemory:
         if where is not None:
             if not isinstance(where, dict) or not where:
                 raise TypeError("where must be a non-empty dict of Chroma metadata filters")
+            from chromadb.api.types import validate_where
+
+            try:
+                validate_where(where)
+            except (TypeError, ValueError) as error:
+                raise ValueError(f"invalid where filter {where!r}: {error}") from None
             filters.append(where)
         if time_range is not None:
             if not isinstance(time_range, tuple | list) or len(time_range) != 2:
                 raise TypeError("time_range must be a (start, end) pair")
             start, end = (parse_timestamp(value) for value in time_range)
+            if start is not None and end is not None and start > end:
+                raise ValueError(f"time_range starts after it ends: {time_range!r}")
             if start is not None:
                 filters.append({"timestamp": {"$gte": start}})
             if end is not None:

@@ -13,6 +13,10 @@ NAMESPACE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")
 RESERVED_METADATA = frozenset(
     {"namespace", "position", "message_id", "part", "role", "name", "timestamp", "fingerprint", "kind"}
 )
+MAX_ID_CHARS = 512
+MAX_KEY_CHARS = 256
+INT64 = (-(2**63), 2**63 - 1)
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 Scalar = str | int | float | bool
 
 
@@ -55,7 +59,7 @@ class Segment:
 def check_namespace(namespace: Any) -> str:
     if not isinstance(namespace, str):
         raise TypeError(f"namespace must be a string, got {type(namespace).__name__}")
-    if not NAMESPACE_PATTERN.match(namespace):
+    if not NAMESPACE_PATTERN.fullmatch(namespace):
         raise ValueError(
             f"invalid namespace {namespace!r}: use 1-128 characters of letters, digits, '_', '.', '@', '-', "
             "starting with a letter or digit"
@@ -71,12 +75,41 @@ def check_k(k: Any) -> int:
     return k
 
 
+def _check_unicode(value: str, what: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{what} is not valid Unicode text (it holds a lone surrogate)") from None
+    return value
+
+
 def check_text(value: Any, what: str) -> str:
     if not isinstance(value, str):
         raise TypeError(f"{what} must be a string, got {type(value).__name__}")
     if not value.strip():
         raise ValueError(f"{what} is empty")
+    return _check_unicode(value, what)
+
+
+def check_message_id(value: Any) -> str:
+    """A caller's message id: a non-empty string (or an integer) of printable characters, at most 512."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise TypeError(f"message id must be a string or integer, got {type(value).__name__}")
+    value = check_text(str(value), "message id")
+    if len(value) > MAX_ID_CHARS:
+        raise ValueError(f"message id is {len(value)} characters long; at most {MAX_ID_CHARS} are allowed")
+    if CONTROL.search(value):
+        raise ValueError(f"message id {value!r} holds control characters")
     return value
+
+
+def check_ids(ids: Any) -> list[str] | None:
+    """None (all) or a list of message ids; a lone string is refused (it would be read as characters)."""
+    if ids is None:
+        return None
+    if isinstance(ids, str | bytes | Mapping) or not hasattr(ids, "__iter__"):
+        raise TypeError(f"ids must be a list of message ids or None, got {type(ids).__name__}")
+    return [check_message_id(value) for value in ids]
 
 
 def parse_timestamp(value: Any) -> float | None:
@@ -88,9 +121,13 @@ def parse_timestamp(value: Any) -> float | None:
     elif isinstance(value, bool):
         raise TypeError("timestamp must be ISO 8601 text, epoch seconds or a datetime, got bool")
     elif isinstance(value, int | float):
-        if not math.isfinite(value):
+        try:
+            seconds = float(value)
+        except OverflowError:
+            raise ValueError(f"timestamp {value!r} is out of range") from None
+        if not math.isfinite(seconds):
             raise ValueError(f"timestamp {value!r} is not a finite number")
-        return float(value)
+        return seconds
     elif isinstance(value, str):
         try:
             moment = datetime.fromisoformat(value.strip())
@@ -111,14 +148,26 @@ def check_metadata(metadata: Any) -> dict[str, Scalar]:
         raise TypeError(f"metadata must be a dict, got {type(metadata).__name__}")
     checked = {}
     for key, value in metadata.items():
-        if not isinstance(key, str) or not key:
-            raise TypeError(f"metadata keys must be non-empty strings, got {key!r}")
+        if not isinstance(key, str):
+            raise TypeError(f"metadata keys must be strings, got {type(key).__name__}")
+        if not key.strip():
+            raise ValueError("metadata keys must be non-empty")
+        _check_unicode(key, "metadata key")
+        if len(key) > MAX_KEY_CHARS or CONTROL.search(key) or key[0] in "$#" or key.startswith("chroma:"):
+            raise ValueError(
+                f"metadata key {key[:40]!r} is not allowed: keys have at most {MAX_KEY_CHARS} printable characters "
+                "and do not start with '$', '#' or 'chroma:'"
+            )
         if key in RESERVED_METADATA:
             raise ValueError(f"metadata key {key!r} is reserved by evomem; reserved: {sorted(RESERVED_METADATA)}")
         if value is None or not isinstance(value, str | int | float | bool):
             raise TypeError(f"metadata value for {key!r} must be a string, number or bool, got {type(value).__name__}")
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"metadata value for {key!r} is not finite: {value}")
+        if isinstance(value, int) and not isinstance(value, bool) and not INT64[0] <= value <= INT64[1]:
+            raise ValueError(f"metadata value for {key!r} does not fit a 64-bit integer: {value}")
+        if isinstance(value, str):
+            _check_unicode(value, f"metadata value for {key!r}")
         checked[key] = value
     return checked
 
@@ -131,12 +180,12 @@ def _field(message: Any, name: str, default: Any = None) -> Any:
 
 def to_message(message: Any) -> Message:
     """Validate a dict (or an object with ``content`` and ``role``/``type``) into a Message."""
-    if isinstance(message, Message):
-        return message
     if not isinstance(message, Mapping) and not hasattr(message, "content"):
         raise TypeError(f"a message must be a dict with 'content' (and 'role'), got {type(message).__name__}")
-    if _field(message, "content") is None:
+    if isinstance(message, Mapping) and "content" not in message:
         raise ValueError("message has no 'content'")
+    if _field(message, "content") is None:
+        raise ValueError("message content is None")
     content = check_text(_field(message, "content"), "message content")
     role = _field(message, "role") or _field(message, "type") or "user"
     role = getattr(role, "value", role)  # enums such as LlamaIndex's MessageRole
@@ -146,9 +195,7 @@ def to_message(message: Any) -> Message:
         name = check_text(name, "message name")
     message_id = _field(message, "id")
     if message_id is not None:
-        if isinstance(message_id, bool) or not isinstance(message_id, str | int):
-            raise TypeError(f"message id must be a string or integer, got {type(message_id).__name__}")
-        message_id = check_text(str(message_id), "message id")
+        message_id = check_message_id(message_id)
     return Message(
         content=content,
         role=role,

@@ -69,16 +69,22 @@ class StateDirectory:
         }
         write_atomic(self.path(namespace), save({"latents": latents}, metadata=metadata))
 
-    def load(self, namespace: str, per_step: int, queue_steps: int, dim: int) -> LatentQueue:
-        """The namespace's queue, or an empty one when it has none yet."""
+    def _hint(self, namespace: str) -> str:
+        return (
+            "rebuild the memory from the namespace's stored text with "
+            f"`evomem reembed --rebuild --namespace {namespace}` (or EvoMemory(...).rebuild({namespace!r}))"
+        )
+
+    def read(self, namespace: str) -> tuple[dict[str, str], torch.Tensor] | None:
+        """Checked metadata and latents of a namespace's state file, or None when it has none."""
         path = self.path(namespace)
         if not path.exists():
-            return LatentQueue(per_step, queue_steps, dim)
-        hint = "delete it and re-ingest the namespace's messages to rebuild the memory"
+            return None
+        hint = self._hint(namespace)
         try:
             with safe_open(str(path), framework="pt") as handle:
                 metadata = handle.metadata() or {}
-                latents = handle.get_tensor("latents")
+                latents = handle.get_tensor("latents").clone()  # a copy, not a view of the mapped file
         except Exception as error:
             raise StateCorruptedError(f"memory state {path} is unreadable ({error}); {hint}") from error
         expected = {"format": FORMAT, "version": VERSION, "namespace": namespace, "fingerprint": self.fingerprint}
@@ -89,10 +95,27 @@ class StateDirectory:
                 )
         if metadata.get("sha256") != _checksum(latents):
             raise StateCorruptedError(f"memory state {path} fails its checksum; {hint}")
+        if not metadata.get("step", "").isdigit():
+            raise StateCorruptedError(f"memory state {path} has no valid step; {hint}")
+        return metadata, latents
+
+    def step(self, namespace: str) -> int:
+        """The committed memory step of a namespace (0 when it has no state)."""
+        found = self.read(namespace)
+        return 0 if found is None else int(found[0]["step"])
+
+    def load(self, namespace: str, per_step: int, queue_steps: int, dim: int) -> LatentQueue:
+        """The namespace's queue, or an empty one when it has none yet."""
+        found = self.read(namespace)
+        if found is None:
+            return LatentQueue(per_step, queue_steps, dim)
+        metadata, latents = found
         try:
             return LatentQueue(per_step, queue_steps, dim, latents, int(metadata["step"]))
         except (KeyError, ValueError) as error:
-            raise StateCorruptedError(f"memory state {path} does not fit this model ({error}); {hint}") from error
+            raise StateCorruptedError(
+                f"memory state {self.path(namespace)} does not fit this model ({error}); {self._hint(namespace)}"
+            ) from error
 
     def delete(self, namespace: str) -> None:
         path = self.path(namespace)
@@ -109,5 +132,8 @@ class StateDirectory:
                 with safe_open(str(path), framework="pt") as handle:
                     names.append((handle.metadata() or {})["namespace"])
             except Exception as error:
-                raise StateCorruptedError(f"memory state {path} is unreadable ({error})") from error
+                raise StateCorruptedError(
+                    f"memory state {path} is unreadable ({error}); delete it, then rebuild the memory of every "
+                    "namespace from the stored text with `evomem reembed --rebuild` (or EvoMemory(...).rebuild())"
+                ) from error
         return sorted(names)

@@ -21,8 +21,12 @@ LOCOMO = [
             "session_1_date_time": "1:56 pm on 8 May, 2023",
             "session_1": [
                 {"speaker": "Maya", "dia_id": "D1:1", "text": "I adopted a beagle called Pepper."},
-                {"speaker": "Leo", "dia_id": "D1:2", "text": "Lovely, I work at a bakery.",
-                 "blip_caption": "a loaf of bread"},
+                {
+                    "speaker": "Leo",
+                    "dia_id": "D1:2",
+                    "text": "Lovely, I work at a bakery.",
+                    "blip_caption": "a loaf of bread",
+                },
             ],
             "session_2_date_time": "9:00 am on 9 June, 2023",
             "session_2": [{"speaker": "Maya", "dia_id": "D2:1", "text": "Pepper loves the beach."}],
@@ -38,10 +42,17 @@ LOCOMO = [
 
 
 def _write_beir(directory, candidates: bool):
-    corpus = [{"_id": "c1", "text": "the cat sat", "title": "Cats"}, {"_id": "c2", "text": "dogs bark"},
-              {"_id": "c3", "text": "birds sing"}]
+    corpus = [
+        {"_id": "c1", "text": "the cat sat", "title": "Cats"},
+        {"_id": "c2", "text": "dogs bark"},
+        {"_id": "c3", "text": "birds sing"},
+    ]
     (directory / "corpus.jsonl").write_text("\n".join(json.dumps(c) for c in corpus))
-    queries = [{"_id": "q1", "text": "cat"}, {"_id": "q2", "text": "bark", "category": "easy"}, {"_id": "q3", "text": "x"}]
+    queries = [
+        {"_id": "q1", "text": "cat"},
+        {"_id": "q2", "text": "bark", "category": "easy"},
+        {"_id": "q3", "text": "x"},
+    ]
     (directory / "queries.jsonl").write_text("\n".join(json.dumps(q) for q in queries))
     (directory / "qrels.tsv").write_text("query-id\tcorpus-id\tscore\nq1\tc1\t1\nq2\tc2\t1\n")
     if candidates:
@@ -57,16 +68,23 @@ def test_locomo_loader(tmp_path):
     assert group.segment_ids == ("D1:1", "D1:2", "D2:1")
     assert group.texts[1] == "Leo: Lovely, I work at a bakery. [shares a photo: a loaf of bread]"
     assert [(q.relevant, q.category) for q in task.queries] == [
-        (frozenset({"D1:1"}), "4"), (frozenset({"D1:1", "D2:1"}), "1"), (frozenset({"D1:2"}), "5"),
+        (frozenset({"D1:1"}), "4"),
+        (frozenset({"D1:1", "D2:1"}), "1"),
+        (frozenset({"D1:2"}), "5"),
     ]
     assert task.headline_excludes == {"5"}
 
 
 def test_realtalk_loader(tmp_path):
-    chat = {"name": {"speaker_1": "A", "speaker_2": "B"}, "session_1_date_time": "29.12.2023, 14:32:10",
-            "session_1": [{"clean_text": "Hello there", "text": "hello  there!!", "speaker": "A", "dia_id": "D1:1"},
-                          {"clean_text": "I run daily", "speaker": "B", "dia_id": "D1:2"}],
-            "qa": [{"question": "Who runs?", "answer": "B", "evidence": ["D1:2"], "category": 1}]}
+    chat = {
+        "name": {"speaker_1": "A", "speaker_2": "B"},
+        "session_1_date_time": "29.12.2023, 14:32:10",
+        "session_1": [
+            {"clean_text": "Hello there", "text": "hello  there!!", "speaker": "A", "dia_id": "D1:1"},
+            {"clean_text": "I run daily", "speaker": "B", "dia_id": "D1:2"},
+        ],
+        "qa": [{"question": "Who runs?", "answer": "B", "evidence": ["D1:2"], "category": 1}],
+    }
     (tmp_path / "Chat_1_A_B.json").write_text(json.dumps(chat))
     task = load_task("realtalk", tmp_path)
     assert task.groups[0].texts == ("A: Hello there", "B: I run daily")
@@ -76,11 +94,20 @@ def test_realtalk_loader(tmp_path):
 
 
 def test_longmemeval_loader(tmp_path):
-    entries = [{"question_id": "q1", "question_type": "temporal-reasoning", "question": "When did I buy shoes?",
-                "answer": "May", "haystack_session_ids": ["s1", "s2"],
-                "haystack_sessions": [[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}],
-                                      [{"role": "user", "content": "I bought shoes in May", "has_answer": True}]],
-                "answer_session_ids": ["s2"]}]
+    entries = [
+        {
+            "question_id": "q1",
+            "question_type": "temporal-reasoning",
+            "question": "When did I buy shoes?",
+            "answer": "May",
+            "haystack_session_ids": ["s1", "s2"],
+            "haystack_sessions": [
+                [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}],
+                [{"role": "user", "content": "I bought shoes in May", "has_answer": True}],
+            ],
+            "answer_session_ids": ["s2"],
+        }
+    ]
     path = tmp_path / "longmemeval_s.json"
     path.write_text(json.dumps(entries))
     task = load_task("longmemeval", path)
@@ -134,3 +161,17 @@ def test_evaluate_all_systems_and_write_report(tmp_path, tiny_bert_dir):
     paths = write_outputs(results, tmp_path / "out")
     assert json.loads(paths["json"].read_text())["task"] == "locomo"
     assert paths["plot"].stat().st_size > 1000
+
+
+def test_temporal_probe_places_one_mention_per_third(tiny_bert_dir):
+    from evomem.evaluation.probe import THIRDS, make_probes, probe_table, run_probe
+
+    probes = make_probes(count=5, length=30)
+    for item in probes:
+        mentions = [i for i, text in enumerate(item.group.texts) if ": About " in text]
+        assert [m * 3 // 30 for m in mentions] == [0, 1, 2]
+        assert set(item.queries) == set(THIRDS)
+    results = run_probe(EvoEncoder(small_config(tiny_bert_dir)), ("evomem", "bm25"), count=5)
+    assert set(results) == {"evomem", "bm25"}
+    assert all(0 <= value <= 100 for row in results.values() for value in row.values())
+    assert "| bm25 |" in probe_table(results)

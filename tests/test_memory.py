@@ -189,3 +189,12 @@ def test_another_model_uses_another_collection(tmp_path, tiny_bert_dir, encoder)
     assert other.fingerprint != first.fingerprint
     assert other.search("Pepper", namespace="n") == []
     assert len(first.search("Pepper", namespace="n", k=4)) == 4
+
+
+def test_segments_leave_room_for_special_tokens_only(memory, encoder):
+    # BERT adds [CLS] and [SEP]: a segment may hold the limit minus those two, and no part is ever truncated
+    assert memory.segmenter.room == encoder.config.segment_max_tokens - 2
+    long_text = " ".join(f"word{i}" for i in range(200))
+    memory.add_messages([{"role": "user", "content": long_text, "id": "long"}], namespace="n")
+    for part in memory.get(["long"], namespace="n"):
+        assert len(encoder.tokenizer(part.text)["input_ids"]) <= encoder.config.segment_max_tokens

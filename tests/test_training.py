@@ -14,7 +14,7 @@ from evomem import EvoEncoder
 from evomem.training.data import build, load_records
 from evomem.training.losses import contrastive_loss, memory_loss
 from evomem.training.synth import FAMILIES, make_sample, verify
-from evomem.training.trainer import Trainer, TrainConfig
+from evomem.training.trainer import TrainConfig, Trainer
 
 
 def test_every_family_produces_verified_samples_with_evidence_holding_the_answer():
@@ -68,8 +68,16 @@ def test_trainer_learns_checkpoints_and_resumes(tmp_path, tiny_bert_dir):
     init = tmp_path / "init"
     EvoEncoder(small_config(tiny_bert_dir)).save_pretrained(init)
     config = TrainConfig(
-        data=str(tmp_path / "train.jsonl"), dev_data=str(tmp_path / "dev.jsonl"), output=str(tmp_path / "run"),
-        init_model=str(init), steps=2, batch_size=3, warmup_steps=1, checkpoint_every=1, eval_every=2, lr=1e-3,
+        data=str(tmp_path / "train.jsonl"),
+        dev_data=str(tmp_path / "dev.jsonl"),
+        output=str(tmp_path / "run"),
+        init_model=str(init),
+        steps=2,
+        batch_size=3,
+        warmup_steps=1,
+        checkpoint_every=1,
+        eval_every=2,
+        lr=1e-3,
     )
     Trainer(config).train()
     config.steps = 4

@@ -31,7 +31,7 @@ def load_msc_turns(msc_dir: Path | None) -> list[str]:
                     d.get("dialog", []) for d in episode.get("previous_dialogs", [])
                 ]
                 turns.extend(turn["text"].strip() for dialog in dialogs for turn in dialog if turn.get("text"))
-    return [turn for turn in turns if 3 <= len(turn.split()) <= 60]
+    return [turn for turn in turns if 3 <= len(turn.split()) <= 30]
 
 
 def generate(count: int, seed: int, filler: list[str], show_progress: bool = True) -> Iterator[Sample]:

@@ -41,5 +41,9 @@ def memory_loss(readouts: torch.Tensor, answer_targets: torch.Tensor, tau: float
 
 
 def static_regulariser(vectors: torch.Tensor, static_targets: torch.Tensor) -> torch.Tensor:
-    """Mean (1 - cosine) between the retrieval path with empty memory and the frozen static embedding."""
+    """Mean (1 - cosine) between evolvable vectors (read with memory) and the frozen static embeddings.
+
+    It keeps the memory a modulation of the static meaning rather than a replacement, so what the model learns
+    on synthetic families does not overwrite how it embeds plain text.
+    """
     return (1 - (vectors * static_targets).sum(-1)).mean()

@@ -45,8 +45,7 @@ class TrainConfig:
     max_grad_norm: float = 1.0
     tau: float = 0.1
     memory_loss_weight: float = 1.0
-    regulariser_weight: float = 0.1
-    regulariser_segments: int = 2
+    regulariser_weight: float = 1.0
     length_weighting: bool = True
     segment_batching: bool = True
     no_queue: bool = False  # ablation: keep only the last step's latents (L = 1)
@@ -107,7 +106,7 @@ class Trainer:
         query = encoder.encode_queries(queue.latents, queue.latent_steps(), [record["query"]])[0]
         return vectors, query, queue
 
-    def _sample_losses(self, record: dict, rng: random.Random) -> dict[str, torch.Tensor]:
+    def _sample_losses(self, record: dict) -> dict[str, torch.Tensor]:
         vectors, query, queue = self._read(record)
         losses = {
             "con": contrastive_loss(query, vectors, record["evidence"], self.config.tau, self.config.length_weighting)
@@ -115,13 +114,10 @@ class Trainer:
         if self.config.memory_loss_weight > 0:
             losses["readout"] = self.encoder.read_with_base(queue.latents, queue.latent_steps(), [record["query"]])[0]
         if self.config.regulariser_weight > 0:
-            texts = rng.sample(record["segments"], min(self.config.regulariser_segments, len(record["segments"])))
-            texts.append(record["query"])
-            empty = _empty_memory(self.encoder, self.device)
-            rows = [(*empty, [(ids, 0, 0) for ids in self.encoder.tokenize(texts)])]
             with torch.no_grad():
-                targets = self.encoder.read_with_base(*empty, texts)
-            losses["reg"] = static_regulariser(self.encoder.represent(rows)[0], targets)
+                targets = self.encoder.read_with_base(*_empty_memory(self.encoder, self.device), record["segments"])
+                query_target = self.encoder.read_with_base(*_empty_memory(self.encoder, self.device), [record["query"]])
+            losses["reg"] = static_regulariser(torch.cat([vectors, query[None]]), torch.cat([targets, query_target]))
         return losses
 
     # ----- the loop -----------------------------------------------------------------------------------------
@@ -139,8 +135,7 @@ class Trainer:
             while self.step < self.config.steps:
                 started = time.perf_counter()
                 batch = [self.records[i] for i in order[self.step]]
-                rng = random.Random(self.config.seed * 1_000_003 + self.step)
-                figures = self._train_step(batch, rng)
+                figures = self._train_step(batch)
                 figures.update(
                     step=self.step + 1, lr=self.scheduler.get_last_lr()[0], seconds=time.perf_counter() - started
                 )
@@ -175,8 +170,8 @@ class Trainer:
             order.append(batch)
         return order
 
-    def _train_step(self, batch: list[dict], rng: random.Random) -> dict[str, float]:
-        per_sample = [self._sample_losses(record, rng) for record in batch]
+    def _train_step(self, batch: list[dict]) -> dict[str, float]:
+        per_sample = [self._sample_losses(record) for record in batch]
         con = torch.stack([losses["con"] for losses in per_sample]).mean()
         loss = con
         figures = {"con": con.item()}

@@ -1,0 +1,236 @@
+"""Crash safety: real writer processes killed with SIGKILL, at random moments and at each step of a write.
+
+After every kill the store must reopen cleanly: every acknowledged message is there (checked with ``get``), each
+batch is wholly present or wholly absent, stored positions are exactly 0..step-1 of the committed memory step,
+no journal is left, and what is stored equals, vector for vector, a store that was never interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+
+import pytest
+import torch
+from conftest import small_config
+from workers import chat_batches, crash_at, forkserver, ingest_batches, received, start
+
+from evomem import EvoEncoder, EvoMemory, StateCorruptedError
+from evomem.store import record_id
+
+NAMESPACE = "kill"
+BATCHES = chat_batches(400)  # more than the kill loop reaches: the writer is always busy when killed
+TRIALS = 20
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory, tiny_bert_dir):
+    return EvoEncoder(small_config(tiny_bert_dir)).save_pretrained(tmp_path_factory.mktemp("model") / "tiny")
+
+
+@pytest.fixture(scope="module")
+def encoder(model_dir):
+    return EvoEncoder.from_pretrained(model_dir)
+
+
+class Reference:
+    """The same batches written by one process that is never interrupted (as far as needed), with the memory
+    state after every batch."""
+
+    def __init__(self, path, encoder):
+        self.memory = EvoMemory(path, model=encoder)
+        self.states: list[tuple[int, torch.Tensor]] = []
+
+    def upto(self, count: int) -> Reference:
+        for batch in BATCHES[len(self.states) : count]:
+            self.memory.add_messages(batch, namespace=NAMESPACE)
+            queue = self.memory.states.load(NAMESPACE, *self.memory._queue_shape())
+            self.states.append((queue.step, queue.latents.clone()))
+        return self
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, encoder):
+    return Reference(tmp_path_factory.mktemp("reference") / "data", encoder)
+
+
+def _vectors(memory: EvoMemory, segments) -> torch.Tensor:
+    ids = [record_id(NAMESPACE, s.id, s.part) for s in segments]
+    by_id = {record.record_id: record.embedding for record in memory.store.fetch(ids)}
+    return torch.tensor([by_id[i] for i in ids])
+
+
+def check_consistent(memory: EvoMemory, reference: Reference) -> int:
+    """Assert the store is a clean prefix of the reference; return how many batches it holds."""
+    step = memory.stats(NAMESPACE)["memory_step"]
+    segments = memory.get(None, namespace=NAMESPACE)
+    assert [s.metadata["position"] for s in segments] == list(range(step))
+    assert memory.store.count(NAMESPACE) == step  # nothing uncommitted is left in Chroma either
+    stored = {s.id for s in segments}
+    present = [[m["id"] in stored for m in batch] for batch in BATCHES]
+    assert all(all(flags) or not any(flags) for flags in present), "a batch is partly stored"
+    count = sum(all(flags) for flags in present)
+    assert all(all(flags) for flags in present[:count]), "stored batches are not a prefix of the stream"
+    ref_memory, ref_states = reference.upto(count).memory, reference.states
+    expected = ref_memory.get([m["id"] for batch in BATCHES[:count] for m in batch], namespace=NAMESPACE)
+    assert [(s.id, s.part, s.text) for s in segments] == [(s.id, s.part, s.text) for s in expected]
+    if count:
+        assert torch.allclose(_vectors(memory, segments), _vectors(ref_memory, expected), atol=1e-5)
+        ref_step, ref_latents = ref_states[count - 1]
+        queue = memory.states.load(NAMESPACE, *memory._queue_shape())
+        assert queue.step == ref_step and torch.allclose(queue.latents, ref_latents, atol=1e-5)
+    assert not list(memory.states.directory.glob("*.journal"))
+    return count
+
+
+def test_sigkill_at_random_moments_loses_no_acknowledged_message(tmp_path, model_dir, encoder, reference):
+    context = forkserver()
+    path = tmp_path / "data"
+    rng = random.Random(20260505)
+    acknowledged: set[int] = set()
+    recovered: list[str] = []
+    killed_while_writing = 0
+    began = time.monotonic()
+    for _ in range(TRIALS):
+        process, receiver = start(context, ingest_batches, str(path), str(model_dir), NAMESPACE, BATCHES)
+        if rng.random() < 0.2:  # anywhere, opening and reconciling included
+            time.sleep(rng.uniform(0.0, 1.5))
+        else:  # while it writes
+            assert receiver.poll(60), "the writer did not open the store"
+            time.sleep(rng.uniform(0.0, 0.4))
+        process.kill()
+        process.join()
+        reports = received(receiver)
+        assert not [r for r in reports if r[0] == "error"], reports
+        acknowledged.update(index for kind, index in reports if kind == "ack")
+        killed_while_writing += any(kind == "open" for kind, _ in reports) and ("done", None) not in reports
+        memory = EvoMemory(path, model=encoder)  # reopening reconciles what the killed writer left
+        recovered += memory.recovered
+        count = check_consistent(memory, reference)
+        missing = [m["id"] for index in acknowledged for m in BATCHES[index]]
+        found = {s.id for s in memory.get(missing, namespace=NAMESPACE)}
+        assert found == set(missing), f"lost acknowledged messages: {sorted(set(missing) - found)[:5]}"
+        assert max(acknowledged, default=-1) < count
+    # Ingest resumes where it stopped and goes on exactly as an uninterrupted writer.
+    goal = count + 3
+    process, receiver = start(context, ingest_batches, str(path), str(model_dir), NAMESPACE, BATCHES[:goal])
+    process.join(120)
+    assert ("done", None) in received(receiver)
+    assert check_consistent(EvoMemory(path, model=encoder), reference) == goal
+    figures = {
+        "trials": TRIALS,
+        "killed_while_writing": killed_while_writing,
+        "acknowledged_batches": len(acknowledged),
+        "acknowledged_messages": sum(len(BATCHES[i]) for i in acknowledged),
+        "lost": 0,
+        "reconciled": len(recovered),
+        "rolled_back": sum("rolled back" in line for line in recovered),
+        "seconds": round(time.monotonic() - began, 1),
+    }
+    print("kill loop:", json.dumps(figures))
+    assert figures["acknowledged_messages"] > 0
+
+
+@pytest.mark.parametrize(
+    ("point", "kept"),
+    [("before_upsert", False), ("mid_upsert", False), ("before_commit", False), ("after_commit", True)],
+)
+def test_kill_at_each_step_of_a_write(tmp_path, model_dir, encoder, reference, point, kept):
+    path = tmp_path / "data"
+    first = EvoMemory(path, model=encoder)
+    for batch in BATCHES[:3]:
+        first.add_messages(batch, namespace=NAMESPACE)
+    context = forkserver()
+    process, receiver = start(context, crash_at, str(path), str(model_dir), NAMESPACE, BATCHES[3], point)
+    process.join(60)
+    assert process.exitcode == -9 and ("survived", point) not in received(receiver)
+    journal = first.journal.path(NAMESPACE)
+    assert journal.exists()
+    committed = [m["id"] for batch in BATCHES[: 4 if kept else 3] for m in batch]
+    assert sorted({s.id for s in first.get(None, namespace=NAMESPACE)}) == sorted(committed)  # never uncommitted
+    if point in (
+        "mid_upsert",
+        "before_commit",
+    ):  # ... although this process can see the dead writer's records in Chroma
+        assert len({s.metadata["message_id"] for s in first.store.get(NAMESPACE)}) > len(committed)
+    reopened = EvoMemory(path, model=encoder)
+    assert len(reopened.recovered) == 1
+    assert ("kept" if kept else "rolled back") in reopened.recovered[0]
+    assert not journal.exists()
+    assert check_consistent(reopened, reference) == (4 if kept else 3)
+    reopened.add_messages(BATCHES[4 if kept else 3], namespace=NAMESPACE)  # resume
+    assert check_consistent(reopened, reference) == (5 if kept else 4)
+
+
+def test_killed_namespace_delete_is_finished_on_reopening(tmp_path, model_dir, encoder):
+    path = tmp_path / "data"
+    memory = EvoMemory(path, model=encoder)
+    memory.add_messages(BATCHES[0], namespace=NAMESPACE)
+    memory.add_messages(BATCHES[1], namespace="other")
+    process, receiver = start(forkserver(), crash_at, str(path), str(model_dir), NAMESPACE, None, "mid_delete")
+    process.join(60)
+    assert process.exitcode == -9
+    reopened = EvoMemory(path, model=encoder)
+    assert reopened.recovered == [f"finished deleting namespace {NAMESPACE}"]
+    assert reopened.namespaces() == ["other"]
+    assert reopened.store.count(NAMESPACE) == 0 and reopened.stats(NAMESPACE)["memory_step"] == 0
+    assert [s.id for s in reopened.get(None, namespace="other")] == [m["id"] for m in BATCHES[1]]
+
+
+def test_readding_a_message_and_crashing_restores_the_old_record(tmp_path, model_dir, encoder):
+    path = tmp_path / "data"
+    memory = EvoMemory(path, model=encoder)
+    memory.add_messages(BATCHES[0] + BATCHES[1], namespace=NAMESPACE)
+    before = memory.store.fetch([s.record_id for s in memory.store.get(NAMESPACE)])
+    again = [{**BATCHES[1][0], "content": "rewritten text"}, *BATCHES[2]]
+    process, _ = start(forkserver(), crash_at, str(path), str(model_dir), NAMESPACE, again, "mid_upsert")
+    process.join(60)
+    assert process.exitcode == -9
+    reopened = EvoMemory(path, model=encoder)
+    assert "rolled back" in reopened.recovered[0]
+    after = sorted(reopened.store.fetch([r.record_id for r in before]), key=lambda r: r.record_id)
+    before = sorted(before, key=lambda r: r.record_id)
+    assert [(r.record_id, r.text, r.metadata) for r in after] == [(r.record_id, r.text, r.metadata) for r in before]
+    # Chroma re-normalises vectors in cosine space on insert: restored vectors match to float32 rounding
+    assert all(
+        torch.allclose(torch.tensor(a.embedding), torch.tensor(b.embedding), atol=1e-6) for a, b in zip(after, before, strict=True)
+    )
+    assert reopened.store.count(NAMESPACE) == len(before)
+
+
+def test_a_failed_write_leaves_the_store_unchanged(tmp_path, encoder, monkeypatch):
+    memory = EvoMemory(tmp_path / "data", model=encoder)
+    memory.add_messages(BATCHES[0], namespace=NAMESPACE)
+    before = memory.stats(NAMESPACE)
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(memory.states, "save", broken)
+    with pytest.raises(OSError, match="disk full"):
+        memory.add_messages(BATCHES[1], namespace=NAMESPACE)
+    monkeypatch.undo()
+    assert memory.stats(NAMESPACE) == before
+    assert memory.store.count(NAMESPACE) == before["segments"]
+    assert not memory.journal.path(NAMESPACE).exists()
+
+
+def test_corrupted_state_names_the_file_and_is_rebuilt_from_stored_text(tmp_path, encoder):
+    memory = EvoMemory(tmp_path / "data", model=encoder, segment_batching=False)
+    for batch in BATCHES[:6]:
+        memory.add_messages(batch, namespace=NAMESPACE)
+    queue = memory.states.load(NAMESPACE, *memory._queue_shape())
+    path = memory.states.path(NAMESPACE)
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0x55
+    path.write_bytes(bytes(data))
+    calls = (lambda: memory.search("bread", namespace=NAMESPACE), lambda: memory.add_messages(BATCHES[6], NAMESPACE))
+    for call in calls:
+        with pytest.raises(StateCorruptedError, match="reembed --rebuild") as error:
+            call()
+        assert str(path) in str(error.value)
+    assert memory.rebuild(NAMESPACE) == {NAMESPACE: queue.step}
+    rebuilt = memory.states.load(NAMESPACE, *memory._queue_shape())
+    assert rebuilt.step == queue.step and torch.allclose(rebuilt.latents, queue.latents, atol=1e-5)
+    assert memory.search("bread", namespace=NAMESPACE, k=3)

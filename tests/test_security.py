@@ -1,0 +1,97 @@
+"""Security: safetensors only (nothing is ever unpickled), validated model directories, and no user-chosen name
+reaching Chroma or the file system unchecked."""
+
+from __future__ import annotations
+
+import pickle
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import small_config
+
+import evomem
+from evomem import EvoEncoder, EvoMemory
+from evomem.backbone import resolve_backbone_dir, validate_model_dir
+from evomem.encoder import WEIGHTS_NAME
+from evomem.store import collection_name
+
+
+class _Trap:
+    """Unpickling this writes a marker file: proof that something loaded a pickle."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.write_text, (self.marker, "unpickled"))
+
+
+def _plant_pickles(directory: Path, marker: Path, names: list[str]) -> None:
+    for name in names:
+        (directory / name).write_bytes(pickle.dumps(_Trap(marker)))
+
+
+def test_pickled_files_beside_safetensors_are_never_loaded(tmp_path, tiny_bert_dir):
+    backbone = Path(shutil.copytree(tiny_bert_dir, tmp_path / "backbone"))
+    marker = tmp_path / "marker"
+    _plant_pickles(backbone, marker, ["pytorch_model.bin", "training_args.bin"])
+    model_dir = EvoEncoder(small_config(backbone)).save_pretrained(tmp_path / "model")
+    _plant_pickles(model_dir, marker, ["evomem_weights.bin", "optimizer.pt"])
+    memory = EvoMemory(tmp_path / "data", model=str(model_dir))
+    memory.add_messages([{"content": "hello"}], namespace="n")
+    assert memory.search("hello", namespace="n")
+    assert not marker.exists()
+
+
+def test_model_directories_are_validated(tmp_path, tiny_bert_dir):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        EvoMemory(tmp_path / "data", model=str(tmp_path / "missing"))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ValueError, match="no config.json"):
+        resolve_backbone_dir(str(empty))
+    pickled = Path(shutil.copytree(tiny_bert_dir, tmp_path / "pickled"))
+    for weights in pickled.glob("*.safetensors"):
+        weights.unlink()
+    _plant_pickles(pickled, tmp_path / "marker", ["pytorch_model.bin"])
+    with pytest.raises(ValueError, match="never loads pickled weights"):
+        EvoMemory(tmp_path / "data", model=str(pickled))
+    assert not (tmp_path / "marker").exists()
+    model_dir = EvoEncoder(small_config(tiny_bert_dir)).save_pretrained(tmp_path / "model")
+    (model_dir / WEIGHTS_NAME).unlink()
+    _plant_pickles(model_dir, tmp_path / "marker", ["evomem_weights.bin"])
+    with pytest.raises(FileNotFoundError, match=WEIGHTS_NAME):
+        EvoMemory(tmp_path / "data", model=str(model_dir))
+    with pytest.raises(TypeError, match="model must be"):
+        EvoMemory(tmp_path / "data", model=42)
+    validate_model_dir(Path(tiny_bert_dir))  # a good one passes
+
+
+def test_no_pickle_loading_in_the_library():
+    source = "\n".join(path.read_text(encoding="utf-8") for path in Path(evomem.__file__).parent.rglob("*.py"))
+    assert not re.search(r"\btorch\.load\(|\bpickle\.loads?\(|import pickle|\bjoblib\b", source)
+
+
+def test_user_names_never_reach_chroma_or_the_disk_as_names(tmp_path, tiny_bert_dir):
+    memory = EvoMemory(tmp_path / "data", model=EvoEncoder(small_config(tiny_bert_dir)))
+    for namespace in ["alice", "Alice", "a.b-c@d_e", "x" * 128]:
+        memory.add_messages(
+            [{"content": "hi", "id": "../../etc/passwd", "metadata": {"collection": "evil-name"}}], namespace=namespace
+        )
+    with memory.store.connection.using() as client:
+        names = [c if isinstance(c, str) else c.name for c in client.list_collections()]
+    assert names == [f"evomem-{memory.fingerprint}"] and re.fullmatch(r"evomem-[0-9a-f]{24}", names[0])
+    state_files = sorted(p.name for p in memory.states.directory.iterdir())
+    assert len(state_files) == 4 and all(re.fullmatch(r"[0-9a-f]{32}\.safetensors", name) for name in state_files)
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == [
+        "chroma",
+        "chroma.generation",
+        "chroma.open.lock",
+        "state",
+        "writer.lock",
+    ]
+    for bad in ["../x", "evomem-abc", "", "ABCDEF"]:
+        with pytest.raises(ValueError, match="fingerprint"):
+            collection_name(bad)
