@@ -194,7 +194,8 @@ def test_readding_a_message_and_crashing_restores_the_old_record(tmp_path, model
     assert [(r.record_id, r.text, r.metadata) for r in after] == [(r.record_id, r.text, r.metadata) for r in before]
     # Chroma re-normalises vectors in cosine space on insert: restored vectors match to float32 rounding
     assert all(
-        torch.allclose(torch.tensor(a.embedding), torch.tensor(b.embedding), atol=1e-6) for a, b in zip(after, before, strict=True)
+        torch.allclose(torch.tensor(a.embedding), torch.tensor(b.embedding), atol=1e-6)
+        for a, b in zip(after, before, strict=True)
     )
     assert reopened.store.count(NAMESPACE) == len(before)
 
