@@ -47,3 +47,20 @@ def test_default_batched_with_k1_matches_sequential():
         with torch.inference_mode():
             results.append(encode_stream(encoder, queue, encoder.tokenize(TEXTS * 8), segment_batching=batching))
     assert torch.allclose(results[0], results[1], atol=1e-5)
+
+
+def test_shipped_default_weights_are_trained_small_and_loaded_by_default():
+    from evomem.models import DEFAULT_WEIGHTS, load_encoder
+
+    weights = DEFAULT_WEIGHTS / "evomem_weights.safetensors"
+    assert weights.stat().st_size < 20 * 2**20
+    shipped = load_encoder(None)
+    assert shipped.config.backbone == "embedded:all-MiniLM-L6-v2"
+    untrained = EvoEncoder(EvoConfig())
+    assert shipped.fingerprint() != untrained.fingerprint()
+    changed = [
+        name
+        for name, tensor in shipped.evo_state_dict().items()
+        if not torch.equal(tensor, untrained.evo_state_dict()[name])
+    ]
+    assert any("lora_B.memory" in name for name in changed) and any("lora_B.retrieval" in name for name in changed)
