@@ -13,7 +13,6 @@ import torch
 from .datasets import load_locomo
 from .encoder import EvoEncoder
 from .memory import EvoMemory
-from .queue import LatentQueue
 from .stream import encode_stream
 
 
@@ -40,11 +39,10 @@ def static_encoder(encoder: EvoEncoder) -> Callable[[list[str]], object]:
 def bench_ingest(encoder: EvoEncoder, texts: list[str], repeats: int = 3) -> dict[str, float]:
     """Segments/s of the three ways to encode the same turns; tokens counted with special tokens."""
     ids = encoder.tokenize(texts)
-    config = encoder.config
 
     def evolvable(batching: bool) -> Callable[[], object]:
         def run():
-            queue = LatentQueue(config.num_query_tokens, config.queue_steps, encoder.dim)
+            queue = encoder.new_queue()
             with torch.inference_mode():
                 return encode_stream(encoder, queue, ids, segment_batching=batching)
 
@@ -93,10 +91,9 @@ def _ingest_in_child(model: str | None, texts: list[str], batching: bool | None)
         run = lambda: static(texts)  # noqa: E731
     else:
         ids = encoder.tokenize(texts)
-        config = encoder.config
 
         def run():
-            queue = LatentQueue(config.num_query_tokens, config.queue_steps, encoder.dim)
+            queue = encoder.new_queue()
             with torch.inference_mode():
                 encode_stream(encoder, queue, ids, segment_batching=batching)
 
@@ -119,13 +116,12 @@ def bench_peak_memory(model: str | None, texts: list[str]) -> dict[str, float]:
 
 def bench_linearity(encoder: EvoEncoder, texts: list[str], lengths=(100, 200, 400, 800)) -> dict[str, float]:
     """Ingest seconds per segment for conversations of growing length (linear cost means a flat line)."""
-    config = encoder.config
     report = {}
     for length in lengths:
         ids = encoder.tokenize((texts * (length // len(texts) + 1))[:length])
 
         def run(ids=ids):
-            queue = LatentQueue(config.num_query_tokens, config.queue_steps, encoder.dim)
+            queue = encoder.new_queue()
             with torch.inference_mode():
                 encode_stream(encoder, queue, ids)
 
@@ -147,7 +143,7 @@ def bench_query_scaling(
         base = (texts * (sizes[0] // len(texts) + 1))[: sizes[0]]
         memory.add_messages([{"role": "user", "content": t, "id": f"m{i}"} for i, t in enumerate(base)], "scale")
         stored = memory.store.fetch([f"scale:0:m{i}" for i in range(len(base))])
-        vectors = torch.tensor([record.vector for record in stored])
+        vectors = torch.tensor([record.embedding for record in stored])
         generator = torch.Generator().manual_seed(0)
         count = len(base)
         state_file = memory.states.path("scale")

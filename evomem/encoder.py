@@ -18,6 +18,8 @@ from torch.func import functional_call
 from .backbone import EMBEDDED_PREFIX, backbone_digest, load_backbone, resolve_backbone_dir
 from .config import EvoConfig
 from .packing import Layout, MemoryBlock, SegmentPiece, pack
+from .queue import LatentQueue
+from .segmenter import Segmenter
 
 WEIGHTS_NAME = "evomem_weights.safetensors"
 MEMORY_ADAPTER = "memory"
@@ -96,6 +98,15 @@ class EvoEncoder(nn.Module):
     @property
     def dim(self) -> int:
         return self.info.hidden_size
+
+    def new_queue(self) -> LatentQueue:
+        """An empty latent memory shaped for this encoder."""
+        return LatentQueue(self.config.num_query_tokens, self.config.queue_steps, self.dim)
+
+    def segmenter(self) -> Segmenter:
+        """A segmenter for this encoder's limit, leaving room for the special tokens every segment carries."""
+        reserved = len(self.tokenize([""])[0])
+        return Segmenter(self.tokenizer, self.config.segment_max_tokens, self.config.segment_overlap_tokens, reserved)
 
     @property
     def causal(self) -> bool:

@@ -30,7 +30,6 @@ from .schema import (
     parse_timestamp,
     to_messages,
 )
-from .segmenter import Segmenter
 from .state import StateCorruptedError, StateDirectory
 from .store import ChromaConnection, SegmentStore, StoredSegment, embedded_connection, record_id
 from .stream import encode_stream
@@ -87,11 +86,7 @@ class EvoMemory:
         self.journal = Journal(self.states)
         self.segment_batching = segment_batching
         self.show_progress = show_progress
-        config = self.encoder.config
-        reserved = len(self.encoder.tokenize([""])[0])
-        self.segmenter = Segmenter(
-            self.encoder.tokenizer, config.segment_max_tokens, config.segment_overlap_tokens, reserved
-        )
+        self.segmenter = self.encoder.segmenter()
         self._thread_lock = threading.RLock()
         self._file_lock = FileLock(str(self.path / "writer.lock"))
         self.recovered: list[str] = []  # what reconciling interrupted writes did, one line each
@@ -242,12 +237,11 @@ class EvoMemory:
         queue = self.states.load(namespace, *self._queue_shape())
         if queue.step == 0:
             return []
-        total = self.store.count(namespace, below=queue.step)
-        if total == 0:
-            return []
         with torch.inference_mode():
             vector = self.encoder.encode_queries(queue.latents, queue.latent_steps(), [query])[0]
-        n = min(total, 3 * k)
+        # Every committed segment took one memory step, so the namespace holds at most queue.step of them;
+        # ask for 3k segments (several may be parts of one message) and widen only while more could exist.
+        n = min(queue.step, 3 * k)
         while True:
             try:
                 found = self.store.query(vector, namespace, n, filters, below=queue.step)
@@ -256,9 +250,9 @@ class EvoMemory:
                     raise ValueError(f"Chroma rejected the filter where={where!r}: {error}") from None
                 raise
             hits = self._best_per_message(found)
-            if len(hits) >= k or n >= total:
+            if len(hits) >= k or len(found) < n or n >= queue.step:
                 return hits[:k]
-            n = min(total, 2 * n)
+            n = min(queue.step, 2 * n)
 
     def get(self, ids: Sequence[str] | None, namespace: str) -> list[Segment]:
         """Stored segments of the given message ids (all when None), in stream order."""

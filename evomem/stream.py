@@ -57,6 +57,29 @@ def encode_stream(
     return torch.cat(vectors) if vectors else torch.zeros(0, encoder.dim)
 
 
+def embed_texts(
+    encoder: EvoEncoder, queue: LatentQueue, texts: Sequence[str], segment_batching: bool = True
+) -> torch.Tensor:
+    """Read ``texts`` in order as one stream, evolving ``queue``; one L2-normalised vector per text (n, D).
+
+    A text over the segment limit is cut on sentence boundaries into several segments of the stream, and its
+    vector is the normalised mean of theirs. Used by the framework adapters' embedding models.
+    """
+    segmenter = encoder.segmenter()
+    pieces: list[str] = []
+    owners: list[int] = []
+    for index, text in enumerate(texts):
+        chunks = segmenter.split_document(text) if segmenter.count(text) > segmenter.room else []
+        pieces.extend(chunks or [text])
+        owners.extend([index] * max(1, len(chunks)))
+    if not pieces:
+        return torch.zeros(0, encoder.dim)
+    with torch.inference_mode():
+        vectors = encode_stream(encoder, queue, encoder.tokenize(pieces), segment_batching)
+        summed = torch.zeros(len(texts), encoder.dim).index_add_(0, torch.tensor(owners), vectors.float())
+        return torch.nn.functional.normalize(summed, dim=-1)
+
+
 def _evolve(encoder: EvoEncoder, queue: LatentQueue, window: Sequence[list[int]], segment_batching: bool) -> list:
     """Run the memory passes over ``window``; return representation rows, one per pack.
 

@@ -8,7 +8,6 @@ import numpy as np
 import torch
 
 from ..encoder import EvoEncoder
-from ..queue import LatentQueue
 from ..stream import encode_stream
 from .tasks import Group
 
@@ -33,8 +32,7 @@ class EvolvableRanker:
         self.segment_batching = segment_batching
 
     def rank(self, group: Group, queries: Sequence[str]) -> list[list[str]]:
-        config = self.encoder.config
-        queue = LatentQueue(config.num_query_tokens, config.queue_steps, self.encoder.dim)
+        queue = self.encoder.new_queue()
         with torch.inference_mode():
             vectors = encode_stream(self.encoder, queue, self.encoder.tokenize(group.texts), self.segment_batching)
             query_vectors = self.encoder.encode_queries(queue.latents, queue.latent_steps(), list(queries))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -12,43 +11,7 @@ from langchain_core.embeddings import Embeddings
 
 from evomem import EvoEncoder, EvoMemory, LatentQueue
 from evomem.models import load_encoder
-from evomem.segmenter import Segmenter
-from evomem.stream import encode_stream
-
-
-def new_queue(encoder: EvoEncoder) -> LatentQueue:
-    """An empty latent memory shaped for ``encoder``."""
-    config = encoder.config
-    return LatentQueue(config.num_query_tokens, config.queue_steps, encoder.dim)
-
-
-def text_segmenter(encoder: EvoEncoder) -> Segmenter:
-    config = encoder.config
-    reserved = len(encoder.tokenize([""])[0])  # special tokens every segment carries
-    return Segmenter(encoder.tokenizer, config.segment_max_tokens, config.segment_overlap_tokens, reserved)
-
-
-def embed_stream(
-    encoder: EvoEncoder, queue: LatentQueue, texts: Sequence[str], segment_batching: bool = True
-) -> torch.Tensor:
-    """Read ``texts`` in order, evolving ``queue``; one L2-normalised vector per text, shape (n, D).
-
-    A text longer than the segment limit is cut on sentence boundaries into several segments of the stream, and
-    its vector is the normalised mean of theirs.
-    """
-    segmenter = text_segmenter(encoder)
-    pieces: list[str] = []
-    owners: list[int] = []
-    for index, text in enumerate(texts):
-        chunks = segmenter.split_document(text) if segmenter.count(text) > segmenter.room else []
-        pieces.extend(chunks or [text])
-        owners.extend([index] * max(1, len(chunks)))
-    if not pieces:
-        return torch.zeros(0, encoder.dim)
-    with torch.inference_mode():
-        vectors = encode_stream(encoder, queue, encoder.tokenize(pieces), segment_batching)
-        summed = torch.zeros(len(texts), encoder.dim).index_add_(0, torch.tensor(owners), vectors.float())
-        return torch.nn.functional.normalize(summed, dim=-1)
+from evomem.stream import embed_texts
 
 
 def embed_query(encoder: EvoEncoder, queue: LatentQueue, text: str) -> torch.Tensor:
@@ -93,13 +56,13 @@ class EvoEmbeddings(Embeddings):
             self.encoder = load_encoder(model)
         self.model = model
         self.segment_batching = segment_batching
-        self.queue = new_queue(self.encoder)
+        self.queue = self.encoder.new_queue()
         self._lock = threading.Lock()
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        queue = new_queue(self.encoder)
+        queue = self.encoder.new_queue()
         with self._lock:
-            vectors = embed_stream(self.encoder, queue, texts, self.segment_batching)
+            vectors = embed_texts(self.encoder, queue, texts, self.segment_batching)
             self.queue = queue
         return vectors.tolist()
 
@@ -108,7 +71,7 @@ class EvoEmbeddings(Embeddings):
 
     def reset(self) -> None:
         """Forget the last stream: ``embed_query`` reads with an empty memory again."""
-        self.queue = new_queue(self.encoder)
+        self.queue = self.encoder.new_queue()
 
     @property
     def dim(self) -> int:

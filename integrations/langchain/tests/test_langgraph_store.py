@@ -156,7 +156,7 @@ def test_async_api(store):
     async def run():
         await store.aput(("users", "maya", "memories"), "car", {"text": "Maya drives a red bicycle, not a car."})
         item = await store.aget(("users", "maya", "memories"), "car")
-        hits = await store.asearch(("users", "maya"), query="How does Maya get around?", limit=1)
+        hits = await store.asearch(("users", "maya"), query="Maya rides a red bicycle", limit=1)
         spaces = await store.alist_namespaces(prefix=("users",))
         await store.adelete(("users", "maya", "memories"), "car")
         return item, hits, spaces, await store.aget(("users", "maya", "memories"), "car")

@@ -60,7 +60,7 @@ def test_invalid_settings_are_rejected(memory):
 
 
 def test_inside_llamaindex_memory(memory):
-    block = EvoMemoryBlock(memory=memory, namespace="maya-session", k=2)
+    block = EvoMemoryBlock(memory=memory, namespace="maya-session", k=3)
     short_term = Memory.from_defaults(
         session_id="maya-session", token_limit=80, token_flush_size=40, memory_blocks=[block]
     )
@@ -73,6 +73,6 @@ def test_inside_llamaindex_memory(memory):
     assert messages[0].role == MessageRole.SYSTEM
     system = messages[0].content
     recalled = system.split("<EvoMemory>\n")[1].split("\n</EvoMemory>")[0].splitlines()
-    assert len(recalled) == 2 and "Pepper" in " ".join(recalled)
+    assert len(recalled) == 3 and "Pepper" in " ".join(recalled)
     assert all(line.startswith("[2025-03-06") for line in recalled)  # from the flushed first session
     assert len(messages) - 1 == len(TURNS) - flushed  # the rest of the chat is still short-term

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,33 +13,7 @@ from llama_index.core.bridge.pydantic import PrivateAttr
 
 from evomem import EvoEncoder, EvoMemory, LatentQueue
 from evomem.models import load_encoder
-from evomem.segmenter import Segmenter
-from evomem.stream import encode_stream
-
-
-def _new_queue(encoder: EvoEncoder) -> LatentQueue:
-    config = encoder.config
-    return LatentQueue(config.num_query_tokens, config.queue_steps, encoder.dim)
-
-
-def _embed_stream(encoder: EvoEncoder, queue: LatentQueue, texts: Sequence[str], batching: bool) -> torch.Tensor:
-    """Read ``texts`` in order, evolving ``queue``; a text over the segment limit is read as several segments
-    and gets the normalised mean of their vectors."""
-    config = encoder.config
-    reserved = len(encoder.tokenize([""])[0])
-    segmenter = Segmenter(encoder.tokenizer, config.segment_max_tokens, config.segment_overlap_tokens, reserved)
-    pieces: list[str] = []
-    owners: list[int] = []
-    for index, text in enumerate(texts):
-        chunks = segmenter.split_document(text) if segmenter.count(text) > segmenter.room else []
-        pieces.extend(chunks or [text])
-        owners.extend([index] * max(1, len(chunks)))
-    if not pieces:
-        return torch.zeros(0, encoder.dim)
-    with torch.inference_mode():
-        vectors = encode_stream(encoder, queue, encoder.tokenize(pieces), batching)
-        summed = torch.zeros(len(texts), encoder.dim).index_add_(0, torch.tensor(owners), vectors.float())
-        return torch.nn.functional.normalize(summed, dim=-1)
+from evomem.stream import embed_texts
 
 
 class EvoEmbedding(BaseEmbedding):
@@ -83,7 +56,7 @@ class EvoEmbedding(BaseEmbedding):
         kwargs.setdefault("model_name", f"evomem-{encoder.fingerprint()[:12]}")
         super().__init__(segment_batching=segment_batching, **kwargs)
         self._encoder = encoder
-        self._queue = _new_queue(encoder)
+        self._queue = encoder.new_queue()
         self._lock = threading.Lock()
 
     @classmethod
@@ -102,11 +75,11 @@ class EvoEmbedding(BaseEmbedding):
     def reset(self) -> None:
         """Start a new stream: forget the latent memory."""
         with self._lock:
-            self._queue = _new_queue(self._encoder)
+            self._queue = self._encoder.new_queue()
 
     def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
         with self._lock:
-            return _embed_stream(self._encoder, self._queue, texts, self.segment_batching).tolist()
+            return embed_texts(self._encoder, self._queue, texts, self.segment_batching).tolist()
 
     def _get_text_embedding(self, text: str) -> Embedding:
         return self._get_text_embeddings([text])[0]
