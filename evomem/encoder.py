@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import shutil
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,7 +14,6 @@ from peft import LoraConfig, get_peft_model
 from peft.tuners.lora import LoraLayer
 from safetensors.torch import load_file, save_file
 from torch import nn
-from torch.func import functional_call
 
 from .backbone import EMBEDDED_PREFIX, backbone_digest, load_backbone, resolve_backbone_dir
 from .config import EvoConfig
@@ -55,7 +55,8 @@ class EvoEncoder(nn.Module):
 
     def __init__(self, config: EvoConfig | None = None, backbone_dir: Path | None = None):
         super().__init__()
-        self._merged: dict[str, dict[str, torch.Tensor]] = {}
+        self._merged: dict[str, nn.Module] = {}
+        self._merged_lock = threading.Lock()
         self.config = config or EvoConfig()
         self.config.validate()
         self.backbone_dir = backbone_dir or resolve_backbone_dir(self.config.backbone)
@@ -150,31 +151,32 @@ class EvoEncoder(nn.Module):
             "attention_mask": batch.attention_mask,
             "position_ids": batch.position_ids,
         }
-        plain = self._plain_backbone[0]
         if adapter is None:
-            return plain(**inputs).last_hidden_state, batch.spans
+            return self._plain_backbone[0](**inputs).last_hidden_state, batch.spans
         if self.training or torch.is_grad_enabled():
             self.backbone.set_adapter(adapter)
             for parameter in self._lora_parameters:  # set_adapter freezes the other adapter; both train
                 parameter.requires_grad_(True)
             return self.backbone(**inputs).last_hidden_state, batch.spans
-        output = functional_call(plain, self._merged_weights(adapter), kwargs=inputs, strict=False)
-        return output.last_hidden_state, batch.spans
+        return self._merged_model(adapter)(**inputs).last_hidden_state, batch.spans
 
-    def _merged_weights(self, adapter: str) -> dict[str, torch.Tensor]:
-        """Inference shortcut: the plain backbone's weights with the adapter's LoRA delta folded in.
+    def _merged_model(self, adapter: str) -> nn.Module:
+        """Inference shortcut: a copy of the plain backbone with the adapter's LoRA delta folded into its weights.
 
-        Cached until the weights may change (``train()``, loading weights).
+        One copy per adapter, so threads running different adapters never share swapped weights; rebuilt when
+        the weights may have changed (``train()``, loading weights).
         """
-        if adapter not in self._merged:
-            prefix = "base_model.model."
-            merged = {}
-            for name, module in self.backbone.named_modules():
-                if isinstance(module, LoraLayer):
-                    weight = module.get_base_layer().weight + module.get_delta_weight(adapter)
-                    merged[f"{name.removeprefix(prefix)}.weight"] = weight
-            self._merged[adapter] = merged
-        return self._merged[adapter]
+        with self._merged_lock:
+            if adapter not in self._merged:
+                model = copy.deepcopy(self._plain_backbone[0])
+                prefix = "base_model.model."
+                with torch.no_grad():
+                    for name, module in self.backbone.named_modules():
+                        if isinstance(module, LoraLayer):
+                            delta = module.get_delta_weight(adapter)
+                            model.get_parameter(f"{name.removeprefix(prefix)}.weight").add_(delta)
+                self._merged[adapter] = model
+            return self._merged[adapter]
 
     def train(self, mode: bool = True) -> EvoEncoder:
         """Train mode for the adapters and projections; the frozen backbone's own dropout stays off."""

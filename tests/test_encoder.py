@@ -186,3 +186,13 @@ def test_rejects_pickled_weights(tmp_path, tiny_bert_dir):
     (tmp_path / "pytorch_model.bin").write_bytes(b"not loaded")
     with pytest.raises(ValueError, match="never loads pickled"):
         EvoEncoder(small_config(tmp_path))
+
+
+def test_inference_from_threads_matches_sequential(tiny_bert_dir):
+    from concurrent.futures import ThreadPoolExecutor
+
+    encoder = randomize_evo_weights(EvoEncoder(small_config(tiny_bert_dir)))
+    expected, _ = _stream(encoder, batching=True)
+    with ThreadPoolExecutor(4) as pool:  # memory and retrieval passes of several streams interleave
+        results = list(pool.map(lambda _: _stream(encoder, batching=True)[0], range(8)))
+    assert all(torch.allclose(result, expected, atol=1e-6) for result in results)
