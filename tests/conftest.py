@@ -83,6 +83,18 @@ def randomize_evo_weights(encoder: EvoEncoder, seed: int = 0) -> EvoEncoder:
     return encoder
 
 
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory, tiny_bert_dir) -> Path:
+    """A tiny evomem model saved to disk, for tests whose child processes load it by path."""
+    return EvoEncoder(small_config(tiny_bert_dir)).save_pretrained(tmp_path_factory.mktemp("model") / "tiny")
+
+
+@pytest.fixture(scope="module")
+def encoder(model_dir) -> EvoEncoder:
+    """The encoder saved in ``model_dir``, loaded in this process."""
+    return EvoEncoder.from_pretrained(model_dir)
+
+
 @pytest.fixture(scope="session")
 def default_encoder() -> EvoEncoder:
     return EvoEncoder(EvoConfig())

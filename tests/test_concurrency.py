@@ -8,20 +8,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import small_config
 from workers import chat_batches, forkserver, ingest_batches, received, start, watch
 
-from evomem import EvoEncoder, EvoMemory
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory, tiny_bert_dir):
-    return EvoEncoder(small_config(tiny_bert_dir)).save_pretrained(tmp_path_factory.mktemp("model") / "tiny")
-
-
-@pytest.fixture(scope="module")
-def encoder(model_dir):
-    return EvoEncoder.from_pretrained(model_dir)
+from evomem import EvoMemory
 
 
 def assert_whole(memory: EvoMemory, namespace: str, batches) -> None:

@@ -13,25 +13,14 @@ import time
 
 import pytest
 import torch
-from conftest import small_config
 from workers import chat_batches, crash_at, forkserver, ingest_batches, received, start
 
-from evomem import EvoEncoder, EvoMemory, StateCorruptedError
+from evomem import EvoMemory, StateCorruptedError
 from evomem.store import record_id
 
 NAMESPACE = "kill"
 BATCHES = chat_batches(400)  # more than the kill loop reaches: the writer is always busy when killed
 TRIALS = 20
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory, tiny_bert_dir):
-    return EvoEncoder(small_config(tiny_bert_dir)).save_pretrained(tmp_path_factory.mktemp("model") / "tiny")
-
-
-@pytest.fixture(scope="module")
-def encoder(model_dir):
-    return EvoEncoder.from_pretrained(model_dir)
 
 
 class Reference:
