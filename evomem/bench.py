@@ -36,23 +36,24 @@ def static_encoder(encoder: EvoEncoder) -> Callable[[list[str]], object]:
     return lambda texts: model.encode(texts, batch_size=32, normalize_embeddings=True)
 
 
+def evolvable_ingest(encoder: EvoEncoder, ids: list[list[int]], batching: bool = True) -> Callable[[], object]:
+    """A run that reads the tokenised turns as one fresh stream (what ingest costs, without storage)."""
+
+    def run():
+        with torch.inference_mode():
+            return encode_stream(encoder, encoder.new_queue(), ids, segment_batching=batching)
+
+    return run
+
+
 def bench_ingest(encoder: EvoEncoder, texts: list[str], repeats: int = 3) -> dict[str, float]:
     """Segments/s of the three ways to encode the same turns; tokens counted with special tokens."""
     ids = encoder.tokenize(texts)
-
-    def evolvable(batching: bool) -> Callable[[], object]:
-        def run():
-            queue = encoder.new_queue()
-            with torch.inference_mode():
-                return encode_stream(encoder, queue, ids, segment_batching=batching)
-
-        return run
-
     static = static_encoder(encoder)
     seconds = {
         "static": _timed(lambda: static(texts), repeats),
-        "evolvable_batched": _timed(evolvable(True), repeats),
-        "evolvable_sequential": _timed(evolvable(False), max(1, repeats - 2)),
+        "evolvable_batched": _timed(evolvable_ingest(encoder, ids, True), repeats),
+        "evolvable_sequential": _timed(evolvable_ingest(encoder, ids, False), max(1, repeats - 2)),
     }
     tokens = sum(len(row) for row in ids)
     report: dict[str, float] = {"segments": len(texts), "tokens": tokens}
@@ -90,13 +91,7 @@ def _ingest_in_child(model: str | None, texts: list[str], batching: bool | None)
         static = static_encoder(encoder)
         run = lambda: static(texts)  # noqa: E731
     else:
-        ids = encoder.tokenize(texts)
-
-        def run():
-            queue = encoder.new_queue()
-            with torch.inference_mode():
-                encode_stream(encoder, queue, ids, segment_batching=batching)
-
+        run = evolvable_ingest(encoder, encoder.tokenize(texts), batching)
     seconds = _timed(run, 1)
     return {"seconds": seconds, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
@@ -119,13 +114,7 @@ def bench_linearity(encoder: EvoEncoder, texts: list[str], lengths=(100, 200, 40
     report = {}
     for length in lengths:
         ids = encoder.tokenize((texts * (length // len(texts) + 1))[:length])
-
-        def run(ids=ids):
-            queue = encoder.new_queue()
-            with torch.inference_mode():
-                encode_stream(encoder, queue, ids)
-
-        report[f"ms_per_segment_at_{length}"] = 1000 * _timed(run, 1) / length
+        report[f"ms_per_segment_at_{length}"] = 1000 * _timed(evolvable_ingest(encoder, ids), 1) / length
     return report
 
 
