@@ -199,11 +199,22 @@ def data():
     default=None,
     help="MSC copy for real filler chatter (e.g. ../shared/data/msc).",
 )
-def data_build(output, count, seed, msc_dir):
-    """Generate synthetic multi-session dialogues with labelled queries (JSONL)."""
+@click.option(
+    "--documents",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Text files or folders (.txt/.md/.rst) to cut into document samples (repeatable).",
+)
+@click.option("--msc-share", default=0.15, show_default=True, type=float, help="Share of MSC inverse-cloze samples.")
+@click.option("--document-share", default=0.15, show_default=True, type=float, help="Share of document samples.")
+def data_build(output, count, seed, msc_dir, documents, msc_share, document_share):
+    """Generate training samples (JSONL): synthetic dialogues, real MSC dialogues, your documents."""
     from .training.data import build
 
-    families = build(output, count, seed, msc_dir)
+    try:
+        families = build(output, count, seed, msc_dir, list(documents), msc_share, document_share)
+    except (FileNotFoundError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
     click.echo(f"wrote {sum(families.values())} samples to {output}")
     for family, number in sorted(families.items()):
         click.echo(f"  {family:<36} {number}")
@@ -217,6 +228,7 @@ def data_build(output, count, seed, msc_dir):
 @click.option("--steps", default=1000, show_default=True, type=int)
 @click.option("--batch-size", default=8, show_default=True, type=int)
 @click.option("--lr", default=2e-4, show_default=True, type=float)
+@click.option("--warmup-steps", default=50, show_default=True, type=int)
 @click.option("--memory-loss-weight", default=1.0, show_default=True, type=float)
 @click.option("--regulariser-weight", default=1.0, show_default=True, type=float)
 @click.option("--no-length-weighting", is_flag=True)
@@ -236,6 +248,7 @@ def train(
     steps,
     batch_size,
     lr,
+    warmup_steps,
     memory_loss_weight,
     regulariser_weight,
     no_length_weighting,
@@ -257,6 +270,7 @@ def train(
         steps=steps,
         batch_size=batch_size,
         lr=lr,
+        warmup_steps=warmup_steps,
         memory_loss_weight=memory_loss_weight,
         regulariser_weight=regulariser_weight,
         length_weighting=not no_length_weighting,

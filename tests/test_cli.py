@@ -52,3 +52,17 @@ def test_demo_on_the_bundled_sample_with_the_real_default_model(tmp_path):
     assert result.exit_code == 0, result.output
     assert "=== after session 3" in result.output
     assert "Evidence recall@3 over 7 questions" in result.output
+
+
+def test_data_build_mixes_documents_and_names_bad_shares(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    text = " ".join(f"Line {i} tells how the lighthouse keeper painted the tower number {i % 5}." for i in range(40))
+    (docs / "keeper.md").write_text(text, encoding="utf-8")
+    output = tmp_path / "train.jsonl"
+    args = ["data", "build", "--output", str(output), "--count", "20", "--documents", str(docs)]
+    result = _run([*args, "--document-share", "0.5"], tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "document/inverse_cloze" in result.output and len(output.read_text().splitlines()) == 20
+    result = _run([*args, "--msc-share", "0.7", "--document-share", "0.5"], tmp_path)
+    assert result.exit_code != 0 and "must not exceed 1" in result.output

@@ -10,28 +10,9 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from .documents import document_samples, find_text_files
+from .msc import dialogue_samples, load_msc_dialogues, msc_filler
 from .synth import Sample, make_sample, verify
-
-MSC_SPLITS = ("session_2/valid.txt", "session_2/test.txt", "session_3/valid.txt", "session_3/test.txt")
-
-
-def load_msc_turns(msc_dir: Path | None) -> list[str]:
-    """Every dialogue turn of the MSC copy (current and previous sessions), for realistic filler chatter."""
-    if msc_dir is None or not msc_dir.is_dir():
-        return []
-    turns = []
-    for split in MSC_SPLITS:
-        path = msc_dir / split
-        if not path.exists():
-            continue
-        with open(path, encoding="utf-8") as handle:
-            for line in handle:
-                episode = json.loads(line)
-                dialogs = [episode.get("dialog", [])] + [
-                    d.get("dialog", []) for d in episode.get("previous_dialogs", [])
-                ]
-                turns.extend(turn["text"].strip() for dialog in dialogs for turn in dialog if turn.get("text"))
-    return [turn for turn in turns if 3 <= len(turn.split()) <= 30]
 
 
 def generate(count: int, seed: int, filler: list[str], show_progress: bool = True) -> Iterator[Sample]:
@@ -47,13 +28,36 @@ def generate(count: int, seed: int, filler: list[str], show_progress: bool = Tru
                 yield sample
 
 
-def build(output: Path, count: int, seed: int, msc_dir: Path | None, show_progress: bool = True) -> Counter:
-    """Write ``count`` samples to ``output`` (JSONL); returns how many of each template family."""
-    filler = load_msc_turns(msc_dir)
+def build(
+    output: Path,
+    count: int,
+    seed: int,
+    msc_dir: Path | None,
+    documents: list[Path] | None = None,
+    msc_share: float = 0.15,
+    document_share: float = 0.15,
+    show_progress: bool = True,
+) -> Counter:
+    """Write ``count`` samples to ``output`` (JSONL); returns how many of each template.
+
+    Synthetic template samples make up the rest after ``msc_share`` inverse-cloze samples over real MSC
+    dialogues (when ``msc_dir`` is given) and ``document_share`` over the text files under ``documents``.
+    """
+    for name, share in (("msc_share", msc_share), ("document_share", document_share)):
+        if not 0 <= share <= 1:
+            raise ValueError(f"{name} must lie in [0, 1], got {share}")
+    if msc_share + document_share > 1:
+        raise ValueError("msc_share + document_share must not exceed 1")
+    dialogues = load_msc_dialogues(msc_dir)
+    real = dialogue_samples(dialogues, round(count * msc_share), seed) if dialogues and msc_share else []
+    if documents:
+        real += document_samples(find_text_files(documents), round(count * document_share), seed)
+    samples = real + list(generate(count - len(real), seed, msc_filler(dialogues), show_progress))
+    random.Random(seed).shuffle(samples)
     families: Counter = Counter()
     output.parent.mkdir(parents=True, exist_ok=True)
     with open(output, "w", encoding="utf-8") as handle:
-        for sample in generate(count, seed, filler, show_progress):
+        for sample in samples:
             families[sample.template] += 1
             handle.write(json.dumps(sample.to_json(), ensure_ascii=False) + "\n")
     return families

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from ..config import EvoConfig
 from ..encoder import EvoEncoder
+from ..evaluation.plain import plain_recall
 from ..models import load_encoder
 from ..queue import LatentQueue
 from ..stream import encode_stream
@@ -97,14 +98,21 @@ class Trainer:
 
     def _read(self, record: dict) -> tuple[torch.Tensor, torch.Tensor, LatentQueue]:
         """Segment vectors and the query vector, read as at inference."""
-        encoder = self.encoder
-        config = encoder.config
-        queue = LatentQueue(
-            config.num_query_tokens, config.queue_steps, encoder.dim, torch.zeros(0, encoder.dim, device=self.device)
-        )
-        vectors = encode_stream(encoder, queue, encoder.tokenize(record["segments"]), self.config.segment_batching)
-        query = encoder.encode_queries(queue.latents, queue.latent_steps(), [record["query"]])[0]
+        vectors, queue = self._read_segments(record["segments"])
+        query = self.encoder.encode_queries(queue.latents, queue.latent_steps(), [record["query"]])[0]
         return vectors, query, queue
+
+    def _read_segments(self, segments: list[str]) -> tuple[torch.Tensor, LatentQueue]:
+        """Segment vectors read in order from a fresh latent queue, and the queue after the last one."""
+        config = self.encoder.config
+        queue = LatentQueue(
+            config.num_query_tokens,
+            config.queue_steps,
+            self.encoder.dim,
+            torch.zeros(0, self.encoder.dim, device=self.device),
+        )
+        vectors = encode_stream(self.encoder, queue, self.encoder.tokenize(segments), self.config.segment_batching)
+        return vectors, queue
 
     def _sample_losses(self, record: dict) -> dict[str, torch.Tensor]:
         vectors, query, queue = self._read(record)
@@ -171,6 +179,19 @@ class Trainer:
         return order
 
     def _train_step(self, batch: list[dict]) -> dict[str, float]:
+        # bf16 autocast on CUDA; full precision on CPU
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+            figures, loss = self._batch_loss(batch)
+        loss.backward()
+        figures["grad_norm"] = float(
+            torch.nn.utils.clip_grad_norm_(self.optimizer.param_groups[0]["params"], self.config.max_grad_norm)
+        )
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        figures["loss"] = loss.item()
+        return figures
+
+    def _batch_loss(self, batch: list[dict]) -> tuple[dict[str, float], torch.Tensor]:
         per_sample = [self._sample_losses(record) for record in batch]
         con = torch.stack([losses["con"] for losses in per_sample]).mean()
         loss = con
@@ -186,14 +207,7 @@ class Trainer:
             reg = torch.stack([losses["reg"] for losses in per_sample]).mean()
             loss = loss + self.config.regulariser_weight * reg
             figures["reg"] = reg.item()
-        loss.backward()
-        figures["grad_norm"] = float(
-            torch.nn.utils.clip_grad_norm_(self.optimizer.param_groups[0]["params"], self.config.max_grad_norm)
-        )
-        self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
-        figures["loss"] = loss.item()
-        return figures
+        return figures, loss
 
     @torch.no_grad()
     def evaluate(self) -> dict[str, float]:
@@ -210,7 +224,9 @@ class Trainer:
                 ranking = torch.argsort(segs @ q, descending=True).tolist()
                 for k in (1, 5):
                     hits[f"{prefix}r@{k}"] += len(set(ranking[:k]) & evidence) / len(evidence)
-        return {name: 100 * value / len(self.dev) for name, value in hits.items()}
+        figures = {name: 100 * value / len(self.dev) for name, value in hits.items()}
+        figures.update(plain_recall(self.encoder, self.config.segment_batching))
+        return figures
 
     # ----- checkpoints ----------------------------------------------------------------------------------------
 
