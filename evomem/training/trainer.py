@@ -151,6 +151,7 @@ class Trainer:
                 self.step += 1
                 if self.dev and (self.step % self.config.eval_every == 0 or self.step == self.config.steps):
                     figures.update(self.evaluate())
+                    self.encoder.save_pretrained(self.output / "steps" / f"step-{self.step:06d}")
                     self.encoder.train()
                 log.write(json.dumps(figures) + "\n")
                 log.flush()
@@ -211,20 +212,30 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self) -> dict[str, float]:
-        """In-sample evidence recall on held-apart generated samples: evolvable vs the frozen static base."""
+        """Evidence recall on held-apart samples, evolvable vs the frozen static base, overall and per source
+        (synthetic, msc, document); then the plain query/passage check."""
         self.encoder.eval()
-        hits = {"dev_r@1": 0.0, "dev_r@5": 0.0, "dev_static_r@1": 0.0, "dev_static_r@5": 0.0}
         empty = _empty_memory(self.encoder, self.device)
+        hits: dict[str, float] = {}
+        counts: dict[str, int] = {}
         for record in self.dev:
             vectors, query, _ = self._read(record)
             static_vectors = self.encoder.read_with_base(*empty, record["segments"])
             static_query = self.encoder.read_with_base(*empty, [record["query"]])[0]
             evidence = set(record["evidence"])
-            for prefix, segs, q in (("dev_", vectors, query), ("dev_static_", static_vectors, static_query)):
+            groups = ("dev", f"dev_{record.get('source', 'synthetic').split(':')[0]}")
+            for group in groups:
+                counts[group] = counts.get(group, 0) + 1
+            for system, segs, q in (("", vectors, query), ("_static", static_vectors, static_query)):
                 ranking = torch.argsort(segs @ q, descending=True).tolist()
                 for k in (1, 5):
-                    hits[f"{prefix}r@{k}"] += len(set(ranking[:k]) & evidence) / len(evidence)
-        figures = {name: 100 * value / len(self.dev) for name, value in hits.items()}
+                    found = len(set(ranking[:k]) & evidence) / len(evidence)
+                    for group in groups:
+                        name = f"{group}{system}_r@{k}"
+                        hits[name] = hits.get(name, 0.0) + found
+        figures = {
+            name: 100 * value / counts[name.split("_r@")[0].removesuffix("_static")] for name, value in hits.items()
+        }
         figures.update(plain_recall(self.encoder, self.config.segment_batching))
         return figures
 
