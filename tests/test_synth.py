@@ -8,7 +8,8 @@ from collections import Counter
 import pytest
 
 from evomem.training.data import generate
-from evomem.training.synth import FAMILIES, SPEAKER_ANSWER_FAMILIES, make_sample, verify
+from evomem.training.families import FAMILIES, SPEAKER_ANSWER_FAMILIES
+from evomem.training.synth import make_sample, verify
 
 
 @pytest.fixture(scope="module")

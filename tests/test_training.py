@@ -12,8 +12,9 @@ from conftest import small_config
 
 from evomem import EvoEncoder
 from evomem.training.data import build, load_records
+from evomem.training.families import FAMILIES
 from evomem.training.losses import contrastive_loss, memory_loss
-from evomem.training.synth import FAMILIES, make_sample, verify
+from evomem.training.synth import make_sample, verify
 from evomem.training.trainer import TrainConfig, Trainer
 
 

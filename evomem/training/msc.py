@@ -7,7 +7,8 @@ import random
 from pathlib import Path
 
 from .documents import shares_content
-from .synth import NAMES, Sample
+from .synth import Sample
+from .vocab import NAMES
 
 MSC_SPLITS = ("session_2/valid.txt", "session_2/test.txt", "session_3/valid.txt", "session_3/test.txt")
 

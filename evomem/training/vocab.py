@@ -1,4 +1,4 @@
-"""Vocabulary for the synthetic training dialogues (``synth.py``): names, things, places and small phrase parts."""
+"""Vocabulary for the synthetic training dialogues (``families/``): names, things, places and small phrase parts."""
 
 from __future__ import annotations
 
