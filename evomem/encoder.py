@@ -179,7 +179,8 @@ class EvoEncoder(nn.Module):
             return self._merged[adapter]
 
     def train(self, mode: bool = True) -> EvoEncoder:
-        """Train mode for the adapters and projections; the frozen backbone's own dropout stays off."""
+        """Train mode for the adapters and projections. The frozen backbone's dropout layers stay off; its attention
+        dropout (applied by the attention modules themselves at the config's rate) stays active as a regulariser."""
         self._merged = {}
         super().train(mode)
         for name, module in self.backbone.named_modules():

@@ -8,7 +8,7 @@ import random
 
 import pytest
 import torch
-from conftest import small_config
+from conftest import randomize_evo_weights, small_config
 
 from evomem import EvoEncoder
 from evomem.training.data import build, load_records
@@ -86,10 +86,45 @@ def test_trainer_learns_checkpoints_and_resumes(tmp_path, tiny_bert_dir):
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [row["step"] for row in log] == [1, 2, 3, 4]
     assert all(math.isfinite(row["loss"]) and row["con"] > 0 and "mem" in row and "reg" in row for row in log)
-    assert "dev_r@1" in log[-1] and "dev_static_r@5" in log[-1]
+    assert "dev_r@1" in log[-1] and "dev_static_r@5" in log[-1] and "dev_synthetic_r@5" in log[-1]
+    assert 0 <= log[-1]["plain_r@1"] <= 100 and "plain_static_r@1" in log[-1]
+    assert sorted(p.name for p in (tmp_path / "run" / "steps").iterdir()) == ["step-000002", "step-000004"]
     trained = EvoEncoder.from_pretrained(tmp_path / "run" / "final")
     start = EvoEncoder.from_pretrained(init)
     assert trained.fingerprint() != start.fingerprint()
     changed = [n for n, t in trained.evo_state_dict().items() if not torch.equal(t, start.evo_state_dict()[n])]
     assert any("lora_B.memory" in n for n in changed) and any("lora_B.retrieval" in n for n in changed)
     assert any(n.startswith("latent_proj") for n in changed) and "query_tokens" in changed
+
+
+def _one_step(tmp_path, init, name: str, **switches) -> dict:
+    config = TrainConfig(
+        data=str(tmp_path / "train.jsonl"),
+        output=str(tmp_path / name),
+        init_model=str(init),
+        steps=1,
+        batch_size=3,
+        warmup_steps=1,
+        **switches,
+    )
+    Trainer(config).train()
+    return json.loads((tmp_path / name / "log.jsonl").read_text().splitlines()[-1])
+
+
+def test_ablation_switches_and_gradient_checkpointing(tmp_path, tiny_bert_dir):
+    build(tmp_path / "train.jsonl", 6, seed=4, msc_dir=None, show_progress=False)
+    init = tmp_path / "init"
+    randomize_evo_weights(EvoEncoder(small_config(tiny_bert_dir))).save_pretrained(init)
+    full = _one_step(tmp_path, init, "full")
+    assert _one_step(tmp_path, init, "ckpt", gradient_checkpointing=True)["loss"] == pytest.approx(
+        full["loss"], rel=1e-4
+    )
+    sequential = _one_step(tmp_path, init, "sequential", segment_batching=False)
+    assert math.isfinite(sequential["loss"]) and sequential["loss"] != full["loss"]  # k segments share a snapshot
+    assert not json.loads((tmp_path / "sequential" / "train_config.json").read_text())["segment_batching"]
+    assert "mem" not in _one_step(tmp_path, init, "no-mem", memory_loss_weight=0.0)
+    unweighted = _one_step(tmp_path, init, "no-length", length_weighting=False)
+    assert unweighted["con"] != pytest.approx(full["con"], rel=1e-3)
+    no_queue = _one_step(tmp_path, init, "no-queue", no_queue=True)
+    assert EvoEncoder.from_pretrained(tmp_path / "no-queue" / "final").config.queue_steps == 1
+    assert no_queue["loss"] != pytest.approx(full["loss"], rel=1e-4)

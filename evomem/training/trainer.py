@@ -81,10 +81,14 @@ class Trainer:
         self.step = 0
 
     def _build_encoder(self) -> EvoEncoder:
-        if self.config.init_model:
-            encoder = load_encoder(self.config.init_model)
-        else:
-            encoder = EvoEncoder(EvoConfig(queue_steps=1) if self.config.no_queue else EvoConfig())
+        if not self.config.init_model:
+            return EvoEncoder(EvoConfig(queue_steps=1) if self.config.no_queue else EvoConfig())
+        encoder = load_encoder(self.config.init_model)
+        if self.config.no_queue and encoder.config.queue_steps != 1:
+            # the evomem weights do not depend on the queue length: rebuild with L = 1 and keep them
+            weights = encoder.evo_state_dict()
+            encoder = EvoEncoder(dataclasses.replace(encoder.config, queue_steps=1))
+            encoder.load_evo_state_dict(weights)
         return encoder
 
     def _lr_factor(self, step: int) -> float:
@@ -142,6 +146,7 @@ class Trainer:
         try:
             while self.step < self.config.steps:
                 started = time.perf_counter()
+                torch.manual_seed(self.config.seed * 1_000_003 + self.step)  # dropout: same masks when resumed
                 batch = [self.records[i] for i in order[self.step]]
                 figures = self._train_step(batch)
                 figures.update(
