@@ -1,10 +1,10 @@
 """Document samples: text files cut by a sliding window, with inverse-cloze queries.
 
 A document is split into sentences and read as a stream of windows (``window`` sentences, advancing by
-``stride``). One sentence is taken out of the text and becomes the query; the windows that held it are the
-evidence. The query is then answerable only from its surroundings, the way a question is answerable only from
-the passage it was asked about (the inverse cloze task). The sentence is removed from the stream, so the
-answer is never a verbatim copy of the query.
+``stride``). One sentence is taken out of the text and becomes the query; the windows holding both of its
+neighbours (where it would have sat) are the evidence. The query is then answerable only from its surroundings,
+the way a question is answerable only from the passage it was asked about (the inverse cloze task). The
+sentence is removed from the stream, so the answer is never a verbatim copy of the query.
 """
 
 from __future__ import annotations
