@@ -5,27 +5,22 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
-
-from tqdm.auto import tqdm
 
 from .documents import document_samples, find_text_files
 from .msc import dialogue_samples, load_msc_dialogues, msc_filler
-from .synth import Sample, make_sample, verify
+from .synth import Sample, draw, make_sample, verify
 
 
-def generate(count: int, seed: int, filler: list[str], show_progress: bool = True) -> Iterator[Sample]:
-    """``count`` verified samples; a sample that fails verification is replaced, not kept."""
+def generate(count: int, seed: int, filler: list[str], show_progress: bool = True) -> list[Sample]:
+    """``count`` verified synthetic samples; a sample that fails verification is replaced, not kept."""
     rng = random.Random(seed)
-    made = 0
-    with tqdm(total=count, desc="samples", disable=not show_progress) as bar:
-        while made < count:
-            sample = make_sample(rng, filler)
-            if verify(sample):
-                made += 1
-                bar.update(1)
-                yield sample
+
+    def make() -> Sample | None:
+        sample = make_sample(rng, filler)
+        return sample if verify(sample) else None
+
+    return draw(make, count, "synthetic", show_progress)
 
 
 def build(
@@ -52,7 +47,7 @@ def build(
     real = dialogue_samples(dialogues, round(count * msc_share), seed) if dialogues and msc_share else []
     if documents:
         real += document_samples(find_text_files(documents), round(count * document_share), seed)
-    samples = real + list(generate(count - len(real), seed, msc_filler(dialogues), show_progress))
+    samples = real + generate(count - len(real), seed, msc_filler(dialogues), show_progress)
     random.Random(seed).shuffle(samples)
     families: Counter = Counter()
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from .synth import Sample
+from .synth import Sample, draw
 
 TEXT_SUFFIXES = (".txt", ".md", ".rst")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
@@ -85,14 +85,9 @@ def document_samples(paths: Iterable[Path], count: int, seed: int) -> list[Sampl
     if not documents:
         raise ValueError("no document has enough sentences (at least 7) to build samples from")
     rng = random.Random(seed)
-    samples: list[Sample] = []
-    attempts = 0
-    while len(samples) < count:
-        attempts += 1
-        if attempts > 50 * count:
-            raise ValueError(f"could only build {len(samples)} of {count} document samples from these files")
+
+    def make() -> Sample | None:
         name, sentences = rng.choice(documents)
-        sample = document_sample(rng, sentences, name)
-        if sample is not None:
-            samples.append(sample)
-    return samples
+        return document_sample(rng, sentences, name)
+
+    return draw(make, count, "document")

@@ -7,7 +7,7 @@ import random
 from pathlib import Path
 
 from .documents import shares_content
-from .synth import Sample
+from .synth import Sample, draw
 from .vocab import NAMES
 
 MSC_SPLITS = ("session_2/valid.txt", "session_2/test.txt", "session_3/valid.txt", "session_3/test.txt")
@@ -77,9 +77,4 @@ def dialogue_samples(dialogues: list[Dialogue], count: int, seed: int) -> list[S
     if not dialogues:
         raise ValueError("no MSC dialogues to build samples from (pass --msc-dir)")
     rng = random.Random(seed)
-    samples: list[Sample] = []
-    while len(samples) < count:
-        sample = dialogue_sample(rng, rng.choice(dialogues))
-        if sample is not None:
-            samples.append(sample)
-    return samples
+    return draw(lambda: dialogue_sample(rng, rng.choice(dialogues)), count, "MSC inverse-cloze")

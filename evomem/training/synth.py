@@ -10,7 +10,10 @@ learns the task, not the template.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from tqdm.auto import tqdm
 
 from .episode import Episode, pick
 from .families import FAMILIES, SPEAKER_ANSWER_FAMILIES
@@ -35,6 +38,23 @@ class Sample:
             "template": self.template,
             "source": self.source,
         }
+
+
+def draw(make: Callable[[], Sample | None], count: int, what: str, show_progress: bool = False) -> list[Sample]:
+    """``count`` samples from ``make``, which returns None for a draw it rejects; gives up after ``50 * count``
+    draws, naming ``what`` it could not build enough of."""
+    samples: list[Sample] = []
+    with tqdm(total=count, desc=what, disable=not show_progress) as bar:
+        for _ in range(50 * count):
+            if len(samples) == count:
+                break
+            sample = make()
+            if sample is not None:
+                samples.append(sample)
+                bar.update(1)
+    if len(samples) < count:
+        raise ValueError(f"could only build {len(samples)} of {count} {what} samples")
+    return samples
 
 
 def make_sample(rng: random.Random, filler: list[str], min_segments: int = 14, max_segments: int = 32) -> Sample:
