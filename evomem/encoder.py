@@ -100,9 +100,14 @@ class EvoEncoder(nn.Module):
     def dim(self) -> int:
         return self.info.hidden_size
 
+    @property
+    def device(self) -> torch.device:
+        return self.query_tokens.device
+
     def new_queue(self) -> LatentQueue:
-        """An empty latent memory shaped for this encoder."""
-        return LatentQueue(self.config.num_query_tokens, self.config.queue_steps, self.dim)
+        """An empty latent memory shaped for this encoder, on its device."""
+        empty = torch.zeros(0, self.dim, device=self.device)
+        return LatentQueue(self.config.num_query_tokens, self.config.queue_steps, self.dim, empty)
 
     def segmenter(self) -> Segmenter:
         """A segmenter for this encoder's limit, leaving room for the special tokens every segment carries."""
@@ -282,6 +287,11 @@ class EvoEncoder(nn.Module):
         hidden, spans = self._run(None, rows)
         pooled = torch.stack([self._pool(hidden[r, start:end]) for r, ((start, end),) in enumerate(spans)])
         return nn.functional.normalize(pooled, dim=-1)
+
+    def embed_static(self, texts: Sequence[str]) -> torch.Tensor:
+        """The frozen base model's embedding of each text (no memory, no adapters): the static reference."""
+        empty = torch.zeros(0, self.dim, device=self.device), torch.zeros(0, dtype=torch.long)
+        return self.read_with_base(*empty, texts)
 
     # ----- persistence ----------------------------------------------------------------------------------------
 

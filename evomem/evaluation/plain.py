@@ -30,8 +30,7 @@ def plain_recall(encoder: EvoEncoder, segment_batching: bool = True) -> dict[str
     queue = encoder.new_queue()
     passage_vectors = embed_texts(encoder, queue, passages, segment_batching)
     query_vectors = encoder.encode_queries(queue.latents, queue.latent_steps(), queries).float()
-    empty = torch.zeros(0, encoder.dim), torch.zeros(0, dtype=torch.long)
-    static_passages, static_queries = encoder.read_with_base(*empty, passages), encoder.read_with_base(*empty, queries)
+    static_passages, static_queries = encoder.embed_static(passages), encoder.embed_static(queries)
     expected = torch.arange(len(queries))
 
     def r_at_1(q: torch.Tensor, p: torch.Tensor) -> float:

@@ -11,6 +11,7 @@ import json
 import math
 import random
 import time
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,10 +56,6 @@ class TrainConfig:
     checkpoint_every: int = 50
     eval_every: int = 100
     dev_samples: int = 200
-
-
-def _empty_memory(encoder: EvoEncoder, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    return torch.zeros(0, encoder.dim, device=device), torch.zeros(0, dtype=torch.long)
 
 
 class Trainer:
@@ -108,13 +105,7 @@ class Trainer:
 
     def _read_segments(self, segments: list[str]) -> tuple[torch.Tensor, LatentQueue]:
         """Segment vectors read in order from a fresh latent queue, and the queue after the last one."""
-        config = self.encoder.config
-        queue = LatentQueue(
-            config.num_query_tokens,
-            config.queue_steps,
-            self.encoder.dim,
-            torch.zeros(0, self.encoder.dim, device=self.device),
-        )
+        queue = self.encoder.new_queue()
         vectors = encode_stream(self.encoder, queue, self.encoder.tokenize(segments), self.config.segment_batching)
         return vectors, queue
 
@@ -127,8 +118,8 @@ class Trainer:
             losses["readout"] = self.encoder.read_with_base(queue.latents, queue.latent_steps(), [record["query"]])[0]
         if self.config.regulariser_weight > 0:
             with torch.no_grad():
-                targets = self.encoder.read_with_base(*_empty_memory(self.encoder, self.device), record["segments"])
-                query_target = self.encoder.read_with_base(*_empty_memory(self.encoder, self.device), [record["query"]])
+                targets = self.encoder.embed_static(record["segments"])
+                query_target = self.encoder.embed_static([record["query"]])
             losses["reg"] = static_regulariser(torch.cat([vectors, query[None]]), torch.cat([targets, query_target]))
         return losses
 
@@ -204,8 +195,7 @@ class Trainer:
         figures = {"con": con.item()}
         if self.config.memory_loss_weight > 0:
             with torch.no_grad():
-                empty = _empty_memory(self.encoder, self.device)
-                targets = self.encoder.read_with_base(*empty, [str(record.get("answer", "")) for record in batch])
+                targets = self.encoder.embed_static([str(record.get("answer", "")) for record in batch])
             mem = memory_loss(torch.stack([losses["readout"] for losses in per_sample]), targets, self.config.tau)
             loss = loss + self.config.memory_loss_weight * mem
             figures["mem"] = mem.item()
@@ -220,27 +210,20 @@ class Trainer:
         """Evidence recall on held-apart samples, evolvable vs the frozen static base, overall and per source
         (synthetic, msc, document); then the plain query/passage check."""
         self.encoder.eval()
-        empty = _empty_memory(self.encoder, self.device)
-        hits: dict[str, float] = {}
-        counts: dict[str, int] = {}
+        scores: dict[str, list[float]] = defaultdict(list)  # figure name -> one recall per dev record
         for record in self.dev:
             vectors, query, _ = self._read(record)
-            static_vectors = self.encoder.read_with_base(*empty, record["segments"])
-            static_query = self.encoder.read_with_base(*empty, [record["query"]])[0]
+            static_vectors = self.encoder.embed_static(record["segments"])
+            static_query = self.encoder.embed_static([record["query"]])[0]
             evidence = set(record["evidence"])
             groups = ("dev", f"dev_{record.get('source', 'synthetic').split(':')[0]}")
-            for group in groups:
-                counts[group] = counts.get(group, 0) + 1
             for system, segs, q in (("", vectors, query), ("_static", static_vectors, static_query)):
                 ranking = torch.argsort(segs @ q, descending=True).tolist()
                 for k in (1, 5):
                     found = len(set(ranking[:k]) & evidence) / len(evidence)
                     for group in groups:
-                        name = f"{group}{system}_r@{k}"
-                        hits[name] = hits.get(name, 0.0) + found
-        figures = {
-            name: 100 * value / counts[name.split("_r@")[0].removesuffix("_static")] for name, value in hits.items()
-        }
+                        scores[f"{group}{system}_r@{k}"].append(found)
+        figures = {name: 100 * sum(values) / len(values) for name, values in scores.items()}
         figures.update(plain_recall(self.encoder, self.config.segment_batching))
         return figures
 
