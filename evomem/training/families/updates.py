@@ -49,132 +49,170 @@ def job_update(rng, a, b):
     return Episode(turns, questions, new, [2, 0], "knowledge_update/job_reply")
 
 
-def move_city(rng, a, b):
-    old, new = pick(rng, CITIES, 2)
-    turns = [
-        say(rng, a, f"I love living in {old}, the food scene is great.", f"{old} has been home for six years."),
-        say(
-            rng,
-            a,
-            f"So, I'm moving to {new} next month for a fresh start.",
-            f"I got the job, so I'm relocating to {new}!",
-            f"We're packing up for {new}, it's really happening.",
-        ),
-    ]
-    questions = [f"Which city is {a} moving to?", f"Where will {a} live after the move?", f"What is {a}'s new city?"]
-    return Episode(turns, questions, new, [1], "knowledge_update/city", spread=True)
+def _two_turn_update(name, family, values, before, after, questions):
+    """A family in which ``a`` says one value of ``values`` and, later, the value that replaced it.
+
+    ``before`` and ``after`` are phrasings of the two turns, with ``{old}`` and ``{new}``; ``questions`` ask for the
+    new value, with ``{a}``. The answer is the new value; its turn is the evidence.
+    """
+
+    def episode(rng, a, b):
+        old, new = pick(rng, values, 2)
+        turns = [
+            say(rng, a, *(text.format(old=old, new=new) for text in before)),
+            say(rng, a, *(text.format(old=old, new=new) for text in after)),
+        ]
+        return Episode(turns, [q.format(a=a) for q in questions], new, [1], family, spread=True)
+
+    episode.__name__ = name
+    return episode
 
 
-def relationship_update(rng, a, b):
-    old, new = pick(rng, RELATIONSHIP_STATUSES, 2)
-    turns = [
-        say(rng, a, f"I'm {old} at the moment, and that's fine.", f"Relationship status: {old}."),
-        say(
-            rng,
-            a,
-            f"Update on the love front: I'm {new} now!",
-            f"Plot twist, I'm {new}.",
-            f"Things changed, I'm {new} these days.",
-        ),
-    ]
-    questions = [
-        f"What is {a}'s relationship status now?",
-        f"What is {a}'s love life like at the moment?",
-        f"How would {a} describe their relationship status today?",
-    ]
-    return Episode(turns, questions, new, [1], "knowledge_update/relationship", spread=True)
+move_city = _two_turn_update(
+    "move_city",
+    "knowledge_update/city",
+    CITIES,
+    before=(
+        "I love living in {old}, the food scene is great.",
+        "{old} has been home for six years.",
+    ),
+    after=(
+        "So, I'm moving to {new} next month for a fresh start.",
+        "I got the job, so I'm relocating to {new}!",
+        "We're packing up for {new}, it's really happening.",
+    ),
+    questions=(
+        "Which city is {a} moving to?",
+        "Where will {a} live after the move?",
+        "What is {a}'s new city?",
+    ),
+)
 
 
-def phone_update(rng, a, b):
-    old, new = pick(rng, PHONES, 2)
-    turns = [
-        say(rng, a, f"My {old} is falling apart.", f"The battery of my {old} dies by noon now."),
-        say(
-            rng,
-            a,
-            f"I finally got a new phone, the {new}!",
-            f"Switched to the {new}, no regrets.",
-            f"Said goodbye to the {old}, hello {new}.",
-        ),
-    ]
-    questions = [f"What phone does {a} use now?", f"Which phone did {a} switch to?", f"What is {a}'s current phone?"]
-    return Episode(turns, questions, new, [1], "knowledge_update/phone", spread=True)
+relationship_update = _two_turn_update(
+    "relationship_update",
+    "knowledge_update/relationship",
+    RELATIONSHIP_STATUSES,
+    before=(
+        "I'm {old} at the moment, and that's fine.",
+        "Relationship status: {old}.",
+    ),
+    after=(
+        "Update on the love front: I'm {new} now!",
+        "Plot twist, I'm {new}.",
+        "Things changed, I'm {new} these days.",
+    ),
+    questions=(
+        "What is {a}'s relationship status now?",
+        "What is {a}'s love life like at the moment?",
+        "How would {a} describe their relationship status today?",
+    ),
+)
 
 
-def team_update(rng, a, b):
-    old, new = pick(rng, TEAMS, 2)
-    turns = [
-        say(rng, a, f"I've supported the {old} my whole life.", f"Watching the {old} lose again, as usual."),
-        say(
-            rng,
-            a,
-            f"Don't judge me, but I support the {new} now.",
-            f"I've switched allegiance to the {new}.",
-            f"My new favourite team? The {new}.",
-        ),
-    ]
-    questions = [
-        f"Which team does {a} support now?",
-        f"What is {a}'s favourite team these days?",
-        f"Who does {a} cheer for nowadays?",
-    ]
-    return Episode(turns, questions, new, [1], "knowledge_update/team", spread=True)
+phone_update = _two_turn_update(
+    "phone_update",
+    "knowledge_update/phone",
+    PHONES,
+    before=(
+        "My {old} is falling apart.",
+        "The battery of my {old} dies by noon now.",
+    ),
+    after=(
+        "I finally got a new phone, the {new}!",
+        "Switched to the {new}, no regrets.",
+        "Said goodbye to the {old}, hello {new}.",
+    ),
+    questions=(
+        "What phone does {a} use now?",
+        "Which phone did {a} switch to?",
+        "What is {a}'s current phone?",
+    ),
+)
 
 
-def hair_update(rng, a, b):
-    old, new = pick(rng, HAIR_COLOURS, 2)
-    turns = [
-        say(rng, a, f"I've had {old} hair since college.", f"Still rocking the {old} hair."),
-        say(
-            rng,
-            a,
-            f"I dyed my hair {new} last night!",
-            f"New look: my hair is {new} now.",
-            f"Went full {new} at the salon today.",
-        ),
-    ]
-    questions = [
-        f"What colour is {a}'s hair now?",
-        f"What is {a}'s current hair colour?",
-        f"What did {a} dye their hair?",
-    ]
-    return Episode(turns, questions, new, [1], "knowledge_update/hair", spread=True)
+team_update = _two_turn_update(
+    "team_update",
+    "knowledge_update/team",
+    TEAMS,
+    before=(
+        "I've supported the {old} my whole life.",
+        "Watching the {old} lose again, as usual.",
+    ),
+    after=(
+        "Don't judge me, but I support the {new} now.",
+        "I've switched allegiance to the {new}.",
+        "My new favourite team? The {new}.",
+    ),
+    questions=(
+        "Which team does {a} support now?",
+        "What is {a}'s favourite team these days?",
+        "Who does {a} cheer for nowadays?",
+    ),
+)
 
 
-def diet_update(rng, a, b):
-    old, new = pick(rng, DIETS, 2)
-    turns = [
-        say(rng, a, f"I've been {old} for years now.", f"I eat {old}, mostly."),
-        say(
-            rng,
-            a,
-            f"Update: I've gone {new}!",
-            f"I switched to a {new} diet last month.",
-            f"Doctor's orders, I'm {new} now.",
-        ),
-    ]
-    questions = [f"What diet is {a} following now?", f"How does {a} eat these days?", f"What is {a}'s current diet?"]
-    return Episode(turns, questions, new, [1], "knowledge_update/diet", spread=True)
+hair_update = _two_turn_update(
+    "hair_update",
+    "knowledge_update/hair",
+    HAIR_COLOURS,
+    before=(
+        "I've had {old} hair since college.",
+        "Still rocking the {old} hair.",
+    ),
+    after=(
+        "I dyed my hair {new} last night!",
+        "New look: my hair is {new} now.",
+        "Went full {new} at the salon today.",
+    ),
+    questions=(
+        "What colour is {a}'s hair now?",
+        "What is {a}'s current hair colour?",
+        "What did {a} dye their hair?",
+    ),
+)
 
 
-def address_update(rng, a, b):
-    old, new = pick(rng, STREETS, 2)
-    turns = [
-        say(rng, a, f"Our flat on {old} is tiny but cosy.", f"The neighbours on {old} are so loud."),
-        say(
-            rng,
-            a,
-            f"We just moved to a house on {new}!",
-            f"New address: we're on {new} now.",
-            f"Finally out of {old}, we live on {new} now.",
-        ),
-    ]
-    questions = [
-        f"Which street does {a} live on now?",
-        f"What is {a}'s new street?",
-        f"Where in town has {a} moved to?",
-    ]
-    return Episode(turns, questions, new, [1], "knowledge_update/address", spread=True)
+diet_update = _two_turn_update(
+    "diet_update",
+    "knowledge_update/diet",
+    DIETS,
+    before=(
+        "I've been {old} for years now.",
+        "I eat {old}, mostly.",
+    ),
+    after=(
+        "Update: I've gone {new}!",
+        "I switched to a {new} diet last month.",
+        "Doctor's orders, I'm {new} now.",
+    ),
+    questions=(
+        "What diet is {a} following now?",
+        "How does {a} eat these days?",
+        "What is {a}'s current diet?",
+    ),
+)
+
+
+address_update = _two_turn_update(
+    "address_update",
+    "knowledge_update/address",
+    STREETS,
+    before=(
+        "Our flat on {old} is tiny but cosy.",
+        "The neighbours on {old} are so loud.",
+    ),
+    after=(
+        "We just moved to a house on {new}!",
+        "New address: we're on {new} now.",
+        "Finally out of {old}, we live on {new} now.",
+    ),
+    questions=(
+        "Which street does {a} live on now?",
+        "What is {a}'s new street?",
+        "Where in town has {a} moved to?",
+    ),
+)
 
 
 # --- changes of mind: a plan replaced before it happened
@@ -201,24 +239,25 @@ def changed_mind(rng, a, b):
     return Episode(turns, questions, final, [2], "changed_mind/vehicle")
 
 
-def trip_changed(rng, a, b):
-    first, final = pick(rng, CITIES, 2)
-    turns = [
-        say(rng, a, f"We're planning a holiday in {first} this autumn.", f"I just booked a week in {first}!"),
-        say(
-            rng,
-            a,
-            f"Change of plans: we're going to {final} instead.",
-            f"Scrap {first}, we're doing {final} now.",
-            f"Flights were silly, so it's {final} after all.",
-        ),
-    ]
-    questions = [
-        f"Where is {a} going on holiday in the end?",
-        f"What is {a}'s final holiday destination?",
-        f"Which city did {a} pick for the holiday after changing plans?",
-    ]
-    return Episode(turns, questions, final, [1], "changed_mind/trip", spread=True)
+trip_changed = _two_turn_update(
+    "trip_changed",
+    "changed_mind/trip",
+    CITIES,
+    before=(
+        "We're planning a holiday in {old} this autumn.",
+        "I just booked a week in {old}!",
+    ),
+    after=(
+        "Change of plans: we're going to {new} instead.",
+        "Scrap {old}, we're doing {new} now.",
+        "Flights were silly, so it's {new} after all.",
+    ),
+    questions=(
+        "Where is {a} going on holiday in the end?",
+        "What is {a}'s final holiday destination?",
+        "Which city did {a} pick for the holiday after changing plans?",
+    ),
+)
 
 
 def restaurant_changed(rng, a, b):
