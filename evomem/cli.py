@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import tempfile
 from pathlib import Path
@@ -28,6 +29,18 @@ def _open(ctx: click.Context, show_progress: bool = False, path: str | None = No
         chroma_port=options["chroma_port"],
         show_progress=show_progress,
     )
+
+
+EVAL_MODULES = {"sentence_transformers": "sentence-transformers", "bm25s": "bm25s", "matplotlib": "matplotlib"}
+
+
+def require_eval_extra(command: str) -> None:
+    """Baselines and plots come with the ``eval`` extra; say so instead of failing deep inside a run."""
+    missing = [dist for module, dist in EVAL_MODULES.items() if importlib.util.find_spec(module) is None]
+    if missing:
+        raise click.ClickException(
+            f"evomem {command} needs {', '.join(missing)}: pip install 'evomem[eval]' (or -e '.[eval]')"
+        )
 
 
 @click.group()
@@ -142,6 +155,7 @@ def demo(ctx, data, k, keep):
 def bench(ctx, data, turns, repeats, output, no_scaling):
     """Ingest speed and peak memory (segment-batching, one pass per segment, static base), linearity of ingest
     cost, memory-state size, and query latency with 1K, 10K and 100K segments in a namespace."""
+    require_eval_extra("bench")
     from .bench import run_bench
     from .demo import find_demo_data
 
@@ -172,6 +186,7 @@ def bench(ctx, data, turns, repeats, output, no_scaling):
 @click.pass_context
 def evaluate_command(ctx, kind, path, systems, output_dir):
     """Retrieval quality on a benchmark (LoCoMo, REALTALK, LongMemEval, LMEB/BEIR) against baselines."""
+    require_eval_extra("eval")
     from .evaluation import evaluate, load_task
     from .evaluation.runner import markdown_table, write_outputs
     from .models import load_encoder
@@ -322,6 +337,7 @@ def reembed(ctx, source, namespaces, batch_size, drop_source, rebuild):
 @click.pass_context
 def probe(ctx, count):
     """Temporal-sensitivity probe: does the top hit land in the asked third (first / middle / last)?"""
+    require_eval_extra("probe")
     from .evaluation.probe import probe_table, run_probe
     from .models import load_encoder
 
