@@ -10,10 +10,10 @@ import ast
 import importlib.metadata
 import re
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 # (pyproject, the package folders whose imports it must declare, first-party top-level names)
