@@ -116,10 +116,8 @@ def reembed(
             migrated[name] = len(segments)
     if drop_source and namespaces is None:
         with target._writing(None):
-            with target.store.connection.using() as client:
-                target.store.connection.changed()
+            with target.store.connection.using(writing=True) as client:
                 client.delete_collection(source_store.name)
-                target.store.connection.changed()
             shutil.rmtree(source_states.directory, ignore_errors=True)
     return migrated
 

@@ -8,7 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from workers import chat_batches, forkserver, ingest_batches, received, start, watch
+from workers import chat_batches, forkserver, ingest_batches, received, search_loop, start, watch
 
 from evomem import EvoMemory
 
@@ -80,6 +80,33 @@ def test_processes_on_one_path_serialise_writers_and_readers_keep_working(tmp_pa
             present = set(ids)
             assert all({m["id"] for m in b} <= present or not {m["id"] for m in b} & present for b in batches)
             assert _batch_runs(ids, [b for b in batches if b[0]["id"] in present])
+
+
+def test_reader_processes_beside_a_writer_of_large_batches_crash_nothing_and_lose_nothing(tmp_path, model_dir, encoder):
+    """Embedded Chroma is not made for several processes on one directory: without evomem's directory lock a
+    searching process died with SIGSEGV and the writer's index lost about 4% of the acknowledged vectors."""
+    path = str(tmp_path / "data")
+    EvoMemory(path, model=encoder)
+    context = forkserver()
+    batches = [
+        [{"role": "user", "content": f"batch {b} message {i}: bread {i * b}", "id": f"b{b}-{i}"} for i in range(250)]
+        for b in range(8)
+    ]
+    stop = context.Event()
+    readers = [start(context, search_loop, path, str(model_dir), "big", stop) for _ in range(2)]
+    for _, reports in readers:
+        assert received(reports, timeout=60, limit=1) == [("open", None)]
+    writer, writer_reports = start(context, ingest_batches, path, str(model_dir), "big", batches)
+    writer.join(300)
+    stop.set()
+    for process, _ in readers:
+        process.join(60)
+    assert writer.exitcode == 0 and ("done", None) in received(writer_reports)
+    for process, reports in readers:
+        finished = received(reports)
+        assert process.exitcode == 0, f"reader died with exit code {process.exitcode}: {finished}"
+        assert finished[-1][0] == "done" and finished[-1][1] > 0, finished
+    assert_whole(EvoMemory(path, model=encoder), "big", batches)
 
 
 def test_threads_share_one_memory(tmp_path, encoder):

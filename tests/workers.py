@@ -157,6 +157,24 @@ def watch(conn, path: str, model: str, namespace: str, stop) -> None:
         raise
 
 
+def search_loop(conn, path: str, model: str, namespace: str, stop) -> None:
+    """A reader that only searches, as fast as it can, until ``stop`` is set; reports how many searches it did."""
+    _quiet()
+    try:
+        from evomem import EvoMemory
+
+        memory = EvoMemory(path, model=model)
+        conn.send(("open", None))
+        searches = 0
+        while not stop.is_set():
+            memory.search("bread from the bakery", namespace=namespace, k=5)
+            searches += 1
+        conn.send(("done", searches))
+    except BaseException:
+        conn.send(("error", traceback.format_exc()))
+        raise
+
+
 def migrate(conn, path: str, model: str, source: str, batch_segments: int, kill_after: int | None) -> None:
     """``reembed`` into ``model``; SIGKILL this process after ``kill_after`` committed batches."""
     _quiet()
