@@ -90,7 +90,7 @@ def test_reader_processes_beside_a_writer_of_large_batches_crash_nothing_and_los
     context = forkserver()
     batches = [
         [{"role": "user", "content": f"batch {b} message {i}: bread {i * b}", "id": f"b{b}-{i}"} for i in range(250)]
-        for b in range(8)
+        for b in range(20)
     ]
     stop = context.Event()
     readers = [start(context, search_loop, path, str(model_dir), "big", stop) for _ in range(2)]
