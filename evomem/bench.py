@@ -131,7 +131,7 @@ def bench_query_scaling(
         memory = EvoMemory(scratch, model=encoder)
         base = (texts * (sizes[0] // len(texts) + 1))[: sizes[0]]
         memory.add_messages([{"role": "user", "content": t, "id": f"m{i}"} for i, t in enumerate(base)], "scale")
-        stored = memory.store.fetch([f"scale:0:m{i}" for i in range(len(base))])
+        stored = memory.store.fetch([s.record_id for s in memory.store.get("scale")])
         vectors = torch.tensor([record.embedding for record in stored])
         generator = torch.Generator().manual_seed(0)
         count = len(base)

@@ -2,13 +2,16 @@
 
 A batch is committed when its namespace's memory-state file is renamed into place. Before touching Chroma the
 writer saves (fsync, rename) a journal entry naming the batch: the namespace, the memory step before and after,
-the record ids it writes and the records those ids held before (a message id that is added again replaces its old
-record). After the commit the entry is removed. A writer killed at any moment therefore leaves either
+the record ids it writes (one per stream position, so never an id that a committed record holds) and the records
+it supersedes (the stored parts of messages that it adds again). After the commit the superseded records are
+deleted and the entry is removed. Readers see only positions below the committed step, so until the commit they
+read the old version of a message added again, and after it the new one. A writer killed at any moment therefore
+leaves either
 
 - no entry: nothing of the batch was written, or all of it was, state included; or
-- an entry while the state is still at the step before: the batch is rolled back (its records deleted, the
-  records it replaced restored); or
-- an entry while the state is at the step after: the batch is complete and the entry is just removed.
+- an entry while the state is still at the step before: the batch is rolled back (its records deleted); or
+- an entry while the state is at the step after: the batch is complete; the superseded records are deleted and
+  the entry is removed.
 
 Deleting a namespace is journalled too and rolled forward. Reconciliation runs under the writer lock, when a store
 is opened and before every write.
@@ -24,10 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from .state import StateCorruptedError, StateDirectory, fsync_dir, write_atomic
-from .store import SegmentStore, StoredRecord
+from .store import SegmentStore
 
 FORMAT = "evomem-journal"
-VERSION = "1"
+VERSION = "2"
+VERSIONS = ("1", "2")  # version 1 overwrote records in place and kept the old ones to restore them
 SUFFIX = ".journal"
 
 
@@ -55,7 +59,7 @@ class Journal:
         write_atomic(self.path(namespace), data)
 
     def begin_add(
-        self, namespace: str, from_step: int, to_step: int, record_ids: list[str], previous: list[StoredRecord]
+        self, namespace: str, from_step: int, to_step: int, record_ids: list[str], superseded: list[str]
     ) -> None:
         self._write(
             namespace,
@@ -64,10 +68,7 @@ class Journal:
                 "from_step": from_step,
                 "to_step": to_step,
                 "record_ids": record_ids,
-                "previous": [
-                    {"id": r.record_id, "text": r.text, "metadata": r.metadata, "embedding": r.embedding}
-                    for r in previous
-                ],
+                "superseded": superseded,
             },
         )
 
@@ -87,7 +88,7 @@ class Journal:
             body = {key: value for key, value in entry.items() if key != "sha256"}
         except (OSError, ValueError, AttributeError) as error:
             raise JournalError(f"journal {path} is unreadable ({error}); {hint}") from error
-        if body.get("format") != FORMAT or body.get("version") != VERSION or entry.get("sha256") != _digest(body):
+        if body.get("format") != FORMAT or body.get("version") not in VERSIONS or entry.get("sha256") != _digest(body):
             raise JournalError(f"journal {path} fails its format or checksum check; {hint}")
         return body
 
@@ -130,11 +131,12 @@ def reconcile(
                 raise
             step = entry["from_step"]
         if step == entry["to_step"]:
+            store.delete_records(entry.get("superseded", []))
             journal.end(name)
             done.append(f"kept the committed batch of namespace {name} (steps {entry['from_step']}-{step})")
         elif step == entry["from_step"]:
             store.delete_records(entry["record_ids"])
-            previous = entry["previous"]
+            previous = entry.get("previous")  # version 1: the records it overwrote
             if previous:
                 store.upsert(
                     [r["id"] for r in previous],

@@ -142,7 +142,8 @@ class EvoMemory:
     def _ingest(self, namespace: str, queue: LatentQueue, entries: Sequence[Segment]) -> None:
         """Encode the segments in order (evolving ``queue``), then write them as one journalled batch.
 
-        Order: journal entry (fsync) -> Chroma upsert -> memory state rename (the commit) -> journal removed.
+        Order: journal entry (fsync) -> Chroma upsert at new positions -> memory state rename (the commit) ->
+        superseded parts of messages added again deleted -> journal removed (see ``evomem.journal``).
         """
         if not entries:
             return
@@ -164,9 +165,11 @@ class EvoMemory:
             }
             for i, entry in enumerate(entries)
         ]
-        ids = [record_id(namespace, entry.id, entry.part) for entry in entries]
-        previous = self.store.fetch(ids)  # records that this batch replaces (messages added again)
-        self.journal.begin_add(namespace, first_position, queue.step, ids, previous)
+        ids = [record_id(namespace, first_position + i) for i in range(len(entries))]
+        # a message's first part starts a new version of it (a migration may carry a message's later parts over to
+        # the next batch); the parts of its older version are superseded
+        superseded = self.store.record_ids(namespace, [entry.id for entry in entries if entry.part == 0])
+        self.journal.begin_add(namespace, first_position, queue.step, ids, superseded)
         try:
             self.store.upsert(ids, vectors, [entry.text for entry in entries], metadatas)
             self.states.save(namespace, queue)
@@ -175,7 +178,11 @@ class EvoMemory:
             with contextlib.suppress(Exception):
                 self.recovered += reconcile(self.store, self.states, self.journal, namespace)
             raise
-        self.journal.end(namespace)
+        try:
+            self.store.delete_records(superseded)
+            self.journal.end(namespace)
+        except Exception as error:  # committed: the next writer deletes them (readers skip them meanwhile)
+            self.recovered.append(f"left {len(superseded)} superseded records of namespace {namespace}: {error}")
 
     def rebuild(self, namespace: str | None = None, show_progress: bool | None = None) -> dict[str, int]:
         """Rebuild memory states from the stored text, e.g. after a state file was damaged.

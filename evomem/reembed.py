@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from .journal import Journal, reconcile
 from .schema import Segment, check_namespace
 from .state import StateCorruptedError, StateDirectory
-from .store import SegmentStore, StoredSegment, evomem_collections, record_id
+from .store import SegmentStore, StoredSegment, evomem_collections
 
 if TYPE_CHECKING:
     from .memory import EvoMemory
@@ -127,11 +127,15 @@ def _resume_point(target: EvoMemory, namespace: str, segments: list[StoredSegmen
     step = target.states.step(namespace)
     if step == 0:
         return 0
-    held = {s.record_id for s in target.store.get(namespace, below=step)}
-    expected = {record_id(namespace, str(s.metadata["message_id"]), int(s.metadata["part"])) for s in segments[:step]}
+    held = {_identity(s) for s in target.store.get(namespace, below=step)}
+    expected = {_identity(s) for s in segments[:step]}
     if step > len(segments) or held != expected:
         raise ValueError(
             f"namespace {namespace!r} of model {target.fingerprint} already holds {len(held)} segments that are not a "
             f"migration of model {source}; delete it first (evomem delete --namespace {namespace}) to migrate it"
         )
     return step
+
+
+def _identity(segment: StoredSegment) -> tuple[str, int]:
+    return str(segment.metadata["message_id"]), int(segment.metadata["part"])

@@ -66,9 +66,10 @@ def _read_with_retry(read: Callable[[], Any]) -> Any:
     return read()
 
 
-def record_id(namespace: str, message_id: str, part: int) -> str:
-    """Deterministic id; namespaces hold no ':' and the part is a number, so ids never collide."""
-    return f"{namespace}:{part}:{message_id}"
+def record_id(namespace: str, position: int) -> str:
+    """The id of the segment at a stream position: every segment has its own position, so a message added again
+    gets new records beside its old ones, which stay readable until the new batch commits."""
+    return f"{namespace}:{position}"
 
 
 def collection_name(fingerprint: str) -> str:
@@ -76,6 +77,20 @@ def collection_name(fingerprint: str) -> str:
     if not fingerprint or not all(c in "0123456789abcdef" for c in fingerprint):
         raise ValueError(f"model fingerprint must be lower-case hex, got {fingerprint!r}")
     return COLLECTION_PREFIX + fingerprint
+
+
+def newest_versions(segments: list[StoredSegment]) -> list[StoredSegment]:
+    """Leave out the parts of a message's older version seen beside its newer one.
+
+    A message added again is written at new positions and its old parts are deleted right after that batch
+    commits; a reader in between sees both, and keeps only the parts from the newest first part on.
+    """
+    newest: dict[str, int] = {}
+    for segment in segments:
+        if segment.metadata["part"] == 0:
+            message_id, position = segment.metadata["message_id"], segment.metadata["position"]
+            newest[message_id] = max(position, newest.get(message_id, position))
+    return [s for s in segments if s.metadata["position"] >= newest.get(s.metadata["message_id"], -1)]
 
 
 class ChromaConnection:
@@ -252,26 +267,34 @@ class SegmentStore:
                     include=["documents", "metadatas", "distances"],
                 )
             )
-        return [
-            StoredSegment(rid, text, dict(meta), float(distance))
-            for rid, text, meta, distance in zip(
-                result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True
-            )
-        ]
+        return newest_versions(
+            [
+                StoredSegment(rid, text, dict(meta), float(distance))
+                for rid, text, meta, distance in zip(
+                    result["ids"][0],
+                    result["documents"][0],
+                    result["metadatas"][0],
+                    result["distances"][0],
+                    strict=True,
+                )
+            ]
+        )
 
     def get(
         self, namespace: str, message_ids: Sequence[str] | None = None, below: int | None = None
     ) -> list[StoredSegment]:
-        """Segments of a namespace (of some messages), committed ones only when ``below`` is given."""
+        """Segments of a namespace (of some messages): when ``below`` is given, the committed ones in their newest
+        version; else every record, as a repair needs them."""
         if message_ids is not None and not message_ids:
             return []
         filters = [] if message_ids is None else [{"message_id": {"$in": list(message_ids)}}]
         with self._collection() as collection:
             result = collection.get(where=self._where(namespace, filters, below), include=["documents", "metadatas"])
-        return [
+        segments = [
             StoredSegment(rid, text, dict(meta))
             for rid, text, meta in zip(result["ids"], result["documents"], result["metadatas"], strict=True)
         ]
+        return segments if below is None else newest_versions(segments)
 
     def fetch(self, ids: Sequence[str]) -> list[StoredRecord]:
         """Whole records (with vectors) of the given record ids that exist."""
@@ -287,6 +310,14 @@ class SegmentStore:
                 ):
                     records.append(StoredRecord(rid, text, dict(meta), [float(x) for x in vector]))
         return records
+
+    def record_ids(self, namespace: str, message_ids: Sequence[str]) -> list[str]:
+        """Record ids of every stored part of the given messages (committed or not)."""
+        if not message_ids:
+            return []
+        filters = [{"message_id": {"$in": list(message_ids)}}]
+        with self._collection() as collection:
+            return list(collection.get(where=self._where(namespace, filters), include=[])["ids"])
 
     def count(self, namespace: str, below: int | None = None) -> int:
         with self._collection() as collection:

@@ -51,8 +51,9 @@ def _user_view(memory: EvoMemory, name: str) -> list[tuple]:
 
 def _vectors(memory: EvoMemory, name: str) -> torch.Tensor:
     segments = memory.get(None, namespace=name)
-    records = {r.record_id: r.embedding for r in memory.store.fetch([record_id(name, s.id, s.part) for s in segments])}
-    return torch.tensor([records[record_id(name, s.id, s.part)] for s in segments])
+    ids = [record_id(name, s.metadata["position"]) for s in segments]
+    records = {r.record_id: r.embedding for r in memory.store.fetch(ids)}
+    return torch.tensor([records[i] for i in ids])
 
 
 def test_another_model_never_sees_or_mixes_vectors(tmp_path, encoders):

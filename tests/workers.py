@@ -123,6 +123,7 @@ def crash_at(conn, path: str, model: str, namespace: str, batch, point: str) -> 
         "before_upsert": (SegmentStore, "upsert", lambda *args: _die()),
         "mid_upsert": (SegmentStore, "upsert", half_upsert),
         "before_commit": (StateDirectory, "save", lambda *args: _die()),
+        "before_superseded_deleted": (SegmentStore, "delete_records", lambda *args: _die()),
         "after_commit": (Journal, "end", lambda *args: _die()),
         "mid_delete": (StateDirectory, "delete", lambda *args: _die()),
     }
