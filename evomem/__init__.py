@@ -5,7 +5,18 @@ from .encoder import EvoEncoder
 from .memory import EvoMemory
 from .queue import LatentQueue
 from .schema import Hit, Message, Segment
+from .space import StoreFullError
 from .state import StateCorruptedError
 
-__all__ = ["EvoConfig", "EvoEncoder", "EvoMemory", "Hit", "LatentQueue", "Message", "Segment", "StateCorruptedError"]
+__all__ = [
+    "EvoConfig",
+    "EvoEncoder",
+    "EvoMemory",
+    "Hit",
+    "LatentQueue",
+    "Message",
+    "Segment",
+    "StateCorruptedError",
+    "StoreFullError",
+]
 __version__ = "0.1.0"

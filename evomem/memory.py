@@ -30,7 +30,8 @@ from .schema import (
     parse_timestamp,
     to_messages,
 )
-from .state import StateCorruptedError, StateDirectory
+from .space import MARGIN_BYTES, batch_bytes, require_free_space
+from .state import StateDirectory
 from .store import ChromaConnection, SegmentStore, StoredSegment, embedded_connection, record_id
 from .stream import encode_stream
 
@@ -147,8 +148,13 @@ class EvoMemory:
         """
         if not entries:
             return
+        texts = [entry.text for entry in entries]
+        needed = batch_bytes(len(entries), self.encoder.dim, sum(len(text.encode()) for text in texts))
+        if not self.store.connection.embedded:
+            needed = MARGIN_BYTES  # a Chroma server keeps the vectors on its own disk
+        require_free_space(self.path, needed)
         first_position = queue.step
-        token_ids = self.encoder.tokenize([entry.text for entry in entries])
+        token_ids = self.encoder.tokenize(texts)
         with (
             torch.inference_mode(),
             tqdm(total=len(entries), desc=f"ingest {namespace}", unit="seg", disable=not self.show_progress) as bar,
@@ -171,12 +177,14 @@ class EvoMemory:
         superseded = self.store.record_ids(namespace, [entry.id for entry in entries if entry.part == 0])
         self.journal.begin_add(namespace, first_position, queue.step, ids, superseded)
         try:
-            self.store.upsert(ids, vectors, [entry.text for entry in entries], metadatas)
+            self.store.upsert(ids, vectors, texts, metadatas)
             self.states.save(namespace, queue)
-        except BaseException:
+        except BaseException as error:
             # Undo now what the next writer would otherwise undo; if that fails too, the journal stays for later.
             with contextlib.suppress(Exception):
-                self.recovered += reconcile(self.store, self.states, self.journal, namespace)
+                self._reconcile(namespace)
+            if isinstance(error, Exception):
+                require_free_space(self.path, needed)  # a disk that filled up during the write, said plainly
             raise
         try:
             self.store.delete_records(superseded)
@@ -198,7 +206,7 @@ class EvoMemory:
         with self._writing(None):
             names = [namespace] if namespace is not None else self.store.namespaces()
             for name in names:
-                self.recovered += reconcile(self.store, self.states, self.journal, name, undo_if_unreadable=True)
+                self._reconcile(name, undo_if_unreadable=True)
                 stored = sorted(self.store.get(name), key=lambda s: (s.metadata["position"], s.metadata["part"]))
                 if not stored:
                     self.states.delete(name)
@@ -314,8 +322,17 @@ class EvoMemory:
         """Writers are serialised across threads and processes; each first reconciles what a dead writer left."""
         with self._thread_lock, self._file_lock:
             if namespace is not None:
-                self.recovered += reconcile(self.store, self.states, self.journal, namespace)
+                self._reconcile(namespace)
             yield
+
+    def _reconcile(self, namespace: str, undo_if_unreadable: bool = False) -> None:
+        """Finish or undo what a dead writer left in flight in ``namespace`` (with the writer lock held).
+
+        Embedded Chroma can block for minutes deleting records on a full disk, so a full disk is said first.
+        """
+        if self.store.connection.embedded and self.journal.path(namespace).exists():
+            require_free_space(self.path, MARGIN_BYTES)
+        self.recovered += reconcile(self.store, self.states, self.journal, namespace, undo_if_unreadable)
 
     def _reconcile_if_idle(self) -> None:
         """On opening: reconcile interrupted writes unless a live writer holds the lock (it will do it)."""
@@ -329,9 +346,10 @@ class EvoMemory:
             try:
                 for name in {entry["namespace"] for _, entry in self.journal.pending()}:
                     try:
-                        self.recovered += reconcile(self.store, self.states, self.journal, name)
-                    except StateCorruptedError as error:  # reported again when the namespace is used
-                        self.recovered.append(f"could not reconcile namespace {name}: {error}")
+                        self._reconcile(name)
+                    except Exception as error:  # noqa: BLE001 - reads see only committed batches; the next write
+                        # to the namespace reconciles again and reports what stops it (a damaged state, a full disk)
+                        self.recovered.append(f"could not reconcile namespace {name} yet: {error}")
                 remove_stale_temporaries(self.states.directory)
                 remove_stale_temporaries(self.path)  # a generation file half-written by a killed writer
             finally:

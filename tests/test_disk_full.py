@@ -1,0 +1,52 @@
+"""A full disk: a prompt error naming the path, a store that still opens and reads, writes that resume."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from evomem import EvoMemory, StoreFullError
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 32 MB tmpfs of its own (needs root, as the tests' machines and CI run)."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill(disk, leave_bytes: int):
+    """A filler file that leaves about ``leave_bytes`` free; returns its path."""
+    stat = os.statvfs(disk)
+    filler = disk / "filler"
+    with open(filler, "wb") as handle:
+        handle.write(b"\0" * max(0, stat.f_bavail * stat.f_frsize - leave_bytes))
+    return filler
+
+
+def batch(b: int, n: int = 200) -> list[dict]:
+    return [{"role": "user", "content": f"batch {b} message {i} about bread {i}", "id": f"b{b}-{i}"} for i in range(n)]
+
+
+def test_a_write_that_does_not_fit_is_refused_before_it_touches_the_store(small_disk, encoder):
+    path = small_disk / "data"
+    memory = EvoMemory(path, model=encoder)
+    memory.add_messages(batch(0, 5), namespace="ns")
+    filler = fill(small_disk, 1_000_000)
+    with pytest.raises(StoreFullError, match=f"not enough free disk space for this write in {path}") as raised:
+        memory.add_messages(batch(1), namespace="ns")
+    assert raised.value.errno == 28  # ENOSPC, an OSError like any full-disk error
+    assert not memory.journal.pending()  # nothing was begun
+    reader = EvoMemory(path, model=encoder)  # opens and reads while the disk is full
+    assert reader.stats("ns")["messages"] == 5
+    assert len(reader.search("bread", namespace="ns", k=10)) == 5
+    filler.unlink()
+    memory.add_messages(batch(1), namespace="ns")  # space is back: writes resume
+    assert {h.id for h in memory.search("bread", namespace="ns", k=205)} == {m["id"] for m in batch(0, 5) + batch(1)}
