@@ -20,11 +20,12 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 from .state import StateCorruptedError, StateDirectory, fsync_dir, write_atomic
-from .store import SegmentStore, StoredRecord
+from .store import GENERATION_NAME, SegmentStore, StoredRecord
 
 FORMAT = "evomem-journal"
 VERSION = "1"
@@ -157,9 +158,19 @@ def reconcile(
     return done
 
 
+# Temporary names evomem writes: ``write_atomic``'s for memory states and journals, and the store's generation file.
+STALE_TEMPORARY = re.compile(
+    rf"\.(?:[0-9a-f]{{32}}\.(?:safetensors|journal)|{re.escape(GENERATION_NAME)})\.\d+(?:\.\d+)?\.tmp"
+)
+
+
 def remove_stale_temporaries(directory: Path) -> None:
-    """Half-written temporary files of writers that died (only writers make them, one at a time)."""
+    """Half-written temporary files of writers that died (only writers make them, one at a time).
+
+    Only files with evomem's own temporary names are removed: the directory may hold the user's files too.
+    """
     if directory.is_dir():
         for tmp in directory.glob(".*.tmp"):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
+            if STALE_TEMPORARY.fullmatch(tmp.name):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)

@@ -224,3 +224,15 @@ def test_corrupted_state_names_the_file_and_is_rebuilt_from_stored_text(tmp_path
     rebuilt = memory.states.load(NAMESPACE, *memory._queue_shape())
     assert rebuilt.step == queue.step and torch.allclose(rebuilt.latents, queue.latents, atol=1e-5)
     assert memory.search("bread", namespace=NAMESPACE, k=3)
+
+
+def test_opening_removes_only_evomem_temporaries(tmp_path, encoder):
+    path = tmp_path / "data"
+    EvoMemory(path, model=encoder).add_messages(BATCHES[0], namespace=NAMESPACE)
+    states = EvoMemory(path, model=encoder).states.directory
+    users = [path / ".draft.tmp", path / ".notes.md.123.tmp", states / ".draft.tmp", states / ".x.safetensors.1.tmp"]
+    stale = [path / ".chroma.generation.123.456.tmp", states / f".{'ab' * 16}.safetensors.123.tmp"]
+    for file in users + stale:
+        file.write_text("kept?")
+    EvoMemory(path, model=encoder)
+    assert [file.exists() for file in users + stale] == [True] * len(users) + [False] * len(stale)
