@@ -5,7 +5,17 @@ from .encoder import EvoEncoder
 from .memory import EvoMemory
 from .queue import LatentQueue
 from .schema import Hit, Message, Segment
-from .state import StateCorruptedError
+from .state import StateCorruptedError, StateMissingError
 
-__all__ = ["EvoConfig", "EvoEncoder", "EvoMemory", "Hit", "LatentQueue", "Message", "Segment", "StateCorruptedError"]
+__all__ = [
+    "EvoConfig",
+    "EvoEncoder",
+    "EvoMemory",
+    "Hit",
+    "LatentQueue",
+    "Message",
+    "Segment",
+    "StateCorruptedError",
+    "StateMissingError",
+]
 __version__ = "0.1.0"

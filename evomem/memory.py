@@ -106,7 +106,7 @@ class EvoMemory:
         batch = to_messages(messages)
         parts = [self.segmenter.split_message(message) for message in batch]
         with self._writing(namespace):
-            queue = self.states.load(namespace, *self._queue_shape())
+            queue = self._queue(namespace)
             entries = []
             ids = []
             for offset, (message, texts) in enumerate(zip(batch, parts, strict=True)):
@@ -129,7 +129,7 @@ class EvoMemory:
             check_ids([doc_id])
         chunks = self.segmenter.split_document(text)
         with self._writing(namespace):
-            queue = self.states.load(namespace, *self._queue_shape())
+            queue = self._queue(namespace)
             doc_id = doc_id or self._generated_id(namespace, queue.step, text)
             entries = [
                 Segment(f"{doc_id}-{i}", 0, chunk, {"role": "document", "kind": "document", **extra})
@@ -197,7 +197,14 @@ class EvoMemory:
                     self.states.delete(name)
                     steps[name] = 0
                     continue
-                top = max(int(s.metadata["position"]) for s in stored) + 1
+                positions = {int(s.metadata["position"]) for s in stored}
+                if len(positions) < len(stored):
+                    raise ValueError(
+                        f"namespace {name!r} holds {len(stored)} segments at only {len(positions)} stream positions: "
+                        "some were written after its memory state was lost, so their order is unknown; delete the "
+                        "namespace and ingest its messages again"
+                    )
+                top = max(positions) + 1
                 queue = LatentQueue(*self._queue_shape(), step=top - len(stored))
                 token_ids = self.encoder.tokenize([s.text for s in stored])
                 with (
@@ -234,7 +241,7 @@ class EvoMemory:
         check_namespace(namespace)
         check_k(k)
         filters = self._filters(where, time_range)
-        queue = self.states.load(namespace, *self._queue_shape())
+        queue = self._queue(namespace)
         if queue.step == 0:
             return []
         with torch.inference_mode():
@@ -260,6 +267,7 @@ class EvoMemory:
         ids = check_ids(ids)
         step = self.states.step(namespace)
         if step == 0:
+            self._check_state_not_lost(namespace)
             return []
         stored = sorted(
             self.store.get(namespace, ids, below=step), key=lambda s: (s.metadata["position"], s.metadata["part"])
@@ -288,7 +296,7 @@ class EvoMemory:
 
     def stats(self, namespace: str) -> dict[str, Any]:
         check_namespace(namespace)
-        queue = self.states.load(namespace, *self._queue_shape())
+        queue = self._queue(namespace)
         stored = self.store.get(namespace, below=queue.step) if queue.step else []
         return {
             "namespace": namespace,
@@ -329,6 +337,26 @@ class EvoMemory:
                 remove_stale_temporaries(self.path)  # a generation file half-written by a killed writer
             finally:
                 self._file_lock.release()
+
+    def _queue(self, namespace: str) -> LatentQueue:
+        """The namespace's committed memory (empty for a new namespace; never for one whose state was lost)."""
+        queue = self.states.load(namespace, *self._queue_shape())
+        if queue.step == 0:
+            self._check_state_not_lost(namespace)
+        return queue
+
+    def _check_state_not_lost(self, namespace: str) -> None:
+        """Raise ``StateMissingError`` when a namespace without a memory state holds segments.
+
+        Only called at step 0, so a namespace with a state pays nothing. Checked in this order: records, then a
+        first batch in flight (its journal), then the state again (that batch may have committed meanwhile).
+        """
+        if (
+            self.store.has_records(namespace)
+            and not self.journal.path(namespace).exists()
+            and not self.states.path(namespace).exists()
+        ):
+            raise self.states.missing(namespace)
 
     def _queue_shape(self) -> tuple[int, int, int]:
         config = self.encoder.config

@@ -20,6 +20,10 @@ class StateCorruptedError(RuntimeError):
     """A memory-state file failed its checks; it is never silently reset."""
 
 
+class StateMissingError(StateCorruptedError):
+    """A namespace holds stored segments but its memory-state file is gone."""
+
+
 def _checksum(latents: torch.Tensor) -> str:
     return hashlib.sha256(latents.contiguous().numpy().tobytes()).hexdigest()
 
@@ -73,6 +77,12 @@ class StateDirectory:
         return (
             "rebuild the memory from the namespace's stored text with "
             f"`evomem reembed --rebuild --namespace {namespace}` (or EvoMemory(...).rebuild({namespace!r}))"
+        )
+
+    def missing(self, namespace: str) -> StateMissingError:
+        return StateMissingError(
+            f"namespace {namespace!r} has stored segments but no memory state ({self.path(namespace)} is missing); "
+            f"{self._hint(namespace)}"
         )
 
     def read(self, namespace: str) -> tuple[dict[str, str], torch.Tensor] | None:

@@ -300,6 +300,11 @@ class SegmentStore:
         with self._collection() as collection:
             return len(collection.get(where=self._where(namespace, [], below), include=[])["ids"])
 
+    def has_records(self, namespace: str) -> bool:
+        """Whether the namespace has any record, committed or not (reads one id at most)."""
+        with self._collection() as collection:
+            return bool(collection.get(where=self._where(namespace, []), limit=1, include=[])["ids"])
+
     def namespaces(self) -> list[str]:
         """Every namespace with at least one record, scanning the collection page by page."""
         names: set[str] = set()

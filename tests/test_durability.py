@@ -15,7 +15,7 @@ import pytest
 import torch
 from workers import chat_batches, crash_at, forkserver, ingest_batches, received, start
 
-from evomem import EvoMemory, StateCorruptedError
+from evomem import EvoMemory, StateCorruptedError, StateMissingError
 from evomem.store import record_id
 
 NAMESPACE = "kill"
@@ -236,3 +236,38 @@ def test_opening_removes_only_evomem_temporaries(tmp_path, encoder):
         file.write_text("kept?")
     EvoMemory(path, model=encoder)
     assert [file.exists() for file in users + stale] == [True] * len(users) + [False] * len(stale)
+
+
+def test_a_lost_state_file_is_an_error_not_a_reset_and_rebuild_recovers(tmp_path, encoder):
+    memory = EvoMemory(tmp_path / "data", model=encoder, segment_batching=False)
+    for batch in BATCHES[:3]:
+        memory.add_messages(batch, namespace=NAMESPACE)
+    memory.add_messages(BATCHES[0], namespace="other")
+    queue = memory.states.load(NAMESPACE, *memory._queue_shape())
+    memory.states.path(NAMESPACE).unlink()
+    stored = memory.store.count(NAMESPACE)
+    calls = [
+        lambda: memory.search("bread", namespace=NAMESPACE),
+        lambda: memory.get(None, namespace=NAMESPACE),
+        lambda: memory.stats(NAMESPACE),
+        lambda: memory.add_messages(BATCHES[3], namespace=NAMESPACE),
+    ]
+    for call in calls:
+        with pytest.raises(
+            StateMissingError, match=f"namespace '{NAMESPACE}'.*reembed --rebuild --namespace {NAMESPACE}"
+        ):
+            call()
+    assert memory.store.count(NAMESPACE) == stored  # nothing was mixed into the stream
+    assert memory.search("bread", namespace="other") and memory.search("bread", namespace="new") == []
+    assert memory.rebuild(NAMESPACE) == {NAMESPACE: queue.step}
+    rebuilt = memory.states.load(NAMESPACE, *memory._queue_shape())
+    assert torch.allclose(rebuilt.latents, queue.latents, atol=1e-5)
+    memory.add_messages(BATCHES[3], namespace=NAMESPACE)
+    positions = [s.metadata["position"] for s in memory.get(None, namespace=NAMESPACE)]
+    assert positions == list(range(memory.stats(NAMESPACE)["memory_step"])) and len(positions) > queue.step
+    # Segments an older evomem appended after losing a state collide with the old positions: named, not guessed.
+    memory.states.path("other").unlink()
+    late = {"namespace": "other", "position": 0, "message_id": "late", "part": 0, "fingerprint": memory.fingerprint}
+    memory.store.upsert([record_id("other", "late", 0)], [[1.0] * memory.store.dim], ["late"], [late])
+    with pytest.raises(ValueError, match="'other' holds .* segments at only .* stream positions"):
+        memory.rebuild("other")
