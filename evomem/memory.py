@@ -15,7 +15,7 @@ from filelock import FileLock
 from tqdm.auto import tqdm
 
 from .encoder import EvoEncoder
-from .journal import Journal, reconcile, remove_stale_temporaries
+from .journal import Journal, JournalError, reconcile, remove_stale_temporaries
 from .models import load_encoder
 from .queue import LatentQueue
 from .schema import (
@@ -30,7 +30,7 @@ from .schema import (
     parse_timestamp,
     to_messages,
 )
-from .state import StateCorruptedError, StateDirectory
+from .state import StateDirectory
 from .store import ChromaConnection, SegmentStore, StoredSegment, embedded_connection, record_id
 from .stream import encode_stream
 
@@ -187,34 +187,42 @@ class EvoMemory:
         if namespace is not None:
             check_namespace(namespace)
         show = self.show_progress if show_progress is None else show_progress
-        steps = {}
+        steps, failed = {}, []
         with self._writing(None):
-            names = [namespace] if namespace is not None else self.store.namespaces()
-            for name in names:
-                self.recovered += reconcile(self.store, self.states, self.journal, name, undo_if_unreadable=True)
-                stored = sorted(self.store.get(name), key=lambda s: (s.metadata["position"], s.metadata["part"]))
-                if not stored:
-                    self.states.delete(name)
-                    steps[name] = 0
-                    continue
-                positions = {int(s.metadata["position"]) for s in stored}
-                if len(positions) < len(stored):
-                    raise ValueError(
-                        f"namespace {name!r} holds {len(stored)} segments at only {len(positions)} stream positions: "
-                        "some were written after its memory state was lost, so their order is unknown; delete the "
-                        "namespace and ingest its messages again"
-                    )
-                top = max(positions) + 1
-                queue = LatentQueue(*self._queue_shape(), step=top - len(stored))
-                token_ids = self.encoder.tokenize([s.text for s in stored])
-                with (
-                    torch.inference_mode(),
-                    tqdm(total=len(stored), desc=f"rebuild {name}", unit="seg", disable=not show) as bar,
-                ):
-                    encode_stream(self.encoder, queue, token_ids, self.segment_batching, bar.update)
-                self.states.save(name, queue)
-                steps[name] = queue.step
+            for name in [namespace] if namespace is not None else self.store.namespaces():
+                try:
+                    steps[name] = self._rebuild(name, show)
+                except JournalError as error:  # a damaged journal stops its own namespace only
+                    if namespace is not None:
+                        raise
+                    failed.append(str(error))
+        if failed:
+            raise JournalError(f"rebuilt {sorted(steps)}, but not {len(failed)} namespace(s): {'; '.join(failed)}")
         return steps
+
+    def _rebuild(self, name: str, show: bool) -> int:
+        """Rebuild one namespace's memory state (writer lock held); returns its new step."""
+        self.recovered += reconcile(self.store, self.states, self.journal, name, undo_if_unreadable=True)
+        stored = sorted(self.store.get(name), key=lambda s: (s.metadata["position"], s.metadata["part"]))
+        if not stored:
+            self.states.delete(name)
+            return 0
+        positions = {int(s.metadata["position"]) for s in stored}
+        if len(positions) < len(stored):
+            raise ValueError(
+                f"namespace {name!r} holds {len(stored)} segments at only {len(positions)} stream positions: "
+                "some were written after its memory state was lost, so their order is unknown; delete the "
+                "namespace and ingest its messages again"
+            )
+        queue = LatentQueue(*self._queue_shape(), step=max(positions) + 1 - len(stored))
+        token_ids = self.encoder.tokenize([s.text for s in stored])
+        with (
+            torch.inference_mode(),
+            tqdm(total=len(stored), desc=f"rebuild {name}", unit="seg", disable=not show) as bar,
+        ):
+            encode_stream(self.encoder, queue, token_ids, self.segment_batching, bar.update)
+        self.states.save(name, queue)
+        return queue.step
 
     def reembed(self, source: str | None = None, **options: Any) -> dict[str, int]:
         """Migrate a store written by another model into this one, from the stored text; see ``evomem.reembed``."""
@@ -328,12 +336,7 @@ class EvoMemory:
             except Timeout:
                 return
             try:
-                for name in {entry["namespace"] for _, entry in self.journal.pending()}:
-                    try:
-                        self.recovered += reconcile(self.store, self.states, self.journal, name)
-                    except StateCorruptedError as error:  # reported again when the namespace is used
-                        self.recovered.append(f"could not reconcile namespace {name}: {error}")
-                remove_stale_temporaries(self.states.directory)
+                self.recovered += reconcile(self.store, self.states, self.journal)  # failures: reported, left
                 remove_stale_temporaries(self.path)  # a generation file half-written by a killed writer
             finally:
                 self._file_lock.release()

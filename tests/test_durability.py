@@ -8,7 +8,9 @@ no journal is left, and what is stored equals, vector for vector, a store that w
 from __future__ import annotations
 
 import json
+import os
 import random
+import shutil
 import time
 
 import pytest
@@ -16,6 +18,7 @@ import torch
 from workers import chat_batches, crash_at, forkserver, ingest_batches, received, start
 
 from evomem import EvoMemory, StateCorruptedError, StateMissingError
+from evomem.journal import JournalError
 from evomem.store import record_id
 
 NAMESPACE = "kill"
@@ -271,3 +274,35 @@ def test_a_lost_state_file_is_an_error_not_a_reset_and_rebuild_recovers(tmp_path
     memory.store.upsert([record_id("other", "late", 0)], [[1.0] * memory.store.dim], ["late"], [late])
     with pytest.raises(ValueError, match="'other' holds .* segments at only .* stream positions"):
         memory.rebuild("other")
+
+
+def test_a_damaged_journal_stops_only_its_namespace(tmp_path, encoder):
+    path = tmp_path / "data"
+    memory = EvoMemory(path, model=encoder)
+    for name, batch in (("a", BATCHES[0]), ("b", BATCHES[1])):
+        memory.add_messages(batch, namespace=name)
+    step = memory.stats("a")["memory_step"]
+    journal = memory.journal.path("a")
+    journal.write_text("{not json")
+    reopened = EvoMemory(path, model=encoder)  # opening is not blocked ...
+    assert [line.startswith(f"could not reconcile {journal}") for line in reopened.recovered] == [True]
+    reopened.add_messages(BATCHES[2], namespace="b")  # ... nor are the other namespaces
+    assert reopened.search("bread", namespace="b") and reopened.namespaces() == ["a", "b"]
+    with pytest.raises(JournalError, match=f"{journal} is unreadable.*delete it.*reembed --rebuild --namespace a"):
+        reopened.add_messages(BATCHES[2], namespace="a")
+    with pytest.raises(JournalError, match=f"rebuilt \\['b'\\], but not 1 namespace.*{journal}"):
+        reopened.rebuild()
+    journal.unlink()  # the recovery the error names
+    assert reopened.rebuild("a") == {"a": step}
+    reopened.add_messages(BATCHES[2], namespace="a")
+    # A journal or state file copied from another namespace is named, not read as that namespace's.
+    reopened.journal.begin_delete("b")
+    os.replace(reopened.journal.path("b"), journal)
+    with pytest.raises(JournalError, match=f"{journal} records namespace 'b', whose journal is .*: it was copied"):
+        reopened.add_messages(BATCHES[3], namespace="a")
+    journal.unlink()
+    copy = reopened.states.path("c")
+    shutil.copy(reopened.states.path("b"), copy)
+    with pytest.raises(StateCorruptedError, match=f"{copy} records namespace 'b', whose state file is .*: it was"):
+        reopened.namespaces()
+    assert reopened.stats("b")["messages"] == len(BATCHES[1]) + len(BATCHES[2])
