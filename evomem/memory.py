@@ -70,7 +70,11 @@ class EvoMemory:
         if not isinstance(path, str | Path):
             raise TypeError(f"path must be a string or a Path, got {type(path).__name__}")
         self.path = Path(path).expanduser()
-        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            file = next(p for p in (self.path, *self.path.parents) if p.exists() and not p.is_dir())
+            raise ValueError(f"path {self.path} cannot be a directory: {file} is a file; pass a directory") from None
         self.encoder = load_encoder(model)
         self.fingerprint = self.encoder.fingerprint()
         if client is not None:
