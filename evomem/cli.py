@@ -13,9 +13,10 @@ from .journal import JournalError
 from .memory import EvoMemory
 from .schema import check_ids, check_namespace, to_message
 from .state import StateCorruptedError
+from .store import StoreCorruptedError
 
 # What evomem raises for bad input, a bad file or a damaged store: shown as one line, not a traceback.
-USER_ERRORS = (ValueError, TypeError, OSError, StateCorruptedError, JournalError)
+USER_ERRORS = (ValueError, TypeError, OSError, StateCorruptedError, JournalError, StoreCorruptedError)
 
 DATA_OPTION = click.option(
     "--data",

@@ -31,7 +31,14 @@ from .schema import (
     to_messages,
 )
 from .state import StateDirectory
-from .store import ChromaConnection, SegmentStore, StoredSegment, embedded_connection, record_id
+from .store import (
+    ChromaConnection,
+    SegmentStore,
+    StoreCorruptedError,
+    StoredSegment,
+    embedded_connection,
+    record_id,
+)
 from .stream import encode_stream
 
 
@@ -78,6 +85,11 @@ class EvoMemory:
         self.encoder = load_encoder(model)
         self.fingerprint = self.encoder.fingerprint()
         if client is not None:
+            from chromadb.api import ClientAPI
+
+            if not isinstance(client, ClientAPI):
+                kind = type(client).__name__
+                raise TypeError(f"client must be a Chroma client (chromadb.PersistentClient or HttpClient), got {kind}")
             connection = ChromaConnection(client=client)
         elif chroma_host:
             import chromadb
@@ -85,7 +97,7 @@ class EvoMemory:
             connection = ChromaConnection(client=chromadb.HttpClient(host=chroma_host, port=chroma_port))
         else:
             connection = embedded_connection(self.path / "chroma")
-        self.store = SegmentStore(connection, self.fingerprint, self.encoder.dim)
+        self.store = self._open_store(connection)
         self.states = StateDirectory(self.path, self.fingerprint)
         self.journal = Journal(self.states)
         self.segment_batching = segment_batching
@@ -95,6 +107,20 @@ class EvoMemory:
         self._file_lock = FileLock(str(self.path / "writer.lock"))
         self.recovered: list[str] = []  # what reconciling interrupted writes did, one line each
         self._reconcile_if_idle()
+
+    def _open_store(self, connection: ChromaConnection) -> SegmentStore:
+        """This model's collection; an embedded database that SQLite cannot read is a ``StoreCorruptedError``."""
+        from chromadb.errors import InternalError
+
+        try:
+            return SegmentStore(connection, self.fingerprint, self.encoder.dim)
+        except InternalError as error:
+            if not connection.embedded:
+                raise
+            raise StoreCorruptedError(
+                f"the Chroma database {connection.directory / 'chroma.sqlite3'} cannot be read ({error}); restore "
+                f"{connection.directory} from a backup, or move it aside, with {self.path / 'state'}, and ingest again"
+            ) from None
 
     # ----- writing ------------------------------------------------------------------------------------------
 

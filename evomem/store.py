@@ -30,6 +30,10 @@ TRANSIENT_READ_ERROR = "Error creating hnsw segment reader"
 TRANSIENT_RETRIES = 5
 
 
+class StoreCorruptedError(RuntimeError):
+    """An embedded Chroma database that cannot be read."""
+
+
 @dataclass(frozen=True)
 class StoredSegment:
     record_id: str
@@ -95,7 +99,7 @@ class ChromaConnection:
 
     def _read_generation(self) -> str:
         try:
-            return self._generation_file.read_text(encoding="utf-8")
+            return self._generation_file.read_text(encoding="utf-8", errors="replace")  # any change is news
         except FileNotFoundError:
             return ""
 
