@@ -97,6 +97,24 @@ BAD = [
     ("huge timestamp", lambda m: m.add_messages([{"content": "x", "timestamp": 10**400}], "n"), ValueError, "range"),
     ("list timestamp", lambda m: m.add_messages([{"content": "x", "timestamp": [1]}], "n"), TypeError, "timestamp"),
     (
+        "timestamp before year 1 in UTC",
+        lambda m: m.add_messages([{"content": "x", "timestamp": "0001-01-01T00:00:00+14:00"}], "n"),
+        ValueError,
+        "years 1 to 9999",
+    ),
+    ("timestamp after 9999", lambda m: m.add_messages([{"content": "x", "timestamp": 1e15}], "n"), ValueError, "9999"),
+    ("time range past 9999", lambda m: m.search("x", "n", time_range=(None, 1e15)), ValueError, "years 1 to 9999"),
+    *(
+        (
+            f"role {role!r}",
+            lambda m, role=role: m.add_messages([{"content": "x", "role": role}], "n"),
+            TypeError,
+            "role",
+        )
+        for role in ({}, [], 0, False)
+    ),
+    ("empty role", lambda m: m.add_messages([{"content": "x", "role": ""}], "n"), ValueError, "role is empty"),
+    (
         "nested metadata",
         lambda m: m.add_messages([{"content": "x", "metadata": {"a": {"b": 1}}}], "n"),
         TypeError,
@@ -183,7 +201,7 @@ valid_messages = st.fixed_dictionaries(
         "role": st.sampled_from(["user", "assistant", "tool"]),
         "name": st.text("abcdefgh XYZ", min_size=1, max_size=12).filter(str.strip),
         "id": st.one_of(printable, st.integers(-(10**6), 10**6)),
-        "timestamp": st.one_of(st.integers(0, 2**40), st.datetimes().map(lambda d: d.isoformat())),
+        "timestamp": st.one_of(st.integers(0, 2**37), st.datetimes().map(lambda d: d.isoformat())),
         "metadata": st.dictionaries(
             st.text("abcdef_", min_size=1, max_size=6).filter(lambda k: k not in ("name", "role", "part", "kind")),
             st.one_of(
