@@ -84,7 +84,8 @@ class EvoStore(BaseStore):
     evomem stream of its namespace tuple, so a query is read with that namespace's evolving memory. Search
     across a namespace prefix merges the namespaces' hits by score; ``filter`` is applied to the values with
     LangGraph's operators; items without text come after scored ones. Without a query, items come most
-    recently updated first. Updating an item re-appends its text to the stream. TTLs are not supported.
+    recently updated first. Updating an item re-appends its text to the stream. Consecutive puts are checked
+    together before any is written: a batch with one bad put changes nothing. TTLs are not supported.
     """
 
     def __init__(self, memory: EvoMemory, *, fields: Sequence[str] = ("$",), path: str | Path | None = None):
