@@ -6,7 +6,8 @@ from .memory import EvoMemory
 from .queue import LatentQueue
 from .schema import Hit, Message, Segment
 from .space import StoreFullError
-from .state import StateCorruptedError
+from .state import StateCorruptedError, StateMissingError
+from .store import StoreCorruptedError
 
 __all__ = [
     "EvoConfig",
@@ -17,6 +18,8 @@ __all__ = [
     "Message",
     "Segment",
     "StateCorruptedError",
+    "StateMissingError",
+    "StoreCorruptedError",
     "StoreFullError",
 ]
 __version__ = "0.1.0"

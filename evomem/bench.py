@@ -31,7 +31,7 @@ def static_encoder(encoder: EvoEncoder) -> Callable[[list[str]], object]:
     """The static base model as users run it: sentence-transformers over the same backbone directory."""
     from sentence_transformers import SentenceTransformer
 
-    model = SentenceTransformer(str(encoder.backbone_dir), device="cpu", local_files_only=True)
+    model = SentenceTransformer(str(encoder.backbone_dir), device="cpu", local_files_only=True, trust_remote_code=False)
     model.max_seq_length = encoder.config.segment_max_tokens
     return lambda texts: model.encode(texts, batch_size=32, normalize_embeddings=True)
 

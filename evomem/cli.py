@@ -9,7 +9,14 @@ from pathlib import Path
 
 import click
 
+from .journal import JournalError
 from .memory import EvoMemory
+from .schema import check_ids, check_namespace, to_message
+from .state import StateCorruptedError
+from .store import StoreCorruptedError
+
+# What evomem raises for bad input, a bad file or a damaged store: shown as one line, not a traceback.
+USER_ERRORS = (ValueError, TypeError, OSError, StateCorruptedError, JournalError, StoreCorruptedError)
 
 DATA_OPTION = click.option(
     "--data",
@@ -43,7 +50,23 @@ def require_eval_extra(command: str) -> None:
         )
 
 
-@click.group()
+class CliError(click.ClickException):
+    """One ``Error: ...`` line and exit code 2."""
+
+    exit_code = 2
+
+
+class EvomemGroup(click.Group):
+    """Runs a command and turns ``USER_ERRORS`` into a ``CliError``."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except USER_ERRORS as error:
+            raise CliError(str(error)) from None
+
+
+@click.group(cls=EvomemGroup)
 @click.option("--path", default="./evomem-data", envvar="EVOMEM_PATH", show_default=True, help="Data directory.")
 @click.option("--model", default=None, envvar="EVOMEM_MODEL", help="Model directory (default: embedded model).")
 @click.option("--no-segment-batching", is_flag=True, help="One memory pass per segment (slower).")
@@ -62,15 +85,24 @@ def main(ctx, path, model, no_segment_batching, chroma_host, chroma_port):
 
 
 def _read_jsonl(file: Path) -> list[dict]:
+    """The messages of a JSON-lines file, each checked; an error names the file and line."""
     messages = []
-    with open(file, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
+    for number, raw in enumerate(file.read_bytes().splitlines(), start=1):
+        try:
+            line = raw.decode("utf-8")
             if not line.strip():
                 continue
-            try:
-                messages.append(json.loads(line))
-            except json.JSONDecodeError as error:
-                raise click.BadParameter(f"{file}:{number}: not JSON ({error.msg})") from None
+            message = json.loads(line)
+            to_message(message)
+        except UnicodeDecodeError:
+            raise CliError(f"{file}:{number}: not UTF-8 text (ingest reads JSON lines)") from None
+        except json.JSONDecodeError as error:
+            raise CliError(f"{file}:{number}: not JSON ({error.msg})") from None
+        except RecursionError:
+            raise CliError(f"{file}:{number}: JSON nested too deeply") from None
+        except (TypeError, ValueError) as error:
+            raise CliError(f"{file}:{number}: {error}") from None
+        messages.append(message)
     return messages
 
 
@@ -80,11 +112,9 @@ def _read_jsonl(file: Path) -> list[dict]:
 @click.pass_context
 def ingest(ctx, file, namespace):
     """Append the messages of FILE (JSON lines: role, content, optional name, id, timestamp, metadata)."""
+    check_namespace(namespace)
     messages = _read_jsonl(file)
-    try:
-        ids = _open(ctx, show_progress=True).add_messages(messages, namespace=namespace)
-    except (TypeError, ValueError) as error:
-        raise click.ClickException(str(error)) from None
+    ids = _open(ctx, show_progress=True).add_messages(messages, namespace=namespace)
     click.echo(f"stored {len(ids)} messages in namespace {namespace}")
 
 
@@ -96,10 +126,7 @@ def ingest(ctx, file, namespace):
 @click.pass_context
 def search(ctx, query, namespace, k, as_json):
     """Search a namespace with its current memory."""
-    try:
-        hits = _open(ctx).search(query, namespace=namespace, k=k)
-    except (TypeError, ValueError) as error:
-        raise click.ClickException(str(error)) from None
+    hits = _open(ctx).search(query, namespace=namespace, k=k)
     if as_json:
         click.echo(json.dumps([hit.__dict__ for hit in hits], indent=2))
         return
@@ -124,6 +151,8 @@ def stats(ctx, namespace):
 @click.pass_context
 def delete(ctx, namespace, ids, yes):
     """Delete messages, or a whole namespace with its memory state."""
+    check_namespace(namespace)
+    check_ids(ids)
     what = f"{len(ids)} messages of {namespace}" if ids else f"namespace {namespace} and its memory"
     if not yes:
         click.confirm(f"Delete {what}?", abort=True)
@@ -226,10 +255,7 @@ def data_build(output, count, seed, msc_dir, documents, msc_share, document_shar
     """Generate training samples (JSONL): synthetic dialogues, real MSC dialogues, your documents."""
     from .training.data import build
 
-    try:
-        families = build(output, count, seed, msc_dir, list(documents), msc_share, document_share)
-    except (FileNotFoundError, ValueError) as error:
-        raise click.ClickException(str(error)) from None
+    families = build(output, count, seed, msc_dir, list(documents), msc_share, document_share)
     click.echo(f"wrote {sum(families.values())} samples to {output}")
     for family, number in sorted(families.items()):
         click.echo(f"  {family:<36} {number}")
@@ -310,24 +336,20 @@ def train(
 def reembed(ctx, source, namespaces, batch_size, drop_source, rebuild):
     """Re-encode a store written by another model with this one (--model), resumably; or --rebuild memory states."""
     memory = _open(ctx, show_progress=True)
-    try:
-        if rebuild:
-            names = list(namespaces) or [None]
-            steps = {}
-            for name in names:
-                steps.update(memory.rebuild(name, show_progress=True))
-            for name, step in sorted(steps.items()):
-                click.echo(f"rebuilt the memory of namespace {name} (step {step})")
-            return
-        result = memory.reembed(
-            source,
-            namespaces=list(namespaces) or None,
-            batch_segments=batch_size,
-            show_progress=True,
-            drop_source=drop_source,
-        )
-    except (TypeError, ValueError) as error:
-        raise click.ClickException(str(error)) from None
+    if rebuild:
+        steps = {}
+        for name in list(namespaces) or [None]:
+            steps.update(memory.rebuild(name, show_progress=True))
+        for name, step in sorted(steps.items()):
+            click.echo(f"rebuilt the memory of namespace {name} (step {step})")
+        return
+    result = memory.reembed(
+        source,
+        namespaces=list(namespaces) or None,
+        batch_segments=batch_size,
+        show_progress=True,
+        drop_source=drop_source,
+    )
     for name, count in sorted(result.items()):
         click.echo(f"namespace {name}: {count} segments re-embedded with model {memory.fingerprint}")
 

@@ -8,6 +8,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 CONFIG_NAME = "evomem_config.json"
+# The type of each setting that is not an int.
+FIELD_TYPES = {
+    "backbone": str,
+    "lora_alpha": int | float,
+    "lora_dropout": int | float,
+    "lora_targets": list | None,
+    "query_instruction": str,
+    "extra": dict,
+}
+
+
+def read_json_object(path: Path) -> dict:
+    """A JSON file that must hold an object, or a ValueError naming it."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path} is not valid JSON ({error}); replace it with a good copy") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} must hold a JSON object, got {type(data).__name__}; replace it with a good copy")
+    return data
 
 
 @dataclass
@@ -39,7 +59,13 @@ class EvoConfig:
         return self.num_query_tokens * self.queue_steps
 
     def validate(self) -> None:
-        """Raise ValueError when a setting is out of range."""
+        """Raise ValueError when a setting has the wrong type or is out of range."""
+        for item in dataclasses.fields(self):
+            value, expected = getattr(self, item.name), FIELD_TYPES.get(item.name, int)
+            if isinstance(value, bool) or not isinstance(value, expected):
+                raise ValueError(f"EvoConfig.{item.name} must be of type {item.type}, got {value!r}")
+        if self.lora_targets is not None and not all(isinstance(target, str) for target in self.lora_targets):
+            raise ValueError(f"EvoConfig.lora_targets must be a list of module names, got {self.lora_targets!r}")
         positive = (
             "num_query_tokens",
             "queue_steps",
@@ -51,7 +77,7 @@ class EvoConfig:
         )
         for name in positive:
             value = getattr(self, name)
-            if not isinstance(value, int) or value <= 0:
+            if value <= 0:
                 raise ValueError(f"EvoConfig.{name} must be a positive integer, got {value!r}")
         if not 0 <= self.segment_overlap_tokens < self.segment_max_tokens // 2:
             raise ValueError(
@@ -70,6 +96,8 @@ class EvoConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> EvoConfig:
+        if not isinstance(data, dict):
+            raise TypeError(f"EvoConfig.from_dict takes a dict, got {type(data).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -86,10 +114,10 @@ class EvoConfig:
     @classmethod
     def load(cls, directory: str | Path) -> EvoConfig:
         path = Path(directory) / CONFIG_NAME
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} not found: not an evomem model directory")
+        data = read_json_object(path)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise FileNotFoundError(f"{path} not found: not an evomem model directory") from None
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path} is not valid JSON: {error}") from None
-        return cls.from_dict(data)
+            return cls.from_dict(data)
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}; fix the setting or save the model again") from None

@@ -15,8 +15,8 @@ from peft.tuners.lora import LoraLayer
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from .backbone import EMBEDDED_PREFIX, backbone_digest, load_backbone, resolve_backbone_dir
-from .config import EvoConfig
+from .backbone import EMBEDDED_PREFIX, backbone_digest, check_safetensors, load_backbone, resolve_backbone_dir
+from .config import CONFIG_NAME, EvoConfig
 from .packing import Layout, MemoryBlock, SegmentPiece, pack
 from .queue import LatentQueue
 from .segmenter import Segmenter
@@ -345,13 +345,17 @@ class EvoEncoder(nn.Module):
         """Load an encoder saved by ``save_pretrained`` (safetensors only)."""
         directory = Path(directory).expanduser()
         config = EvoConfig.load(directory)
+        weights = directory / WEIGHTS_NAME
+        if not weights.is_file():
+            raise FileNotFoundError(f"{weights} not found")
+        check_safetensors(weights)
         backbone = config.backbone
         if not backbone.startswith(EMBEDDED_PREFIX) and not Path(backbone).is_absolute():
             backbone = str(directory / backbone)
         encoder = cls(config, resolve_backbone_dir(backbone))
-        weights = directory / WEIGHTS_NAME
-        if not weights.is_file():
-            raise FileNotFoundError(f"{weights} not found")
-        encoder.load_evo_state_dict(load_file(str(weights)))
+        try:
+            encoder.load_evo_state_dict(load_file(str(weights)))
+        except (RuntimeError, ValueError) as error:
+            raise ValueError(f"{weights} does not fit {directory / CONFIG_NAME}: {error}") from None
         encoder.eval()
         return encoder

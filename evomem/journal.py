@@ -23,11 +23,12 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
-from .state import StateCorruptedError, StateDirectory, fsync_dir, write_atomic
-from .store import SegmentStore
+from .state import StateCorruptedError, StateDirectory, fsync_dir, rebuild_command, write_atomic
+from .store import GENERATION_NAME, SegmentStore
 
 FORMAT = "evomem-journal"
 VERSION = "2"
@@ -37,6 +38,14 @@ SUFFIX = ".journal"
 
 class JournalError(RuntimeError):
     """A journal entry that cannot be read or does not match the store."""
+
+
+def _recovery(namespace: str | None) -> str:
+    """What to do about a journal that cannot be trusted."""
+    return (
+        "to recover, delete it and rebuild the namespace's memory from every stored segment (those of the "
+        f"interrupted batch included) with {rebuild_command(namespace or 'NAMESPACE')}"
+    )
 
 
 def _digest(body: dict[str, Any]) -> str:
@@ -81,8 +90,9 @@ class Journal:
             path.unlink()
             fsync_dir(path.parent)
 
-    def read(self, path: Path) -> dict[str, Any]:
-        hint = "a journal is written atomically, so this file was changed by something else than evomem"
+    def read(self, path: Path, namespace: str | None = None) -> dict[str, Any]:
+        """A checked journal entry; ``namespace``, when known, is the one whose journal ``path`` should be."""
+        hint = f"a journal is written atomically, so something else changed this file; {_recovery(namespace)}"
         try:
             entry = json.loads(path.read_text(encoding="utf-8"))
             body = {key: value for key, value in entry.items() if key != "sha256"}
@@ -90,12 +100,23 @@ class Journal:
             raise JournalError(f"journal {path} is unreadable ({error}); {hint}") from error
         if body.get("format") != FORMAT or body.get("version") not in VERSIONS or entry.get("sha256") != _digest(body):
             raise JournalError(f"journal {path} fails its format or checksum check; {hint}")
+        recorded = body.get("namespace")
+        if not isinstance(recorded, str) or self.path(recorded) != path:
+            raise JournalError(
+                f"journal {path} records namespace {recorded!r}, whose journal is "
+                f"{self.path(recorded) if isinstance(recorded, str) else 'unknown'}: it was copied or renamed; "
+                f"move it back, or {_recovery(namespace)}"
+            )
         return body
 
-    def pending(self) -> list[tuple[Path, dict[str, Any]]]:
-        if not self.directory.is_dir():
-            return []
-        return [(path, self.read(path)) for path in sorted(self.directory.glob(f"*{SUFFIX}"))]
+    def entry(self, namespace: str) -> dict[str, Any] | None:
+        """The namespace's pending entry, or None."""
+        path = self.path(namespace)
+        return self.read(path, namespace) if path.exists() else None
+
+    def files(self) -> list[Path]:
+        """Every pending entry's file, read or not."""
+        return sorted(self.directory.glob(f"*{SUFFIX}")) if self.directory.is_dir() else []
 
 
 def reconcile(
@@ -107,61 +128,81 @@ def reconcile(
 ) -> list[str]:
     """Finish or undo the writes that a dead writer left in flight; returns what was done, one line each.
 
-    Call with the writer lock held. ``namespace`` limits the work to one namespace. When the namespace's memory
-    state is unreadable the batch cannot be judged and ``StateCorruptedError`` is raised, unless
-    ``undo_if_unreadable`` (for a rebuild, which replaces the state): then the batch is rolled back.
+    Call with the writer lock held. With ``namespace``, only that namespace's entry is read, and an entry that
+    cannot be read or judged raises (``JournalError``; ``StateCorruptedError`` when the memory state is
+    unreadable, unless ``undo_if_unreadable``, for a rebuild which replaces the state: then the batch is rolled
+    back). Without, every entry is reconciled and one that fails is reported in the returned lines and left for
+    its namespace: one damaged file never blocks the others.
     """
+    if namespace is not None:
+        entry = journal.entry(namespace)
+        return [] if entry is None else [_reconcile_entry(store, states, journal, entry, undo_if_unreadable)]
     done = []
-    for path, entry in journal.pending():
-        name = entry["namespace"]
-        if namespace is not None and name != namespace:
-            continue
-        if entry["op"] == "delete":
-            store.delete(name)
-            states.delete(name)
-            journal.end(name)
-            done.append(f"finished deleting namespace {name}")
-            continue
-        if entry["op"] != "add":
-            raise JournalError(f"journal {path} has an unknown operation {entry['op']!r}")
+    for path in journal.files():
         try:
-            step = states.step(name)
-        except StateCorruptedError:
-            if not undo_if_unreadable:
-                raise
-            step = entry["from_step"]
-        if step == entry["to_step"]:
-            store.delete_records(entry.get("superseded", []))
-            journal.end(name)
-            done.append(f"kept the committed batch of namespace {name} (steps {entry['from_step']}-{step})")
-        elif step == entry["from_step"]:
-            store.delete_records(entry["record_ids"])
-            previous = entry.get("previous")  # version 1: the records it overwrote
-            if previous:
-                store.upsert(
-                    [r["id"] for r in previous],
-                    [r["embedding"] for r in previous],
-                    [r["text"] for r in previous],
-                    [r["metadata"] for r in previous],
-                )
-            journal.end(name)
-            done.append(
-                f"rolled back the uncommitted batch of namespace {name} "
-                f"({len(entry['record_ids'])} segments, steps {entry['from_step']}-{entry['to_step']})"
-            )
-        else:
-            raise JournalError(
-                f"journal {path} describes steps {entry['from_step']}-{entry['to_step']} of namespace {name}, "
-                f"but its memory state is at step {step}"
-            )
-    if namespace is None:
-        remove_stale_temporaries(states.directory)
+            done.append(_reconcile_entry(store, states, journal, journal.read(path), undo_if_unreadable))
+        except (JournalError, StateCorruptedError) as error:  # raised again when its namespace is used
+            done.append(f"could not reconcile {path}: {error}")
+    remove_stale_temporaries(states.directory)
     return done
 
 
+def _reconcile_entry(
+    store: SegmentStore, states: StateDirectory, journal: Journal, entry: dict[str, Any], undo_if_unreadable: bool
+) -> str:
+    """Finish or undo one checked entry; returns what was done."""
+    name = entry["namespace"]
+    if entry["op"] == "delete":
+        store.delete(name)
+        states.delete(name)
+        journal.end(name)
+        return f"finished deleting namespace {name}"
+    if entry["op"] != "add":
+        raise JournalError(f"journal {journal.path(name)} has an unknown operation {entry['op']!r}")
+    try:
+        step = states.step(name)
+    except StateCorruptedError:
+        if not undo_if_unreadable:
+            raise
+        step = entry["from_step"]
+    if step == entry["to_step"]:
+        store.delete_records(entry.get("superseded", []))
+        journal.end(name)
+        return f"kept the committed batch of namespace {name} (steps {entry['from_step']}-{step})"
+    if step != entry["from_step"]:
+        raise JournalError(
+            f"journal {journal.path(name)} describes steps {entry['from_step']}-{entry['to_step']} of namespace "
+            f"{name}, but its memory state is at step {step}"
+        )
+    store.delete_records(entry["record_ids"])
+    previous = entry.get("previous")  # version 1: the records it overwrote
+    if previous:
+        store.upsert(
+            [r["id"] for r in previous],
+            [r["embedding"] for r in previous],
+            [r["text"] for r in previous],
+            [r["metadata"] for r in previous],
+        )
+    journal.end(name)
+    return (
+        f"rolled back the uncommitted batch of namespace {name} "
+        f"({len(entry['record_ids'])} segments, steps {entry['from_step']}-{entry['to_step']})"
+    )
+
+
+# Temporary names evomem writes: ``write_atomic``'s for memory states and journals, and the store's generation file.
+STALE_TEMPORARY = re.compile(
+    rf"\.(?:[0-9a-f]{{32}}\.(?:safetensors|journal)|{re.escape(GENERATION_NAME)})\.\d+(?:\.\d+)?\.tmp"
+)
+
+
 def remove_stale_temporaries(directory: Path) -> None:
-    """Half-written temporary files of writers that died (only writers make them, one at a time)."""
+    """Half-written temporary files of writers that died (only writers make them, one at a time).
+
+    Only files with evomem's own temporary names are removed: the directory may hold the user's files too.
+    """
     if directory.is_dir():
         for tmp in directory.glob(".*.tmp"):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
+            if STALE_TEMPORARY.fullmatch(tmp.name):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)

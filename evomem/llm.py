@@ -65,8 +65,8 @@ def export_smollm2(directory: str | Path | None = None) -> Path:
         from safetensors.torch import save_file
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, trust_remote_code=False)
+        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name, trust_remote_code=False)
         if not model.config.tie_word_embeddings:
             raise ValueError("expected SmolLM2's output head to be tied to its input embeddings")
         state = {name: t.detach().contiguous() for name, t in model.state_dict().items() if name != TIED_HEAD}
@@ -90,10 +90,13 @@ class LocalChatLLM:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        from .backbone import validate_model_dir
+
         self.model_dir = Path(model_dir) if model_dir is not None else export_smollm2()
-        self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir, local_files_only=True)
+        validate_model_dir(self.model_dir)
+        self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir, local_files_only=True, trust_remote_code=False)
         self.model = AutoModelForCausalLM.from_pretrained(
-            self.model_dir, local_files_only=True, use_safetensors=True, dtype=torch.float32
+            self.model_dir, local_files_only=True, trust_remote_code=False, use_safetensors=True, dtype=torch.float32
         ).eval()
         self.max_new_tokens = max_new_tokens
 

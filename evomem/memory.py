@@ -15,7 +15,7 @@ from filelock import FileLock
 from tqdm.auto import tqdm
 
 from .encoder import EvoEncoder
-from .journal import Journal, reconcile, remove_stale_temporaries
+from .journal import Journal, JournalError, reconcile, remove_stale_temporaries
 from .models import load_encoder
 from .queue import LatentQueue
 from .schema import (
@@ -30,9 +30,16 @@ from .schema import (
     parse_timestamp,
     to_messages,
 )
-from .space import MARGIN_BYTES, batch_bytes, require_free_space
+from .space import MARGIN_BYTES, StoreFullError, batch_bytes, require_free_space
 from .state import StateDirectory
-from .store import ChromaConnection, SegmentStore, StoredSegment, embedded_connection, record_id
+from .store import (
+    ChromaConnection,
+    SegmentStore,
+    StoreCorruptedError,
+    StoredSegment,
+    embedded_connection,
+    record_id,
+)
 from .stream import encode_stream
 
 
@@ -71,10 +78,19 @@ class EvoMemory:
         if not isinstance(path, str | Path):
             raise TypeError(f"path must be a string or a Path, got {type(path).__name__}")
         self.path = Path(path).expanduser()
-        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            file = next(p for p in (self.path, *self.path.parents) if p.exists() and not p.is_dir())
+            raise ValueError(f"path {self.path} cannot be a directory: {file} is a file; pass a directory") from None
         self.encoder = load_encoder(model)
         self.fingerprint = self.encoder.fingerprint()
         if client is not None:
+            from chromadb.api import ClientAPI
+
+            if not isinstance(client, ClientAPI):
+                kind = type(client).__name__
+                raise TypeError(f"client must be a Chroma client (chromadb.PersistentClient or HttpClient), got {kind}")
             connection = ChromaConnection(client=client)
         elif chroma_host:
             import chromadb
@@ -82,7 +98,7 @@ class EvoMemory:
             connection = ChromaConnection(client=chromadb.HttpClient(host=chroma_host, port=chroma_port))
         else:
             connection = embedded_connection(self.path / "chroma")
-        self.store = SegmentStore(connection, self.fingerprint, self.encoder.dim)
+        self.store = self._open_store(connection)
         self.states = StateDirectory(self.path, self.fingerprint)
         self.journal = Journal(self.states)
         self.segment_batching = segment_batching
@@ -92,6 +108,20 @@ class EvoMemory:
         self._file_lock = FileLock(str(self.path / "writer.lock"))
         self.recovered: list[str] = []  # what reconciling interrupted writes did, one line each
         self._reconcile_if_idle()
+
+    def _open_store(self, connection: ChromaConnection) -> SegmentStore:
+        """This model's collection; an embedded database that SQLite cannot read is a ``StoreCorruptedError``."""
+        from chromadb.errors import InternalError
+
+        try:
+            return SegmentStore(connection, self.fingerprint, self.encoder.dim)
+        except InternalError as error:
+            if not connection.embedded:
+                raise
+            raise StoreCorruptedError(
+                f"the Chroma database {connection.directory / 'chroma.sqlite3'} cannot be read ({error}); restore "
+                f"{connection.directory} from a backup, or move it aside, with {self.path / 'state'}, and ingest again"
+            ) from None
 
     # ----- writing ------------------------------------------------------------------------------------------
 
@@ -107,7 +137,7 @@ class EvoMemory:
         batch = to_messages(messages)
         parts = [self.segmenter.split_message(message) for message in batch]
         with self._writing(namespace):
-            queue = self.states.load(namespace, *self._queue_shape())
+            queue = self._queue(namespace)
             entries = []
             ids = []
             for offset, (message, texts) in enumerate(zip(batch, parts, strict=True)):
@@ -130,7 +160,7 @@ class EvoMemory:
             check_ids([doc_id])
         chunks = self.segmenter.split_document(text)
         with self._writing(namespace):
-            queue = self.states.load(namespace, *self._queue_shape())
+            queue = self._queue(namespace)
             doc_id = doc_id or self._generated_id(namespace, queue.step, text)
             entries = [
                 Segment(f"{doc_id}-{i}", 0, chunk, {"role": "document", "kind": "document", **extra})
@@ -202,27 +232,42 @@ class EvoMemory:
         if namespace is not None:
             check_namespace(namespace)
         show = self.show_progress if show_progress is None else show_progress
-        steps = {}
+        steps, failed = {}, []
         with self._writing(None):
-            names = [namespace] if namespace is not None else self.store.namespaces()
-            for name in names:
-                self._reconcile(name, undo_if_unreadable=True)
-                stored = sorted(self.store.get(name), key=lambda s: (s.metadata["position"], s.metadata["part"]))
-                if not stored:
-                    self.states.delete(name)
-                    steps[name] = 0
-                    continue
-                top = max(int(s.metadata["position"]) for s in stored) + 1
-                queue = LatentQueue(*self._queue_shape(), step=top - len(stored))
-                token_ids = self.encoder.tokenize([s.text for s in stored])
-                with (
-                    torch.inference_mode(),
-                    tqdm(total=len(stored), desc=f"rebuild {name}", unit="seg", disable=not show) as bar,
-                ):
-                    encode_stream(self.encoder, queue, token_ids, self.segment_batching, bar.update)
-                self.states.save(name, queue)
-                steps[name] = queue.step
+            for name in [namespace] if namespace is not None else self.store.namespaces():
+                try:
+                    steps[name] = self._rebuild(name, show)
+                except JournalError as error:  # a damaged journal stops its own namespace only
+                    if namespace is not None:
+                        raise
+                    failed.append(str(error))
+        if failed:
+            raise JournalError(f"rebuilt {sorted(steps)}, but not {len(failed)} namespace(s): {'; '.join(failed)}")
         return steps
+
+    def _rebuild(self, name: str, show: bool) -> int:
+        """Rebuild one namespace's memory state (writer lock held); returns its new step."""
+        self._reconcile(name, undo_if_unreadable=True)
+        stored = sorted(self.store.get(name), key=lambda s: (s.metadata["position"], s.metadata["part"]))
+        if not stored:
+            self.states.delete(name)
+            return 0
+        positions = {int(s.metadata["position"]) for s in stored}
+        if len(positions) < len(stored):
+            raise ValueError(
+                f"namespace {name!r} holds {len(stored)} segments at only {len(positions)} stream positions: "
+                "some were written after its memory state was lost, so their order is unknown; delete the "
+                "namespace and ingest its messages again"
+            )
+        queue = LatentQueue(*self._queue_shape(), step=max(positions) + 1 - len(stored))
+        token_ids = self.encoder.tokenize([s.text for s in stored])
+        with (
+            torch.inference_mode(),
+            tqdm(total=len(stored), desc=f"rebuild {name}", unit="seg", disable=not show) as bar,
+        ):
+            encode_stream(self.encoder, queue, token_ids, self.segment_batching, bar.update)
+        self.states.save(name, queue)
+        return queue.step
 
     def reembed(self, source: str | None = None, **options: Any) -> dict[str, int]:
         """Migrate a store written by another model into this one, from the stored text; see ``evomem.reembed``."""
@@ -249,7 +294,7 @@ class EvoMemory:
         check_namespace(namespace)
         check_k(k)
         filters = self._filters(where, time_range)
-        queue = self.states.load(namespace, *self._queue_shape())
+        queue = self._queue(namespace)
         if queue.step == 0:
             return []
         with torch.inference_mode():
@@ -275,6 +320,7 @@ class EvoMemory:
         ids = check_ids(ids)
         step = self.states.step(namespace)
         if step == 0:
+            self._check_state_not_lost(namespace)
             return []
         stored = sorted(
             self.store.get(namespace, ids, below=step), key=lambda s: (s.metadata["position"], s.metadata["part"])
@@ -303,7 +349,7 @@ class EvoMemory:
 
     def stats(self, namespace: str) -> dict[str, Any]:
         check_namespace(namespace)
-        queue = self.states.load(namespace, *self._queue_shape())
+        queue = self._queue(namespace)
         stored = self.store.get(namespace, below=queue.step) if queue.step else []
         return {
             "namespace": namespace,
@@ -344,16 +390,34 @@ class EvoMemory:
             except Timeout:
                 return
             try:
-                for name in {entry["namespace"] for _, entry in self.journal.pending()}:
-                    try:
-                        self._reconcile(name)
-                    except Exception as error:  # noqa: BLE001 - reads see only committed batches; the next write
-                        # to the namespace reconciles again and reports what stops it (a damaged state, a full disk)
-                        self.recovered.append(f"could not reconcile namespace {name} yet: {error}")
-                remove_stale_temporaries(self.states.directory)
+                if self.store.connection.embedded and self.journal.files():
+                    require_free_space(self.path, MARGIN_BYTES)  # Chroma can block deleting on a full disk
+                self.recovered += reconcile(self.store, self.states, self.journal)  # failures: reported, left
+            except StoreFullError as error:  # reads see committed batches only; the next write reconciles
+                self.recovered.append(f"interrupted writes are reconciled by the next write: {error}")
                 remove_stale_temporaries(self.path)  # a generation file half-written by a killed writer
             finally:
                 self._file_lock.release()
+
+    def _queue(self, namespace: str) -> LatentQueue:
+        """The namespace's committed memory (empty for a new namespace; never for one whose state was lost)."""
+        queue = self.states.load(namespace, *self._queue_shape())
+        if queue.step == 0:
+            self._check_state_not_lost(namespace)
+        return queue
+
+    def _check_state_not_lost(self, namespace: str) -> None:
+        """Raise ``StateMissingError`` when a namespace without a memory state holds segments.
+
+        Only called at step 0, so a namespace with a state pays nothing. Checked in this order: records, then a
+        first batch in flight (its journal), then the state again (that batch may have committed meanwhile).
+        """
+        if (
+            self.store.has_records(namespace)
+            and not self.journal.path(namespace).exists()
+            and not self.states.path(namespace).exists()
+        ):
+            raise self.states.missing(namespace)
 
     def _queue_shape(self) -> tuple[int, int, int]:
         config = self.encoder.config

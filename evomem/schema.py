@@ -103,13 +103,27 @@ def check_message_id(value: Any) -> str:
     return value
 
 
+def _as_list(values: Any, expected: str) -> list:
+    """Any iterable but a lone string, bytes or a mapping (each would be read item by item), as a list."""
+    if isinstance(values, str | bytes | Mapping) or not hasattr(values, "__iter__"):
+        raise TypeError(f"{expected}, got {type(values).__name__}")
+    return list(values)
+
+
 def check_ids(ids: Any) -> list[str] | None:
     """None (all) or a list of message ids; a lone string is refused (it would be read as characters)."""
     if ids is None:
         return None
-    if isinstance(ids, str | bytes | Mapping) or not hasattr(ids, "__iter__"):
-        raise TypeError(f"ids must be a list of message ids or None, got {type(ids).__name__}")
-    return [check_message_id(value) for value in ids]
+    return [check_message_id(value) for value in _as_list(ids, "ids must be a list of message ids or None")]
+
+
+def check_texts(texts: Any) -> list[str]:
+    """A list of texts to embed; a lone string is refused (it would be read as one text per character)."""
+    texts = _as_list(texts, "texts must be a list of strings (wrap a single text in a list)")
+    for text in texts:
+        if not isinstance(text, str):
+            raise TypeError(f"texts must be strings, got {type(text).__name__}")
+    return texts
 
 
 def parse_timestamp(value: Any) -> float | None:
@@ -127,7 +141,7 @@ def parse_timestamp(value: Any) -> float | None:
             raise ValueError(f"timestamp {value!r} is out of range") from None
         if not math.isfinite(seconds):
             raise ValueError(f"timestamp {value!r} is not a finite number")
-        return seconds
+        return _datable(seconds, value)
     elif isinstance(value, str):
         try:
             moment = datetime.fromisoformat(value.strip())
@@ -137,7 +151,16 @@ def parse_timestamp(value: Any) -> float | None:
         raise TypeError(f"timestamp must be ISO 8601 text, epoch seconds or a datetime, got {type(value).__name__}")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp()
+    return _datable(moment.timestamp(), value)
+
+
+def _datable(seconds: float, value: Any) -> float:
+    """Epoch seconds that readers can turn back into a date: years 1 to 9999 in UTC."""
+    try:
+        datetime.fromtimestamp(seconds, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        raise ValueError(f"timestamp {value!r} is out of range: it must fall in years 1 to 9999 (UTC)") from None
+    return seconds
 
 
 def check_metadata(metadata: Any) -> dict[str, Scalar]:
@@ -187,7 +210,7 @@ def to_message(message: Any) -> Message:
     if _field(message, "content") is None:
         raise ValueError("message content is None")
     content = check_text(_field(message, "content"), "message content")
-    role = _field(message, "role") or _field(message, "type") or "user"
+    role = next((value for value in (_field(message, "role"), _field(message, "type")) if value is not None), "user")
     role = getattr(role, "value", role)  # enums such as LlamaIndex's MessageRole
     role = check_text(role, "message role")
     name = _field(message, "name")
@@ -208,9 +231,7 @@ def to_message(message: Any) -> Message:
 
 def to_messages(messages: Any) -> list[Message]:
     """Validate a batch; duplicate ids within it are an error."""
-    if isinstance(messages, str | bytes | Mapping) or not hasattr(messages, "__iter__"):
-        raise TypeError(f"messages must be a list of messages, got {type(messages).__name__}")
-    batch = [to_message(message) for message in messages]
+    batch = [to_message(message) for message in _as_list(messages, "messages must be a list of messages")]
     seen: set[str] = set()
     for message in batch:
         if message.id is not None:

@@ -20,8 +20,19 @@ class StateCorruptedError(RuntimeError):
     """A memory-state file failed its checks; it is never silently reset."""
 
 
+class StateMissingError(StateCorruptedError):
+    """A namespace holds stored segments but its memory-state file is gone."""
+
+
 def _checksum(latents: torch.Tensor) -> str:
     return hashlib.sha256(latents.contiguous().numpy().tobytes()).hexdigest()
+
+
+def rebuild_command(namespace: str | None = None) -> str:
+    """How to rebuild one namespace's memory state (every namespace's when None) from its stored text."""
+    if namespace is None:
+        return "`evomem reembed --rebuild` (or EvoMemory(...).rebuild())"
+    return f"`evomem reembed --rebuild --namespace {namespace}` (or EvoMemory(...).rebuild({namespace!r}))"
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -70,9 +81,12 @@ class StateDirectory:
         write_atomic(self.path(namespace), save({"latents": latents}, metadata=metadata))
 
     def _hint(self, namespace: str) -> str:
-        return (
-            "rebuild the memory from the namespace's stored text with "
-            f"`evomem reembed --rebuild --namespace {namespace}` (or EvoMemory(...).rebuild({namespace!r}))"
+        return f"rebuild the memory from the namespace's stored text with {rebuild_command(namespace)}"
+
+    def missing(self, namespace: str) -> StateMissingError:
+        return StateMissingError(
+            f"namespace {namespace!r} has stored segments but no memory state ({self.path(namespace)} is missing); "
+            f"{self._hint(namespace)}"
         )
 
     def read(self, namespace: str) -> tuple[dict[str, str], torch.Tensor] | None:
@@ -124,16 +138,23 @@ class StateDirectory:
             fsync_dir(path.parent)
 
     def namespaces(self) -> list[str]:
+        """The namespace recorded in each state file; a file not named after its namespace is an error."""
         if not self.directory.is_dir():
             return []
         names = []
         for path in self.directory.glob("*.safetensors"):
             try:
                 with safe_open(str(path), framework="pt") as handle:
-                    names.append((handle.metadata() or {})["namespace"])
+                    name = str((handle.metadata() or {})["namespace"])
             except Exception as error:
                 raise StateCorruptedError(
                     f"memory state {path} is unreadable ({error}); delete it, then rebuild the memory of every "
-                    "namespace from the stored text with `evomem reembed --rebuild` (or EvoMemory(...).rebuild())"
+                    f"namespace from the stored text with {rebuild_command()}"
                 ) from error
+            if self.path(name) != path:
+                raise StateCorruptedError(
+                    f"memory state {path} records namespace {name!r}, whose state file is {self.path(name)}: it was "
+                    f"copied or renamed; move it back, or delete it and rebuild with {rebuild_command()}"
+                )
+            names.append(name)
         return sorted(names)

@@ -35,6 +35,10 @@ TRANSIENT_READ_ERROR = "Error creating hnsw segment reader"
 TRANSIENT_RETRIES = 5
 
 
+class StoreCorruptedError(RuntimeError):
+    """An embedded Chroma database that cannot be read."""
+
+
 @dataclass(frozen=True)
 class StoredSegment:
     record_id: str
@@ -115,7 +119,7 @@ class ChromaConnection:
 
     def _read_generation(self) -> str:
         try:
-            return self._generation_file.read_text(encoding="utf-8")
+            return self._generation_file.read_text(encoding="utf-8", errors="replace")  # any change is news
         except FileNotFoundError:
             return ""
 
@@ -322,6 +326,11 @@ class SegmentStore:
     def count(self, namespace: str, below: int | None = None) -> int:
         with self._collection() as collection:
             return len(collection.get(where=self._where(namespace, [], below), include=[])["ids"])
+
+    def has_records(self, namespace: str) -> bool:
+        """Whether the namespace has any record, committed or not (reads one id at most)."""
+        with self._collection() as collection:
+            return bool(collection.get(where=self._where(namespace, []), limit=1, include=[])["ids"])
 
     def namespaces(self) -> list[str]:
         """Every namespace with at least one record, scanning the collection page by page."""

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import math
+import pickle
+import re
+import shutil
+from pathlib import Path
 
 import pytest
 from conftest import small_config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from evomem import EvoEncoder, EvoMemory
+from evomem import EvoEncoder, EvoMemory, StoreCorruptedError
+from evomem.config import CONFIG_NAME
+from evomem.encoder import WEIGHTS_NAME
 from evomem.schema import NAMESPACE_PATTERN
 
 CHAT = [
@@ -89,6 +96,24 @@ BAD = [
     ("NaN timestamp", lambda m: m.add_messages([{"content": "x", "timestamp": math.nan}], "n"), ValueError, "finite"),
     ("huge timestamp", lambda m: m.add_messages([{"content": "x", "timestamp": 10**400}], "n"), ValueError, "range"),
     ("list timestamp", lambda m: m.add_messages([{"content": "x", "timestamp": [1]}], "n"), TypeError, "timestamp"),
+    (
+        "timestamp before year 1 in UTC",
+        lambda m: m.add_messages([{"content": "x", "timestamp": "0001-01-01T00:00:00+14:00"}], "n"),
+        ValueError,
+        "years 1 to 9999",
+    ),
+    ("timestamp after 9999", lambda m: m.add_messages([{"content": "x", "timestamp": 1e15}], "n"), ValueError, "9999"),
+    ("time range past 9999", lambda m: m.search("x", "n", time_range=(None, 1e15)), ValueError, "years 1 to 9999"),
+    *(
+        (
+            f"role {role!r}",
+            lambda m, role=role: m.add_messages([{"content": "x", "role": role}], "n"),
+            TypeError,
+            "role",
+        )
+        for role in ({}, [], 0, False)
+    ),
+    ("empty role", lambda m: m.add_messages([{"content": "x", "role": ""}], "n"), ValueError, "role is empty"),
     (
         "nested metadata",
         lambda m: m.add_messages([{"content": "x", "metadata": {"a": {"b": 1}}}], "n"),
@@ -176,7 +201,7 @@ valid_messages = st.fixed_dictionaries(
         "role": st.sampled_from(["user", "assistant", "tool"]),
         "name": st.text("abcdefgh XYZ", min_size=1, max_size=12).filter(str.strip),
         "id": st.one_of(printable, st.integers(-(10**6), 10**6)),
-        "timestamp": st.one_of(st.integers(0, 2**40), st.datetimes().map(lambda d: d.isoformat())),
+        "timestamp": st.one_of(st.integers(0, 2**37), st.datetimes().map(lambda d: d.isoformat())),
         "metadata": st.dictionaries(
             st.text("abcdef_", min_size=1, max_size=6).filter(lambda k: k not in ("name", "role", "part", "kind")),
             st.one_of(
@@ -276,3 +301,55 @@ def test_fuzz_get_and_delete(memory, ids):
 
 def test_report_cases_tried():
     print(f"bad input: {CASES['tried']} fuzzed calls, {CASES['accepted']} accepted")
+
+
+# ----- bad files and arguments given to EvoMemory ----------------------------------------------------------------
+
+
+def _damaged_copy(source: Path, directory: Path, name: str, data: bytes) -> Path:
+    copy = Path(shutil.copytree(source, directory))
+    (copy / name).write_bytes(data)
+    return copy
+
+
+def test_bad_model_files_are_named(tmp_path, tiny_bert_dir, model_dir):
+    weights = (tiny_bert_dir / "model.safetensors").read_bytes()
+    for case, data in [("junk", b"junk" * 100), ("truncated", weights[: len(weights) // 2])]:
+        backbone = _damaged_copy(tiny_bert_dir, tmp_path / case, "model.safetensors", data)
+        with pytest.raises(ValueError, match=f"{backbone / 'model.safetensors'} is not a readable safetensors file"):
+            EvoMemory(tmp_path / "data", model=str(backbone))
+    pickled = _damaged_copy(model_dir, tmp_path / "pickled", WEIGHTS_NAME, pickle.dumps({"weights": [1.0]}))
+    with pytest.raises(ValueError, match=f"{pickled / WEIGHTS_NAME} is not a readable safetensors file"):
+        EvoMemory(tmp_path / "data", model=str(pickled))
+    config = json.loads((model_dir / CONFIG_NAME).read_text())
+    for case, data, expected in [
+        ("list", [1, 2], "must hold a JSON object, got list"),
+        ("dropout", {**config, "lora_dropout": "x"}, "lora_dropout must be of type float, got 'x'"),
+        ("targets", {**config, "lora_targets": "query"}, "lora_targets must be of type"),
+        ("not json", "{", "is not valid JSON"),
+    ]:
+        text = data if isinstance(data, str) else json.dumps(data)
+        broken = _damaged_copy(model_dir, tmp_path / case, CONFIG_NAME, text.encode())
+        with pytest.raises(ValueError, match=re.escape(f"{broken / CONFIG_NAME}") + ".*" + re.escape(expected)):
+            EvoMemory(tmp_path / "data", model=str(broken))
+
+
+def test_bad_paths_clients_and_databases_are_named(tmp_path, tiny_bert_dir):
+    encoder = EvoEncoder(small_config(tiny_bert_dir))
+    file = tmp_path / "a-file"
+    file.write_text("notes")
+    for path in (file, file / "data"):
+        with pytest.raises(ValueError, match=f"path {path} cannot be a directory: {file} is a file"):
+            EvoMemory(path, model=encoder)
+    with pytest.raises(TypeError, match="client must be a Chroma client .* got object"):
+        EvoMemory(tmp_path / "data", model=encoder, client=object())
+    good = tmp_path / "good"
+    EvoMemory(good, model=encoder).add_messages(CHAT, namespace="n")
+    for case, damage in [("header", lambda data: b"x" * 100 + data[100:]), ("truncated", lambda data: data[:20000])]:
+        copy = Path(shutil.copytree(good, tmp_path / case))
+        database = copy / "chroma" / "chroma.sqlite3"
+        database.write_bytes(damage(database.read_bytes()))
+        with pytest.raises(StoreCorruptedError, match=f"{database} cannot be read .*restore {copy / 'chroma'}"):
+            EvoMemory(copy, model=encoder)
+    (good / "chroma.generation").write_bytes(b"\xff\xfe\x00 garbage")  # only a change token: read, never trusted
+    assert EvoMemory(good, model=encoder).search("beagle", namespace="n")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
 from importlib.resources import files
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -66,3 +68,44 @@ def test_data_build_mixes_documents_and_names_bad_shares(tmp_path):
     assert "document/inverse_cloze" in result.output and len(output.read_text().splitlines()) == 20
     result = _run([*args, "--msc-share", "0.7", "--document-share", "0.5"], tmp_path)
     assert result.exit_code != 0 and "must not exceed 1" in result.output
+
+
+def _error_line(args, tmp_path, model) -> str:
+    """Run a command that must fail with one ``Error:`` line and exit code 2; return that line."""
+    result = _run(args, tmp_path, model)
+    lines = result.output.strip().splitlines()
+    assert (result.exit_code, len(lines), lines[0][:7]) == (2, 1, "Error: "), result.output
+    return lines[0]
+
+
+def test_bad_input_and_damaged_stores_are_one_error_line(tmp_path, tiny_bert_dir):
+    chat = tmp_path / "chat.jsonl"
+    for content, expected in [
+        (b'{"content": "fine"}\n\xff\xfe binary\n', "chat.jsonl:2: not UTF-8"),
+        (b"[" * 100_000 + b"\n", "chat.jsonl:1: JSON nested too deeply"),
+        (b'{"content": "fine"}\n{"content": ""}\n', "chat.jsonl:2: message content is empty"),
+        (b'{"content": "x", "metadata": {"a": {"b": 1}}}\n', "chat.jsonl:1: metadata value for 'a' must be"),
+    ]:
+        chat.write_bytes(content)
+        assert expected in _error_line(["ingest", str(chat), "-n", "maya"], tmp_path, tiny_bert_dir)
+    assert "invalid namespace 'a/b'" in _error_line(["stats", "-n", "a/b"], tmp_path, tiny_bert_dir)
+    assert "invalid namespace '../x'" in _error_line(["delete", "-n", "../x", "--yes"], tmp_path, tiny_bert_dir)
+    assert "message id is empty" in _error_line(["delete", "-n", "x", "--id", "", "--yes"], tmp_path, tiny_bert_dir)
+    pickled = Path(shutil.copytree(tiny_bert_dir, tmp_path / "pickled"))
+    for weights in pickled.glob("*.safetensors"):
+        weights.unlink()
+    (pickled / "pytorch_model.bin").write_bytes(b"pickle")
+    assert "never loads pickled weights" in _error_line(["stats"], tmp_path, pickled)
+    file = tmp_path / "a-file"
+    file.write_text("not a store")
+    result = CliRunner().invoke(main, ["--path", str(file), "--model", str(tiny_bert_dir), "stats"])
+    assert (
+        result.exit_code == 2
+        and result.output == f"Error: path {file} cannot be a directory: {file} is a file; pass a directory\n"
+    )
+    chat.write_text('{"content": "Pepper is a beagle."}\n')
+    assert _run(["ingest", str(chat), "-n", "maya"], tmp_path, tiny_bert_dir).exit_code == 0
+    state = next((tmp_path / "data" / "state").glob("*/*.safetensors"))
+    state.write_bytes(b"damaged")
+    line = _error_line(["search", "dog", "-n", "maya"], tmp_path, tiny_bert_dir)
+    assert f"memory state {state} is unreadable" in line and "reembed --rebuild --namespace maya" in line

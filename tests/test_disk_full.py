@@ -43,7 +43,7 @@ def test_a_write_that_does_not_fit_is_refused_before_it_touches_the_store(small_
     with pytest.raises(StoreFullError, match=f"not enough free disk space for this write in {path}") as raised:
         memory.add_messages(batch(1), namespace="ns")
     assert raised.value.errno == 28  # ENOSPC, an OSError like any full-disk error
-    assert not memory.journal.pending()  # nothing was begun
+    assert not memory.journal.files()  # nothing was begun
     reader = EvoMemory(path, model=encoder)  # opens and reads while the disk is full
     assert reader.stats("ns")["messages"] == 5
     assert len(reader.search("bread", namespace="ns", k=10)) == 5

@@ -8,14 +8,17 @@ no journal is left, and what is stored equals, vector for vector, a store that w
 from __future__ import annotations
 
 import json
+import os
 import random
+import shutil
 import time
 
 import pytest
 import torch
 from workers import chat_batches, crash_at, forkserver, ingest_batches, received, start
 
-from evomem import EvoMemory, StateCorruptedError
+from evomem import EvoMemory, StateCorruptedError, StateMissingError
+from evomem.journal import JournalError
 from evomem.store import record_id
 
 NAMESPACE = "kill"
@@ -205,14 +208,14 @@ def test_readers_see_the_old_or_the_new_version_of_a_message_added_again_never_n
     process, _ = start(forkserver(), crash_at, str(path), str(model_dir), NAMESPACE, again, point)
     process.join(60)
     assert process.exitcode == -9
-    assert reader.journal.pending()  # the dead writer's batch is in flight for this reader
+    assert reader.journal.files()  # the dead writer's batch is in flight for this reader
     expected = ["user: short now"] if committed else old_parts
     assert [s.text for s in reader.get(["pinned"], namespace=NAMESPACE)] == expected
     hits = [h for h in reader.search("pinned note", namespace=NAMESPACE, k=10) if h.id == "pinned"]
     assert len(hits) == 1 and hits[0].text in expected
     assert reader.stats(NAMESPACE)["segments"] == others + len(expected)
     reader.add_messages(BATCHES[1], namespace=NAMESPACE)  # the next writer finishes the dead one's batch
-    assert not reader.journal.pending()
+    assert not reader.journal.files()
     assert [s.text for s in reader.get(["pinned"], namespace=NAMESPACE)] == expected
     assert reader.store.count(NAMESPACE) == reader.stats(NAMESPACE)["segments"]  # nothing superseded is left
 
@@ -252,3 +255,82 @@ def test_corrupted_state_names_the_file_and_is_rebuilt_from_stored_text(tmp_path
     rebuilt = memory.states.load(NAMESPACE, *memory._queue_shape())
     assert rebuilt.step == queue.step and torch.allclose(rebuilt.latents, queue.latents, atol=1e-5)
     assert memory.search("bread", namespace=NAMESPACE, k=3)
+
+
+def test_opening_removes_only_evomem_temporaries(tmp_path, encoder):
+    path = tmp_path / "data"
+    EvoMemory(path, model=encoder).add_messages(BATCHES[0], namespace=NAMESPACE)
+    states = EvoMemory(path, model=encoder).states.directory
+    users = [path / ".draft.tmp", path / ".notes.md.123.tmp", states / ".draft.tmp", states / ".x.safetensors.1.tmp"]
+    stale = [path / ".chroma.generation.123.456.tmp", states / f".{'ab' * 16}.safetensors.123.tmp"]
+    for file in users + stale:
+        file.write_text("kept?")
+    EvoMemory(path, model=encoder)
+    assert [file.exists() for file in users + stale] == [True] * len(users) + [False] * len(stale)
+
+
+def test_a_lost_state_file_is_an_error_not_a_reset_and_rebuild_recovers(tmp_path, encoder):
+    memory = EvoMemory(tmp_path / "data", model=encoder, segment_batching=False)
+    for batch in BATCHES[:3]:
+        memory.add_messages(batch, namespace=NAMESPACE)
+    memory.add_messages(BATCHES[0], namespace="other")
+    queue = memory.states.load(NAMESPACE, *memory._queue_shape())
+    memory.states.path(NAMESPACE).unlink()
+    stored = memory.store.count(NAMESPACE)
+    calls = [
+        lambda: memory.search("bread", namespace=NAMESPACE),
+        lambda: memory.get(None, namespace=NAMESPACE),
+        lambda: memory.stats(NAMESPACE),
+        lambda: memory.add_messages(BATCHES[3], namespace=NAMESPACE),
+    ]
+    for call in calls:
+        with pytest.raises(
+            StateMissingError, match=f"namespace '{NAMESPACE}'.*reembed --rebuild --namespace {NAMESPACE}"
+        ):
+            call()
+    assert memory.store.count(NAMESPACE) == stored  # nothing was mixed into the stream
+    assert memory.search("bread", namespace="other") and memory.search("bread", namespace="new") == []
+    assert memory.rebuild(NAMESPACE) == {NAMESPACE: queue.step}
+    rebuilt = memory.states.load(NAMESPACE, *memory._queue_shape())
+    assert torch.allclose(rebuilt.latents, queue.latents, atol=1e-5)
+    memory.add_messages(BATCHES[3], namespace=NAMESPACE)
+    positions = [s.metadata["position"] for s in memory.get(None, namespace=NAMESPACE)]
+    assert positions == list(range(memory.stats(NAMESPACE)["memory_step"])) and len(positions) > queue.step
+    # Segments an older evomem appended after losing a state collide with the old positions: named, not guessed.
+    memory.states.path("other").unlink()
+    late = {"namespace": "other", "position": 0, "message_id": "late", "part": 0, "fingerprint": memory.fingerprint}
+    memory.store.upsert([record_id("other", "late", 0)], [[1.0] * memory.store.dim], ["late"], [late])
+    with pytest.raises(ValueError, match="'other' holds .* segments at only .* stream positions"):
+        memory.rebuild("other")
+
+
+def test_a_damaged_journal_stops_only_its_namespace(tmp_path, encoder):
+    path = tmp_path / "data"
+    memory = EvoMemory(path, model=encoder)
+    for name, batch in (("a", BATCHES[0]), ("b", BATCHES[1])):
+        memory.add_messages(batch, namespace=name)
+    step = memory.stats("a")["memory_step"]
+    journal = memory.journal.path("a")
+    journal.write_text("{not json")
+    reopened = EvoMemory(path, model=encoder)  # opening is not blocked ...
+    assert [line.startswith(f"could not reconcile {journal}") for line in reopened.recovered] == [True]
+    reopened.add_messages(BATCHES[2], namespace="b")  # ... nor are the other namespaces
+    assert reopened.search("bread", namespace="b") and reopened.namespaces() == ["a", "b"]
+    with pytest.raises(JournalError, match=f"{journal} is unreadable.*delete it.*reembed --rebuild --namespace a"):
+        reopened.add_messages(BATCHES[2], namespace="a")
+    with pytest.raises(JournalError, match=f"rebuilt \\['b'\\], but not 1 namespace.*{journal}"):
+        reopened.rebuild()
+    journal.unlink()  # the recovery the error names
+    assert reopened.rebuild("a") == {"a": step}
+    reopened.add_messages(BATCHES[2], namespace="a")
+    # A journal or state file copied from another namespace is named, not read as that namespace's.
+    reopened.journal.begin_delete("b")
+    os.replace(reopened.journal.path("b"), journal)
+    with pytest.raises(JournalError, match=f"{journal} records namespace 'b', whose journal is .*: it was copied"):
+        reopened.add_messages(BATCHES[3], namespace="a")
+    journal.unlink()
+    copy = reopened.states.path("c")
+    shutil.copy(reopened.states.path("b"), copy)
+    with pytest.raises(StateCorruptedError, match=f"{copy} records namespace 'b', whose state file is .*: it was"):
+        reopened.namespaces()
+    assert reopened.stats("b")["messages"] == len(BATCHES[1]) + len(BATCHES[2])

@@ -3,9 +3,12 @@ reaching Chroma or the file system unchecked."""
 
 from __future__ import annotations
 
+import io
+import json
 import pickle
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +16,7 @@ from conftest import small_config
 
 import evomem
 from evomem import EvoEncoder, EvoMemory
-from evomem.backbone import resolve_backbone_dir, validate_model_dir
+from evomem.backbone import load_backbone, resolve_backbone_dir, validate_model_dir
 from evomem.encoder import WEIGHTS_NAME
 from evomem.store import collection_name
 
@@ -95,3 +98,33 @@ def test_user_names_never_reach_chroma_or_the_disk_as_names(tmp_path, tiny_bert_
     for bad in ["../x", "evomem-abc", "", "ABCDEF"]:
         with pytest.raises(ValueError, match="fingerprint"):
             collection_name(bad)
+
+
+def _with_model_code(tiny_bert_dir: Path, directory: Path, marker: Path, config_name: str) -> Path:
+    """A copy of the tiny backbone whose ``config_name`` maps its classes, unknown to transformers, to a module
+    that writes ``marker`` if run."""
+    backbone = Path(shutil.copytree(tiny_bert_dir, directory))
+    (backbone / "evil.py").write_text(f"from pathlib import Path\nPath({str(marker)!r}).write_text('ran')\n")
+    config = json.loads((backbone / config_name).read_text())
+    config["auto_map"] = {"AutoConfig": "evil.Config", "AutoModel": "evil.Model", "AutoTokenizer": ["evil.Tok", None]}
+    config["model_type" if config_name == "config.json" else "tokenizer_class"] = "EvilCustom"
+    (backbone / config_name).write_text(json.dumps(config))
+    return backbone
+
+
+@pytest.mark.parametrize("config_name", ["config.json", "tokenizer_config.json"])
+@pytest.mark.parametrize("stdin", ["closed", "y"])
+def test_model_code_is_never_run(tmp_path, tiny_bert_dir, monkeypatch, config_name, stdin):
+    marker = tmp_path / "marker"
+    backbone = _with_model_code(tiny_bert_dir, tmp_path / "backbone", marker, config_name)
+    answer = io.StringIO("y\n" * 5)  # transformers asks on stdin whether to run a model's code
+    if stdin == "closed":
+        answer.close()
+    monkeypatch.setattr(sys, "stdin", answer)
+    with pytest.raises(ValueError, match=f"{backbone / config_name} has an auto_map.*never runs code"):
+        EvoMemory(tmp_path / "data", model=str(backbone))
+    try:  # below that check too, transformers is told never to trust a model's code
+        load_backbone(backbone)
+    except ValueError as error:
+        assert "custom code" in str(error)
+    assert not marker.exists()

@@ -45,7 +45,9 @@ class StaticRanker:
     def __init__(self, encoder: EvoEncoder):
         from sentence_transformers import SentenceTransformer
 
-        self.model = SentenceTransformer(str(encoder.backbone_dir), device="cpu", local_files_only=True)
+        self.model = SentenceTransformer(
+            str(encoder.backbone_dir), device="cpu", local_files_only=True, trust_remote_code=False
+        )
 
     def _encode(self, texts: Sequence[str]) -> torch.Tensor:
         return torch.tensor(self.model.encode(list(texts), batch_size=32, normalize_embeddings=True))

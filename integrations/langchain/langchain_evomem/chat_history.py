@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,7 +18,7 @@ from langchain_core.messages import (
     messages_from_dict,
 )
 
-from evomem import EvoMemory
+from evomem import EvoMemory, Segment
 
 from .retrievers import HISTORY_KEY
 
@@ -61,22 +62,41 @@ class EvoChatMessageHistory(BaseChatMessageHistory):
 
     @property
     def messages(self) -> list[BaseMessage]:  # type: ignore[override]
-        """The session's messages in the order they were added."""
+        """The session's messages in the order they were added.
+
+        A record that this class did not write (another client's, or one whose ``lc_message`` metadata is not a
+        LangChain message) is rebuilt from its stored text and role.
+        """
         messages, seen = [], set()
         for segment in self.memory.get(None, self.session_id):  # in stream order; long messages have parts
-            if segment.id in seen:
-                continue
-            seen.add(segment.id)
-            if HISTORY_KEY in segment.metadata:
-                messages.extend(messages_from_dict([json.loads(segment.metadata[HISTORY_KEY])]))
-            else:  # written to the namespace by other means: rebuilt from the stored text
-                role = segment.metadata.get("role", "user")
-                kind = CLASSES.get(role)
-                text, name = segment.text, segment.metadata.get("name")
-                text = text.split(": ", 1)[1] if text.startswith(f"{name or role}: ") else text
-                message = kind(content=text, id=segment.id) if kind else ChatMessage(role=role, content=text)
-                messages.append(message)
+            if segment.id not in seen:
+                seen.add(segment.id)
+                messages.append(self._stored_message(segment) or self._text_message(segment))
         return messages
+
+    def _stored_message(self, segment: Segment) -> BaseMessage | None:
+        """The LangChain message serialised in a record's metadata, or None (with a warning if unusable)."""
+        stored = segment.metadata.get(HISTORY_KEY)
+        if stored is None:
+            return None
+        try:
+            return messages_from_dict([json.loads(stored)])[0]
+        except (TypeError, ValueError, KeyError, AttributeError) as error:
+            warnings.warn(
+                f"message {segment.id!r} of session {self.session_id!r} has {HISTORY_KEY} metadata that is not a "
+                f"LangChain message ({type(error).__name__}: {error}); it is read from its stored text instead",
+                stacklevel=3,
+            )
+            return None
+
+    @staticmethod
+    def _text_message(segment: Segment) -> BaseMessage:
+        """A message rebuilt from a record's text, role and name."""
+        role = segment.metadata.get("role", "user")
+        kind = CLASSES.get(role)
+        text, name = segment.text, segment.metadata.get("name")
+        text = text.split(": ", 1)[1] if text.startswith(f"{name or role}: ") else text
+        return kind(content=text, id=segment.id) if kind else ChatMessage(role=role, content=text)
 
     def add_messages(self, messages: Sequence[BaseMessage]) -> None:
         """Append messages in one batch (one pass of the encoder over them)."""

@@ -11,6 +11,7 @@ from langchain_core.embeddings import Embeddings
 
 from evomem import EvoEncoder, EvoMemory, LatentQueue
 from evomem.models import load_encoder
+from evomem.schema import check_texts
 from evomem.stream import embed_texts
 
 
@@ -60,6 +61,7 @@ class EvoEmbeddings(Embeddings):
         self._lock = threading.Lock()
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        texts = check_texts(texts)
         queue = self.encoder.new_queue()
         with self._lock:
             vectors = embed_texts(self.encoder, queue, texts, self.segment_batching)

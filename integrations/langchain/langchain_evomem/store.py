@@ -31,6 +31,7 @@ from langgraph.store.base import validate_op_namespace as check_op
 from langgraph.store.base.embed import get_text_at_path
 
 from evomem import EvoMemory
+from evomem.schema import to_message
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS items (namespace TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
 created_at TEXT NOT NULL, updated_at TEXT NOT NULL, indexed INTEGER NOT NULL, PRIMARY KEY (namespace, key))"""
@@ -83,7 +84,8 @@ class EvoStore(BaseStore):
     evomem stream of its namespace tuple, so a query is read with that namespace's evolving memory. Search
     across a namespace prefix merges the namespaces' hits by score; ``filter`` is applied to the values with
     LangGraph's operators; items without text come after scored ones. Without a query, items come most
-    recently updated first. Updating an item re-appends its text to the stream. TTLs are not supported.
+    recently updated first. Updating an item re-appends its text to the stream. Consecutive puts are checked
+    together before any is written: a batch with one bad put changes nothing. TTLs are not supported.
     """
 
     def __init__(self, memory: EvoMemory, *, fields: Sequence[str] = ("$",), path: str | Path | None = None):
@@ -129,30 +131,46 @@ class EvoStore(BaseStore):
     # ----- operations ---------------------------------------------------------------------------------------
 
     def _write(self, puts: dict[tuple[tuple[str, ...], str], PutOp]) -> None:
+        """Write the puts together; every one is checked first, so a rejected put changes nothing at all."""
         if not puts:
             return
         now = datetime.now(timezone.utc)
+        checked = {target: self._checked(*target, op) for target, op in puts.items()}
         streams: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         with closing(self._db()) as db, db:
-            for (namespace, key), op in puts.items():
+            for (namespace, key), (value, text) in checked.items():
                 name = ".".join(namespace)
                 old = db.execute("SELECT created_at, indexed FROM items WHERE namespace=? AND key=?", (name, key))
                 old = old.fetchone()
                 if old and old[1]:  # its old text leaves the index; what the memory read from it fades in time
                     self.memory.delete(evomem_namespace(namespace), ids=[key])
-                if op.value is None:
+                if value is None:
                     db.execute("DELETE FROM items WHERE namespace=? AND key=?", (name, key))
                     continue
-                paths = [] if op.index is False else (self.fields if op.index is None else op.index)
-                text = "\n".join(t for path in paths for t in get_text_at_path(op.value, path) if t.strip())
                 created = old[0] if old else now.isoformat()
-                row = (name, key, json.dumps(dict(op.value)), created, now.isoformat(), bool(text))
-                db.execute("INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, ?, ?)", row)
+                db.execute(
+                    "INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, ?, ?)",
+                    (name, key, value, created, now.isoformat(), bool(text)),
+                )
                 if text:
                     message = {"role": "memory", "content": text, "id": key, "timestamp": now.timestamp()}
                     streams.setdefault(namespace, []).append(message)
             for namespace, messages in streams.items():
                 self.memory.add_messages(messages, evomem_namespace(namespace))
+
+    def _checked(self, namespace: tuple[str, ...], key: str, op: PutOp) -> tuple[str | None, str]:
+        """A put's value as JSON (None for a delete) and its text to index, as evomem will accept them."""
+        if op.value is None:
+            return None, ""
+        try:
+            value = json.dumps(dict(op.value))
+        except (TypeError, ValueError) as error:
+            raise TypeError(f"value of item {key!r} in namespace {namespace} is not JSON: {error}") from None
+        paths = [] if op.index is False else (self.fields if op.index is None else op.index)
+        text = "\n".join(t for path in paths for t in get_text_at_path(op.value, path) if t.strip())
+        if text:
+            to_message({"role": "memory", "content": text, "id": key})  # the key is its message id in evomem
+        return value, text
 
     def _items(self, namespace: tuple[str, ...], key: str | None = None) -> list[tuple[Item, bool]]:
         query = "SELECT key, value, created_at, updated_at, indexed FROM items WHERE namespace=?"

@@ -101,6 +101,27 @@ def test_history_reads_messages_written_without_langchain(memory):
     assert messages[0].id == "m1" and messages[2].role == "critic"
 
 
+def test_history_reads_records_whose_lc_message_is_not_a_message(memory):
+    memory.add_messages(
+        [
+            {"role": "user", "content": "Pepper is a beagle.", "id": "m1", "metadata": {"lc_message": "not json"}},
+            {"role": "assistant", "content": "Lovely!", "id": "m2", "metadata": {"lc_message": '{"type": "x"}'}},
+            {"role": "user", "content": "She is four.", "id": "m3", "metadata": {"lc_message": "[1]"}},
+        ],
+        namespace="other-client",
+    )
+    with pytest.warns(UserWarning) as caught:
+        messages = EvoChatMessageHistory(memory, "other-client").messages
+    assert [str(w.message).split(" is not")[0] for w in caught] == [
+        f"message '{i}' of session 'other-client' has lc_message metadata that" for i in ("m1", "m2", "m3")
+    ]
+    assert [(type(m).__name__, m.content, m.id) for m in messages] == [
+        ("HumanMessage", "Pepper is a beagle.", "m1"),
+        ("AIMessage", "Lovely!", "m2"),
+        ("HumanMessage", "She is four.", "m3"),
+    ]
+
+
 def test_history_with_runnable_with_message_history(memory):
     def reply(messages):
         last = messages[-1].content
@@ -158,6 +179,14 @@ def test_long_texts_are_read_as_several_segments(evo_encoder):
     vectors = embeddings.embed_documents(["short", long_text, ""])
     assert len(vectors) == 3 and embeddings.queue.step > 3
     assert all(math.isclose(np.linalg.norm(v), 1.0, rel_tol=1e-4) for v in vectors)
+
+
+def test_embed_documents_refuses_a_lone_string(evo_encoder):
+    embeddings = EvoEmbeddings(model=evo_encoder)
+    with pytest.raises(TypeError, match="texts must be a list of strings"):
+        embeddings.embed_documents("abc")
+    with pytest.raises(TypeError, match="texts must be a list of strings"):
+        asyncio.run(embeddings.aembed_documents("abc"))
 
 
 def test_embeddings_share_an_evomemory_encoder(chat_memory):

@@ -215,3 +215,19 @@ def test_used_from_a_langgraph_node(memory):
     assert asyncio.run(graph.ainvoke({"user": "leo", "message": "Hi", "recalled": []}))["recalled"] == [
         "What is my dog's name?"
     ]
+
+
+def test_a_rejected_put_changes_nothing(store):
+    namespace = ("users", "maya", "memories")
+
+    def indexed_pet() -> list[tuple[str, bool]]:
+        hits = store.search(namespace, query="Maya's dog", limit=10)
+        return [(hit.value["text"], hit.score is not None) for hit in hits if hit.key == "pet"]
+
+    before = indexed_pet()
+    assert before == [(MEMORIES[namespace]["pet"]["text"], True)]
+    with pytest.raises(TypeError, match="'pet'.*not JSON"):
+        store.put(namespace, "pet", {"text": "Pepper turned four.", "when": datetime(2025, 3, 6)})
+    with pytest.raises(ValueError, match="control characters"):
+        store.batch([PutOp(namespace, "pet", {"text": "Pepper turned four."}), PutOp(namespace, "a\nb", {"text": "x"})])
+    assert indexed_pet() == before and store.get(namespace, "a\nb") is None

@@ -68,6 +68,14 @@ def test_one_running_stream_whatever_the_batch_size(evo_encoder):
     assert all(float(np.dot(a, b)) > 0.9 for a, b in zip(packed, at_once, strict=True))
 
 
+def test_a_lone_string_is_refused_not_read_per_character(embed_model):
+    with pytest.raises(TypeError, match="texts must be a list of strings"):
+        embed_model.get_text_embedding_batch("abc")
+    with pytest.raises(TypeError, match="texts must be a list of strings"):
+        asyncio.run(embed_model.aget_text_embedding_batch("abc"))
+    assert embed_model.memory_step == 0
+
+
 def test_queries_read_the_current_memory(embed_model):
     empty = embed_model.get_query_embedding("Who looked after the dog?")
     embed_model.get_text_embedding_batch(TEXTS)

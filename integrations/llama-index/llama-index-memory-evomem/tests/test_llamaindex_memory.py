@@ -52,6 +52,17 @@ def test_block_query_window_and_empty_input(memory):
     assert memory.stats("maya")["messages"] == len(TURNS)
 
 
+def test_timestamps_that_are_no_date_are_refused_on_put(memory):
+    block = EvoMemoryBlock(memory=memory, namespace="maya", k=3)
+    asyncio.run(block.aput(chat()))
+    for when in ("0001-01-01T00:00:00+14:00", 1e15):
+        late = ChatMessage(role="user", content="Pepper learnt a new trick.", additional_kwargs={"timestamp": when})
+        with pytest.raises(ValueError, match="out of range: it must fall in years 1 to 9999"):
+            asyncio.run(block.aput([late]))
+    text = asyncio.run(block.aget([ChatMessage(role="user", content="What trick did Pepper learn?")]))
+    assert len(text.splitlines()) == 3 and all(line.startswith("[2025-") for line in text.splitlines())
+
+
 def test_invalid_settings_are_rejected(memory):
     with pytest.raises(ValueError):
         EvoMemoryBlock(memory=memory, namespace="maya", k=0)

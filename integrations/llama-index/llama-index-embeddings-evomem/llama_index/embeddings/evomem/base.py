@@ -13,6 +13,7 @@ from llama_index.core.bridge.pydantic import PrivateAttr
 
 from evomem import EvoEncoder, EvoMemory, LatentQueue
 from evomem.models import load_encoder
+from evomem.schema import check_texts
 from evomem.stream import embed_texts
 
 
@@ -76,6 +77,14 @@ class EvoEmbedding(BaseEmbedding):
         """Start a new stream: forget the latent memory."""
         with self._lock:
             self._queue = self._encoder.new_queue()
+
+    def get_text_embedding_batch(self, texts: list[str], show_progress: bool = False, **kwargs: Any) -> list[Embedding]:
+        return super().get_text_embedding_batch(check_texts(texts), show_progress, **kwargs)
+
+    async def aget_text_embedding_batch(
+        self, texts: list[str], show_progress: bool = False, **kwargs: Any
+    ) -> list[Embedding]:
+        return await super().aget_text_embedding_batch(check_texts(texts), show_progress, **kwargs)
 
     def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
         with self._lock:
