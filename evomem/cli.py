@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from .memory import EvoMemory
+from .training.split import DEV_SHARE, SPLITS
 
 DATA_OPTION = click.option(
     "--data",
@@ -221,18 +222,56 @@ def data():
     help="Text files or folders (.txt/.md/.rst) to cut into document samples (repeatable).",
 )
 @click.option("--msc-share", default=0.15, show_default=True, type=float, help="Share of MSC inverse-cloze samples.")
+@click.option(
+    "--msc-long-share", default=0.0, show_default=True, type=float, help="Share of long MSC streams (100-600 turns)."
+)
 @click.option("--document-share", default=0.15, show_default=True, type=float, help="Share of document samples.")
-def data_build(output, count, seed, msc_dir, documents, msc_share, document_share):
-    """Generate training samples (JSONL): synthetic dialogues, real MSC dialogues, your documents."""
-    from .training.data import build
+@click.option("--friendsqa-dir", type=click.Path(file_okay=False, path_type=Path), help="FriendsQA copy.")
+@click.option("--friendsqa-share", default=0.0, show_default=True, type=float, help="Share of FriendsQA episodes.")
+@click.option("--qmsum-dir", type=click.Path(file_okay=False, path_type=Path), help="QMSum copy (train, val).")
+@click.option("--qmsum-share", default=0.0, show_default=True, type=float, help="Share of QMSum meeting windows.")
+@click.option("--sgd-dir", type=click.Path(file_okay=False, path_type=Path), help="SGD copy (dev, test).")
+@click.option("--sgd-share", default=0.0, show_default=True, type=float, help="Share of SGD dialogue chains.")
+@click.option(
+    "--split",
+    type=click.Choice(SPLITS),
+    default="all",
+    show_default=True,
+    help=f"Keep the groups of one side of the split ({DEV_SHARE:.0%} of groups go to dev).",
+)
+def data_build(output, count, seed, msc_dir, documents, msc_share, msc_long_share, document_share, split, **real):
+    """Generate training records (JSONL): synthetic dialogues, real MSC dialogues, your documents, and the
+    real-language sources FriendsQA, QMSum and SGD."""
+    from .training.data import STREAM_SOURCES, RealSource, build
 
+    sources = []
+    for name in STREAM_SOURCES:
+        directory, share = real[f"{name}_dir"], real[f"{name}_share"]
+        if share and directory is None:
+            raise click.UsageError(f"--{name}-share needs --{name}-dir")
+        if share:
+            sources.append(RealSource(name, directory, share))
     try:
-        families = build(output, count, seed, msc_dir, list(documents), msc_share, document_share)
+        written = build(
+            output,
+            count,
+            seed,
+            msc_dir,
+            list(documents),
+            msc_share,
+            document_share,
+            msc_long_share=msc_long_share,
+            real=sources,
+            split=split,
+        )
     except (FileNotFoundError, ValueError) as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"wrote {sum(families.values())} samples to {output}")
-    for family, number in sorted(families.items()):
-        click.echo(f"  {family:<36} {number}")
+    click.echo(f"wrote {sum(written.records.values())} records to {output}")
+    for source, number in sorted(written.records.items()):
+        click.echo(f"  {source:<36} {number}")
+    click.echo(f"{sum(written.questions.values())} questions")
+    for template, number in sorted(written.questions.items()):
+        click.echo(f"  {template:<36} {number}")
 
 
 @main.command()
