@@ -170,7 +170,7 @@ def test_friendsqa_chains_scenes_and_asks_each_question_at_the_end_of_its_scene(
     for stream in streams:
         episode = stream.group.removeprefix("friendsqa:")
         assert stream.source == "friendsqa" and episode in {"s01_e21", "s03_e22", "s03_e23", "s02_e21"}
-        scenes = [s.split(" in ")[1].split(" .")[0] for s in stream.segments if s.startswith("Ross Geller: I bought")]
+        scenes = [s.split(" in ")[1].rstrip(".") for s in stream.segments if s.startswith("Ross Geller: I bought")]
         assert scenes in ([f"{episode}_c01", f"{episode}_c03"], [f"{episode}_c01"], [f"{episode}_c03"])  # in order
         scene_ends = {i + 1 for i, s in enumerate(stream.segments) if s.startswith("Monica Geller: Then I will")}
         asked = [q.query.split(" for ")[-1] for q in stream.questions if q.template == "friendsqa/what"]
@@ -181,8 +181,23 @@ def test_friendsqa_chains_scenes_and_asks_each_question_at_the_end_of_its_scene(
             assert question.query not in {"Where will they go ?", "Why does Ross buy a red kayak ?"}  # dropped
             held = " ".join(stream.segments[i] for i in question.evidence).lower()
             assert question.answer.lower() in held and question.answer.lower() not in question.query.lower()
-        assert "Note: ( Chandler walks in holding a giant turkey . )" in stream.segments
+        assert "Note: (Chandler walks in holding a giant turkey.)" in stream.segments  # detokenized
     assert {"friendsqa/what", "friendsqa/speaker", "friendsqa/how"} <= templates
+
+
+def test_transcripts_are_detokenized_and_long_turns_fit_the_segment_limit():
+    from evomem.training.turns import default_splitter, detokenize
+
+    assert (
+        detokenize("I do n't know , we 're gon na be late ( again ) !") == "I don't know, we're gonna be late (again)!"
+    )
+    splitter = default_splitter()
+    parts = splitter.split("Grad A", " ".join(f"Sentence {n} is about the budget." for n in range(80)))
+    assert len(parts) > 2 and all(p.startswith("Grad A: ") and splitter.count(p) <= 128 for p in parts)
+    assert (
+        " ".join(p.removeprefix("Grad A: ") for p in parts).split()
+        == " ".join(f"Sentence {n} is about the budget." for n in range(80)).split()
+    )  # nothing lost, nothing repeated
 
 
 def _meeting(turns: int, long_turn: int) -> dict:

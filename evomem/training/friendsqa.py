@@ -18,7 +18,7 @@ from .records import Question, Stream
 from .sampling import LeastUsed
 from .split import in_split
 from .synth import draw
-from .turns import StreamText, TurnSplitter, default_splitter
+from .turns import StreamText, TurnSplitter, default_splitter, detokenize
 
 FILES = ("friendsqa_dev.json", "friendsqa_tst.json")
 PARAPHRASED = "_Paraphrased"
@@ -90,15 +90,14 @@ def _scenes(path: Path) -> list[Scene]:
 
 def _scene(entry: dict) -> Scene:
     paragraph = entry["paragraphs"][0]
-    turns = tuple(
-        SceneTurn(_speaker(u["speakers"]), " ".join(u["utterance"].split())) for u in paragraph["utterances:"]
-    )
+    turns = tuple(SceneTurn(_speaker(u["speakers"]), detokenize(u["utterance"])) for u in paragraph["utterances:"])
     questions = tuple(
         SceneQuestion(
             q["id"],
-            " ".join(q["question"].split()),
+            detokenize(q["question"]),
             tuple(
-                Answer(a["answer_text"].strip(), int(a["utterance_id"]), bool(a["is_speaker"])) for a in q["answers"]
+                Answer(detokenize(a["answer_text"]), int(a["utterance_id"]), bool(a["is_speaker"]))
+                for a in q["answers"]
             ),
         )
         for q in paragraph["qas"]

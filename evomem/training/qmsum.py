@@ -22,7 +22,7 @@ from .records import Question, Stream
 from .sampling import LeastUsed
 from .split import in_split
 from .synth import draw
-from .turns import StreamText, TurnSplitter, content_words, default_splitter
+from .turns import StreamText, TurnSplitter, content_words, default_splitter, detokenize
 
 SPLITS = ("train", "val")  # never the test split
 MARKER = re.compile(r"\{\w+\}")  # {vocalsound}, {disfmarker}, ...
@@ -75,7 +75,7 @@ def _meeting(path: Path) -> Meeting:
         data = json.load(handle)
     try:
         turns = tuple(
-            MeetingTurn(t["speaker"].strip() or "Someone", " ".join(MARKER.sub(" ", t["content"]).split()))
+            MeetingTurn(t["speaker"].strip() or "Someone", detokenize(MARKER.sub(" ", t["content"])))
             for t in data["meeting_transcripts"]
         )
         queries = [

@@ -21,6 +21,21 @@ STOPWORD_TEXT = (
     "team group meeting discussed agreed suggested thought decided talked asked felt"
 )
 STOPWORDS = frozenset(STOPWORD_TEXT.split())
+# transcripts tokenized for reading comprehension: "do n't", "gon na", "here ." -> "don't", "gonna", "here."
+DETOKENIZE = (
+    (re.compile(r" (n't|'s|'m|'re|'ll|'ve|'d)\b"), r"\1"),
+    (re.compile(r"\b([Gg]on|[Ww]an|[Gg]ot) (na|ta)\b"), r"\1\2"),
+    (re.compile(r" ([.,!?;:)])"), r"\1"),
+    (re.compile(r"\( "), "("),
+)
+
+
+def detokenize(text: str) -> str:
+    """Whitespace collapsed and tokenizer spaces before punctuation and clitics removed."""
+    text = " ".join(text.split())
+    for pattern, replacement in DETOKENIZE:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 def content_words(text: str) -> set[str]:
