@@ -274,6 +274,23 @@ def data_build(output, count, seed, msc_dir, documents, msc_share, msc_long_shar
         click.echo(f"  {template:<36} {number}")
 
 
+@data.command(name="stats")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def data_stats(path):
+    """Records, questions and segments per record of a training file, per source."""
+    from .training.stats import read_streams, source_stats
+
+    try:
+        rows = source_stats(read_streams(path))
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo("| source | records | questions | distinct questions | groups | segments min / median / max |")
+    click.echo("| --- | --- | --- | --- | --- | --- |")
+    for r in rows:
+        segments = f"{r.segments_min} / {r.segments_median:g} / {r.segments_max}"
+        click.echo(f"| {r.source} | {r.records} | {r.questions} | {r.distinct_questions} | {r.groups} | {segments} |")
+
+
 @main.command()
 @click.option("--data", "data_path", type=click.Path(exists=True, dir_okay=False), required=True)
 @click.option("--dev-data", type=click.Path(exists=True, dir_okay=False), default=None)

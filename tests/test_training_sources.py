@@ -351,15 +351,14 @@ def _build_real(tmp_path, output, split, seed=0, count=40):
 
 
 def _groups(path) -> set[str]:
-    from evomem.training.records import parse_record
+    from evomem.training.stats import read_streams
 
-    with open(path, encoding="utf-8") as handle:
-        streams = [parse_record(json.loads(line)) for line in handle]
-    return {group for stream in streams for group in stream.group.split(";") if group}
+    return {group for stream in read_streams(path) for group in stream.group.split(";") if group}
 
 
 def test_train_and_dev_never_share_a_group_and_builds_are_deterministic(tmp_path):
     from evomem.training.split import DEV_SHARE, side
+    from evomem.training.stats import read_streams, source_stats
 
     _write_friendsqa(tmp_path / "fq")
     _write_qmsum(tmp_path / "qm")
@@ -367,6 +366,9 @@ def test_train_and_dev_never_share_a_group_and_builds_are_deterministic(tmp_path
     written = _build_real(tmp_path, "train.jsonl", "train")
     assert written.records == {"friendsqa": 10, "qmsum": 10, "sgd": 10, "synthetic": 10}
     assert written.questions["sgd/slot_update"] >= 10
+    rows = {row.source: row for row in source_stats(read_streams(tmp_path / "train.jsonl"))}
+    assert {s: row.records for s, row in rows.items()} == written.records
+    assert rows["sgd"].questions == written.questions["sgd/slot_update"] and rows["sgd"].segments_min >= 12
     _build_real(tmp_path, "dev.jsonl", "dev")
     train, dev = _groups(tmp_path / "train.jsonl"), _groups(tmp_path / "dev.jsonl")
     assert {"friendsqa:s01_e21", "qmsum:Bed004", "sgd:Alarm"} <= train
@@ -424,12 +426,20 @@ def _shared_data():
     pytest.skip("no shared/data beside the repository")
 
 
-@pytest.mark.parametrize("source", ["friendsqa", "qmsum", "sgd"])
-def test_the_real_copies_build_records_that_parse(source):
+@pytest.mark.parametrize("source", ["friendsqa", "qmsum", "sgd", "msc"])
+def test_the_real_copies_build_records_that_parse_and_fit_the_segment_limit(source):
     from evomem.training.data import STREAM_SOURCES
+    from evomem.training.msc import long_streams
     from evomem.training.records import parse_record
+    from evomem.training.turns import default_splitter
 
-    streams = STREAM_SOURCES[source](_shared_data() / source, 3, 0, "train")
+    data = _shared_data()
+    if source == "msc":
+        streams = long_streams(load_msc_dialogues(data / "msc"), 2, 0)
+    else:
+        streams = STREAM_SOURCES[source](data / source, 3, 0, "train")
+    splitter = default_splitter()
     for stream in streams:
         again = parse_record(json.loads(json.dumps(stream.to_json())))
-        assert again.source == source and again.group and len(again.questions) >= 1
+        assert again.source == source and again.group and again.questions
+        assert all(splitter.count(segment) <= 128 for segment in again.segments)

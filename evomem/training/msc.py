@@ -11,6 +11,7 @@ from pathlib import Path
 from .documents import shares_content
 from .records import Question, Stream
 from .synth import Sample, draw
+from .turns import StreamText, default_splitter
 from .vocab import NAMES
 
 MSC_SPLITS = ("session_2/valid.txt", "session_2/test.txt", "session_3/valid.txt", "session_3/test.txt")
@@ -103,7 +104,8 @@ def long_stream(
     max_delay: int = 40,
 ) -> Stream | None:
     """Several episodes (distinct persona pairs) read one after another, with 3..``max_questions`` of their
-    turns taken out and asked ``0..max_delay`` segments after their place, their neighbours as evidence."""
+    turns taken out and asked ``0..max_delay`` segments after their place, their neighbours as evidence.
+    Long turns are cut under the segment limit; the stream ends at its last question."""
     target = rng.randint(min_segments, max_segments)
     turns: list[Turn] = []
     groups: list[str] = []
@@ -122,13 +124,13 @@ def long_stream(
             break
         if all(abs(candidate - other) > 2 for other in taken):
             taken.append(candidate)
-    kept = [i for i in range(len(turns)) if i not in taken]
-    position = {turn: index for index, turn in enumerate(kept)}
-    segments = [f"{turns[i][1]}: {turns[i][2]}" for i in kept]
+    text = StreamText(default_splitter())
+    parts = {i: text.add(name, said) for i, (_, name, said) in enumerate(turns) if i not in taken}
+    segments = text.segments
     questions = []
     for turn in sorted(taken):
         query = turns[turn][2]
-        evidence = [position[turn - 1], position[turn + 1]]
+        evidence = [parts[turn - 1][-1], parts[turn + 1][0]]  # the segments just before and after its place
         held = [segments[i] for i in evidence]
         if shares_content(query, held) and not any(query in segment for segment in segments):
             at = min(len(segments), evidence[1] + 1 + rng.randint(0, max_delay))
@@ -136,7 +138,8 @@ def long_stream(
     if not questions:
         return None
     end = max(question.at for question in questions)
-    groups = groups[: turns[kept[end - 1]][0][0] + 1]  # the episodes read before the last question
+    last_read = max(i for i, held_in in parts.items() if held_in[0] < end)
+    groups = groups[: turns[last_read][0][0] + 1]  # the episodes read before the last question
     return Stream(segments[:end], questions, "msc", ";".join(groups)).check("msc long stream")
 
 
