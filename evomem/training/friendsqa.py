@@ -14,6 +14,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from .episode import Turn
 from .records import Question, Stream
 from .sampling import LeastUsed
 from .split import in_split
@@ -29,6 +30,11 @@ class Answer:
     text: str
     turn: int  # the utterance's uid within its scene
     is_speaker: bool
+
+    @property
+    def clean(self) -> str:
+        """The text without the final full stop the annotators often took in."""
+        return self.text.rstrip(" .")
 
 
 @dataclass(frozen=True)
@@ -49,15 +55,9 @@ class SceneQuestion:
 
 
 @dataclass(frozen=True)
-class SceneTurn:
-    speaker: str
-    text: str
-
-
-@dataclass(frozen=True)
 class Scene:
     title: str  # sSS_eEE_cCC
-    turns: tuple[SceneTurn, ...]
+    turns: tuple[Turn, ...]
     questions: tuple[SceneQuestion, ...]
 
     @property
@@ -90,7 +90,7 @@ def _scenes(path: Path) -> list[Scene]:
 
 def _scene(entry: dict) -> Scene:
     paragraph = entry["paragraphs"][0]
-    turns = tuple(SceneTurn(_speaker(u["speakers"]), detokenize(u["utterance"])) for u in paragraph["utterances:"])
+    turns = tuple(Turn(_speaker(u["speakers"]), detokenize(u["utterance"])) for u in paragraph["utterances:"])
     questions = tuple(
         SceneQuestion(
             q["id"],
@@ -113,7 +113,7 @@ def _speaker(speakers: list[str]) -> str:
 
 def _answer_evidence(answer: Answer, scene: Scene, parts: list[list[int]], segments: list[str]) -> list[int]:
     """The segments of the answer's turn that hold it; [] when the answer is not there."""
-    text = answer.text.rstrip(" .").lower()
+    text = answer.clean.lower()
     if not text or not 0 <= answer.turn < len(parts):
         return []
     if answer.is_speaker:
@@ -133,13 +133,13 @@ def scene_question(
     kept: list[Answer] = []
     for answer in question.answers:
         held = _answer_evidence(answer, scene, parts, segments)
-        if held and answer.text.rstrip(" .").lower() not in question.query.lower():
+        if held and answer.clean.lower() not in question.query.lower():
             evidence.update(held)
             kept.append(answer)
     if not kept:
         return None
     template = "friendsqa/speaker" if kept[0].is_speaker else f"friendsqa/{question.kind}"
-    return Question(question.query, kept[0].text.rstrip(" ."), sorted(evidence), at, template)
+    return Question(question.query, kept[0].clean, sorted(evidence), at, template)
 
 
 def episode_stream(

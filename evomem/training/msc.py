@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
 from .documents import shares_content
@@ -69,29 +70,45 @@ def dialogue_sample(rng: random.Random, dialogue: Dialogue, max_segments: int = 
     candidates = _cloze_candidates(turns)
     rng.shuffle(candidates)
     for taken in candidates[:5]:
-        segments = [f"{name}: {text}" for i, (_, name, text) in enumerate(turns) if i != taken]
+        segments = [turn.segment for i, turn in enumerate(turns) if i != taken]
         evidence = [taken - 1, taken]  # the turns just before and just after the removed one
-        if shares_content(turns[taken][2], [segments[i] for i in evidence]):
+        query = turns[taken].text
+        if shares_content(query, [segments[i] for i in evidence]):
             template = "msc/inverse_cloze"
-            return Sample(segments, turns[taken][2], segments[taken], evidence, template, "msc", msc_group(dialogue))
+            return Sample(segments, query, segments[taken], evidence, template, "msc", msc_group(dialogue))
     return None
 
 
-Turn = tuple[tuple[int, int], str, str]  # ((episode, session), speaker name, text)
+@dataclass(frozen=True)
+class ChatTurn:
+    episode: int  # which of the stream's episodes
+    session: int
+    speaker: str
+    text: str
+
+    @property
+    def segment(self) -> str:
+        return f"{self.speaker}: {self.text}"
 
 
-def _named_turns(rng: random.Random, dialogue: Dialogue, episode: int) -> list[Turn]:
-    """The dialogue's turns with two random speaker names, each tagged with its episode and session."""
+def _named_turns(rng: random.Random, dialogue: Dialogue, episode: int) -> list[ChatTurn]:
+    """The dialogue's turns with two random speaker names."""
     names = rng.sample(NAMES, 2)
-    return [((episode, s), names[speaker], text) for s, session in enumerate(dialogue) for speaker, text in session]
+    return [
+        ChatTurn(episode, s, names[speaker], text) for s, session in enumerate(dialogue) for speaker, text in session
+    ]
 
 
-def _cloze_candidates(turns: list[Turn]) -> list[int]:
+def _cloze_candidates(turns: list[ChatTurn]) -> list[int]:
     """Turns of 8-40 words with a neighbour on each side in the same session."""
+
+    def place(turn: ChatTurn) -> tuple[int, int]:
+        return turn.episode, turn.session
+
     return [
         i
         for i in range(1, len(turns) - 1)
-        if turns[i - 1][0] == turns[i][0] == turns[i + 1][0] and 8 <= len(turns[i][2].split()) <= 40
+        if place(turns[i - 1]) == place(turns[i]) == place(turns[i + 1]) and 8 <= len(turns[i].text.split()) <= 40
     ]
 
 
@@ -107,14 +124,15 @@ def long_stream(
     turns taken out and asked ``0..max_delay`` segments after their place, their neighbours as evidence.
     Long turns are cut under the segment limit; the stream ends at its last question."""
     target = rng.randint(min_segments, max_segments)
-    turns: list[Turn] = []
+    turns: list[ChatTurn] = []
     groups: list[str] = []
     for dialogue in rng.sample(dialogues, len(dialogues)):
         if len(turns) >= target:
             break
-        if msc_group(dialogue) not in groups:
+        group = msc_group(dialogue)
+        if group not in groups:
             turns += _named_turns(rng, dialogue, len(groups))
-            groups.append(msc_group(dialogue))
+            groups.append(group)
     turns = turns[:target]
     taken: list[int] = []
     wanted = rng.randint(3, max_questions)
@@ -125,11 +143,11 @@ def long_stream(
         if all(abs(candidate - other) > 2 for other in taken):
             taken.append(candidate)
     text = StreamText(default_splitter())
-    parts = {i: text.add(name, said) for i, (_, name, said) in enumerate(turns) if i not in taken}
+    parts = {i: text.add(turn.speaker, turn.text) for i, turn in enumerate(turns) if i not in taken}
     segments = text.segments
     questions = []
     for turn in sorted(taken):
-        query = turns[turn][2]
+        query = turns[turn].text
         evidence = [parts[turn - 1][-1], parts[turn + 1][0]]  # the segments just before and after its place
         held = [segments[i] for i in evidence]
         if shares_content(query, held) and not any(query in segment for segment in segments):
@@ -139,7 +157,7 @@ def long_stream(
         return None
     end = max(question.at for question in questions)
     last_read = max(i for i, held_in in parts.items() if held_in[0] < end)
-    groups = groups[: turns[last_read][0][0] + 1]  # the episodes read before the last question
+    groups = groups[: turns[last_read].episode + 1]  # the episodes read before the last question
     return Stream(segments[:end], questions, "msc", ";".join(groups)).check("msc long stream")
 
 

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .episode import Turn
 from .records import Question, Stream
 from .sampling import LeastUsed
 from .split import in_split
@@ -45,15 +46,9 @@ class MeetingQuery:
 
 
 @dataclass(frozen=True)
-class MeetingTurn:
-    speaker: str
-    text: str  # markers removed; may be empty
-
-
-@dataclass(frozen=True)
 class Meeting:
     name: str
-    turns: tuple[MeetingTurn, ...]
+    turns: tuple[Turn, ...]  # markers removed; a text may be empty
     queries: tuple[MeetingQuery, ...]
 
     @property
@@ -75,7 +70,7 @@ def _meeting(path: Path) -> Meeting:
         data = json.load(handle)
     try:
         turns = tuple(
-            MeetingTurn(t["speaker"].strip() or "Someone", detokenize(MARKER.sub(" ", t["content"])))
+            Turn(t["speaker"].strip() or "Someone", detokenize(MARKER.sub(" ", t["content"])))
             for t in data["meeting_transcripts"]
         )
         queries = [

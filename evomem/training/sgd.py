@@ -16,6 +16,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from .episode import Turn
 from .records import Question, Stream
 from .sampling import LeastUsed
 from .split import in_split
@@ -41,10 +42,19 @@ class Update:
     new_turn: int
 
 
+@dataclass
+class HeldValue:
+    """A slot's value in the dialogue state: its spellings, the turn that set it, and what that turn said."""
+
+    values: set[str]
+    turn: int
+    said: str
+
+
 @dataclass(frozen=True)
 class Dialogue:
     id: str
-    turns: tuple[tuple[str, str], ...]  # (speaker, utterance)
+    turns: tuple[Turn, ...]
     updates: tuple[Update, ...]
     domains: frozenset[str]
 
@@ -89,7 +99,7 @@ def _domain(service: str) -> str:
 
 
 def _dialogue(entry: dict, descriptions: dict[tuple[str, str], str]) -> Dialogue:
-    turns = tuple((SPEAKERS[t["speaker"]], " ".join(t["utterance"].split())) for t in entry["turns"])
+    turns = tuple(Turn(SPEAKERS[t["speaker"]], " ".join(t["utterance"].split())) for t in entry["turns"])
     return Dialogue(
         entry["dialogue_id"], turns, _updates(entry["turns"], descriptions), frozenset(map(_domain, entry["services"]))
     )
@@ -97,7 +107,7 @@ def _dialogue(entry: dict, descriptions: dict[tuple[str, str], str]) -> Dialogue
 
 def _updates(turns: list[dict], descriptions: dict[tuple[str, str], str]) -> tuple[Update, ...]:
     """The last change of each slot the user changed, with the turns that set the old and the new value."""
-    held: dict[tuple[str, str], tuple[set[str], int, str]] = {}  # values, turn that set them, what was said
+    held: dict[tuple[str, str], HeldValue] = {}  # (service, slot) -> its current value
     changes: dict[tuple[str, str], Update] = {}
     for index, turn in enumerate(turns):
         if turn["speaker"] != "USER":
@@ -106,30 +116,29 @@ def _updates(turns: list[dict], descriptions: dict[tuple[str, str], str]) -> tup
             said = {s["slot"]: turn["utterance"][s["start"] : s["exclusive_end"]] for s in frame["slots"]}
             for slot, values in frame["state"]["slot_values"].items():
                 key = (frame["service"], slot)
-                if key in held and set(values) & held[key][0]:
-                    held[key] = (held[key][0] | set(values), held[key][1], held[key][2])
+                if key in held and held[key].values & set(values):  # the same value, perhaps in other words
+                    held[key].values.update(values)
                     continue
                 if key in held and slot in said and key in descriptions:
-                    description = descriptions[key]
-                    _, old_turn, old_said = held[key]
-                    changes[key] = Update(_slot_name(description), old_said, said[slot], old_turn, index)
-                held[key] = (set(values), index, said.get(slot, values[0] if values else ""))
+                    old = held[key]
+                    changes[key] = Update(_slot_name(descriptions[key]), old.said, said[slot], old.turn, index)
+                held[key] = HeldValue(set(values), index, said.get(slot, values[0] if values else ""))
     return tuple(changes.values())
 
 
 def _slot_name(description: str) -> str:
-    """ "The date to return the car" -> "date to return the car", to follow "the latest" or "which"."""
+    """'The date to return the car' -> 'date to return the car', to follow "the latest" or "which"."""
     words = description.split()
     if words and words[0].lower() in ("the", "a", "an"):
         words = words[1:]
     return " ".join(words)[:1].lower() + " ".join(words)[1:]
 
 
-def verified(update: Update, turns: tuple[tuple[str, str], ...], query: str) -> bool:
+def verified(update: Update, turns: tuple[Turn, ...], query: str) -> bool:
     """The new value is in the evidence turn, the old one in the hard negative, and neither is in the query
     (or in the other turn, where it would blur which turn holds the answer)."""
     new, old = update.new.lower(), update.old.lower()
-    said_new, said_old = turns[update.new_turn][1].lower(), turns[update.old_turn][1].lower()
+    said_new, said_old = turns[update.new_turn].text.lower(), turns[update.old_turn].text.lower()
     return bool(
         new
         and old
@@ -167,7 +176,7 @@ def chain_stream(
     text = StreamText(splitter)
     turn_parts, ends = [], []
     for dialogue in chain:
-        turn_parts.append([text.add(speaker, utterance) for speaker, utterance in dialogue.turns])
+        turn_parts.append([text.add(turn.speaker, turn.text) for turn in dialogue.turns])
         ends.append(len(text.segments))
     candidates: dict[tuple[str, str], Question] = {}
     for position, dialogue in enumerate(chain):
