@@ -403,8 +403,10 @@ def test_sources_name_missing_folders_and_wrong_shapes(tmp_path):
     from evomem.training.qmsum import qmsum_streams
     from evomem.training.sgd import sgd_streams
 
-    with pytest.raises(FileNotFoundError, match="no FriendsQA file"):
+    with pytest.raises(FileNotFoundError, match="FriendsQA folder .*missing does not exist"):
         friendsqa_streams(tmp_path / "missing", 1, 0)
+    with pytest.raises(FileNotFoundError, match="no FriendsQA file"):
+        friendsqa_streams(tmp_path, 1, 0)
     with pytest.raises(FileNotFoundError, match="no QMSum meeting"):
         qmsum_streams(tmp_path, 1, 0)
     with pytest.raises(FileNotFoundError, match="no SGD split folder"):
@@ -413,6 +415,10 @@ def test_sources_name_missing_folders_and_wrong_shapes(tmp_path):
     (tmp_path / "fq" / "friendsqa_dev.json").write_text('{"data": [{"title": "x"}]}', encoding="utf-8")
     with pytest.raises(ValueError, match="not in the FriendsQA shape"):
         friendsqa_streams(tmp_path / "fq", 1, 0)
+    (tmp_path / "qm" / "train").mkdir(parents=True)
+    (tmp_path / "qm" / "train" / "Bed004.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(ValueError, match="Bed004.json: not JSON"):
+        qmsum_streams(tmp_path / "qm", 1, 0)
     result = CliRunner().invoke(main, ["data", "build", "--output", str(tmp_path / "o.jsonl"), "--sgd-share", "0.2"])
     assert result.exit_code != 0 and "--sgd-share needs --sgd-dir" in result.output
 

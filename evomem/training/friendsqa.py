@@ -9,7 +9,6 @@ of the answers are in them. A ``_Paraphrased`` question is a unit with its origi
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 from .episode import Turn
 from .records import Question, Stream
 from .sampling import LeastUsed
+from .sourcefiles import read_json, require_dir
 from .split import in_split
 from .synth import draw
 from .turns import StreamText, TurnSplitter, default_splitter, detokenize
@@ -67,6 +67,7 @@ class Scene:
 
 def load_episodes(directory: Path) -> dict[str, list[Scene]]:
     """Scenes of each episode in order, from the FriendsQA files under ``directory``."""
+    require_dir(directory, "FriendsQA")
     paths = [directory / name for name in FILES if (directory / name).is_file()]
     if not paths:
         raise FileNotFoundError(f"no FriendsQA file ({', '.join(FILES)}) in {directory}")
@@ -80,8 +81,7 @@ def load_episodes(directory: Path) -> dict[str, list[Scene]]:
 
 
 def _scenes(path: Path) -> list[Scene]:
-    with open(path, encoding="utf-8") as handle:
-        data = json.load(handle)
+    data = read_json(path)
     try:
         return [_scene(entry) for entry in data["data"]]
     except (KeyError, IndexError, TypeError, ValueError) as error:

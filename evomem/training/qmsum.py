@@ -12,7 +12,6 @@ limit; the group is the meeting, or for AMI the series of four meetings of one d
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 from .episode import Turn
 from .records import Question, Stream
 from .sampling import LeastUsed
+from .sourcefiles import read_json, require_dir
 from .split import in_split
 from .synth import draw
 from .turns import StreamText, TurnSplitter, content_words, default_splitter, detokenize
@@ -59,6 +59,7 @@ class Meeting:
 
 def load_meetings(directory: Path) -> list[Meeting]:
     """The meetings of the train and val folders under ``directory``, sorted by name."""
+    require_dir(directory, "QMSum")
     paths = sorted(p for split in SPLITS if (directory / split).is_dir() for p in (directory / split).glob("*.json"))
     if not paths:
         raise FileNotFoundError(f"no QMSum meeting (train/*.json, val/*.json) in {directory}")
@@ -66,8 +67,7 @@ def load_meetings(directory: Path) -> list[Meeting]:
 
 
 def _meeting(path: Path) -> Meeting:
-    with open(path, encoding="utf-8") as handle:
-        data = json.load(handle)
+    data = read_json(path)
     try:
         turns = tuple(
             Turn(t["speaker"].strip() or "Someone", detokenize(MARKER.sub(" ", t["content"])))

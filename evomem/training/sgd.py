@@ -11,7 +11,6 @@ families are split whole, and the record's group lists the families of its dialo
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 from .episode import Turn
 from .records import Question, Stream
 from .sampling import LeastUsed
+from .sourcefiles import read_json, require_dir
 from .split import in_split
 from .synth import draw
 from .turns import StreamText, TurnSplitter, default_splitter
@@ -65,15 +65,14 @@ class Dialogue:
 
 def load_dialogues(directory: Path) -> list[Dialogue]:
     """Every dialogue of the split folders (``dev``, ``test``, ...) under ``directory`` with its updates."""
-    folders = sorted(p.parent for p in directory.glob("*/schema.json"))
+    folders = sorted(p.parent for p in require_dir(directory, "SGD").glob("*/schema.json"))
     if not folders:
         raise FileNotFoundError(f"no SGD split folder (*/schema.json with dialogues_*.json) in {directory}")
     dialogues = []
     for folder in folders:
         descriptions = _slot_descriptions(folder / "schema.json")
         for path in sorted(folder.glob("dialogues_*.json")):
-            with open(path, encoding="utf-8") as handle:
-                entries = json.load(handle)
+            entries = read_json(path)
             try:
                 dialogues.extend(_dialogue(entry, descriptions) for entry in entries)
             except (KeyError, TypeError, ValueError) as error:
@@ -82,8 +81,7 @@ def load_dialogues(directory: Path) -> list[Dialogue]:
 
 
 def _slot_descriptions(path: Path) -> dict[tuple[str, str], str]:
-    with open(path, encoding="utf-8") as handle:
-        schema = json.load(handle)
+    schema = read_json(path)
     try:
         return {
             (service["service_name"], slot["name"]): slot["description"]
