@@ -207,7 +207,9 @@ def data():
 
 @data.command(name="build")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@click.option("--count", default=20000, show_default=True, type=int)
+@click.option(
+    "--count", default=20000, show_default=True, type=int, help="Records (a stream record holds several questions)."
+)
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option(
     "--msc-dir",
@@ -227,7 +229,7 @@ def data():
 )
 @click.option("--document-share", default=0.15, show_default=True, type=float, help="Share of document samples.")
 @click.option("--friendsqa-dir", type=click.Path(file_okay=False, path_type=Path), help="FriendsQA copy.")
-@click.option("--friendsqa-share", default=0.0, show_default=True, type=float, help="Share of FriendsQA episodes.")
+@click.option("--friendsqa-share", default=0.0, show_default=True, type=float, help="Share of FriendsQA scene runs.")
 @click.option("--qmsum-dir", type=click.Path(file_okay=False, path_type=Path), help="QMSum copy (train, val).")
 @click.option("--qmsum-share", default=0.0, show_default=True, type=float, help="Share of QMSum meeting windows.")
 @click.option("--sgd-dir", type=click.Path(file_okay=False, path_type=Path), help="SGD copy (dev, test).")
