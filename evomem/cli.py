@@ -14,6 +14,7 @@ from .memory import EvoMemory
 from .schema import check_ids, check_namespace, to_message
 from .state import StateCorruptedError
 from .store import StoreCorruptedError
+from .training.split import DEV_SHARE, SPLITS
 
 # What evomem raises for bad input, a bad file or a damaged store: shown as one line, not a traceback.
 USER_ERRORS = (ValueError, TypeError, OSError, StateCorruptedError, JournalError, StoreCorruptedError)
@@ -235,7 +236,9 @@ def data():
 
 @data.command(name="build")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@click.option("--count", default=20000, show_default=True, type=int)
+@click.option(
+    "--count", default=20000, show_default=True, type=int, help="Records (a stream record holds several questions)."
+)
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option(
     "--msc-dir",
@@ -250,15 +253,73 @@ def data():
     help="Text files or folders (.txt/.md/.rst) to cut into document samples (repeatable).",
 )
 @click.option("--msc-share", default=0.15, show_default=True, type=float, help="Share of MSC inverse-cloze samples.")
+@click.option(
+    "--msc-long-share", default=0.0, show_default=True, type=float, help="Share of long MSC streams (100-600 turns)."
+)
 @click.option("--document-share", default=0.15, show_default=True, type=float, help="Share of document samples.")
-def data_build(output, count, seed, msc_dir, documents, msc_share, document_share):
-    """Generate training samples (JSONL): synthetic dialogues, real MSC dialogues, your documents."""
-    from .training.data import build
+@click.option("--friendsqa-dir", type=click.Path(file_okay=False, path_type=Path), help="FriendsQA copy.")
+@click.option("--friendsqa-share", default=0.0, show_default=True, type=float, help="Share of FriendsQA scene runs.")
+@click.option("--qmsum-dir", type=click.Path(file_okay=False, path_type=Path), help="QMSum copy (train, val).")
+@click.option("--qmsum-share", default=0.0, show_default=True, type=float, help="Share of QMSum meeting windows.")
+@click.option("--sgd-dir", type=click.Path(file_okay=False, path_type=Path), help="SGD copy (dev, test).")
+@click.option("--sgd-share", default=0.0, show_default=True, type=float, help="Share of SGD dialogue chains.")
+@click.option(
+    "--split",
+    type=click.Choice(SPLITS),
+    default="all",
+    show_default=True,
+    help=f"Keep the groups of one side of the split ({DEV_SHARE:.0%} of groups go to dev).",
+)
+def data_build(output, count, seed, msc_dir, documents, msc_share, msc_long_share, document_share, split, **real):
+    """Generate training records (JSONL): synthetic dialogues, real MSC dialogues, your documents, and the
+    real-language sources FriendsQA, QMSum and SGD."""
+    from .training.data import STREAM_SOURCES, RealSource, build
 
-    families = build(output, count, seed, msc_dir, list(documents), msc_share, document_share)
-    click.echo(f"wrote {sum(families.values())} samples to {output}")
-    for family, number in sorted(families.items()):
-        click.echo(f"  {family:<36} {number}")
+    sources = []
+    for name in STREAM_SOURCES:
+        directory, share = real[f"{name}_dir"], real[f"{name}_share"]
+        if share and directory is None:
+            raise click.UsageError(f"--{name}-share needs --{name}-dir")
+        if share:
+            sources.append(RealSource(name, directory, share))
+    try:
+        written = build(
+            output,
+            count,
+            seed,
+            msc_dir,
+            list(documents),
+            msc_share,
+            document_share,
+            msc_long_share=msc_long_share,
+            real=sources,
+            split=split,
+        )
+    except (FileNotFoundError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"wrote {sum(written.records.values())} records to {output}")
+    for source, number in sorted(written.records.items()):
+        click.echo(f"  {source:<36} {number}")
+    click.echo(f"{sum(written.questions.values())} questions")
+    for template, number in sorted(written.questions.items()):
+        click.echo(f"  {template:<36} {number}")
+
+
+@data.command(name="stats")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def data_stats(path):
+    """Records, questions and segments per record of a training file, per source."""
+    from .training.stats import read_streams, source_stats
+
+    try:
+        rows = source_stats(read_streams(path))
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo("| source | records | questions | distinct questions | groups | segments min / median / max |")
+    click.echo("| --- | --- | --- | --- | --- | --- |")
+    for r in rows:
+        segments = f"{r.segments_min} / {r.segments_median:g} / {r.segments_max}"
+        click.echo(f"| {r.source} | {r.records} | {r.questions} | {r.distinct_questions} | {r.groups} | {segments} |")
 
 
 @main.command()

@@ -36,7 +36,7 @@ def test_every_family_produces_verified_samples_with_evidence_holding_the_answer
 def test_build_writes_jsonl_records(tmp_path):
     families = build(tmp_path / "d.jsonl", 50, seed=3, msc_dir=None, show_progress=False)
     records = load_records(tmp_path / "d.jsonl")
-    assert len(records) == 50 == sum(families.values())
+    assert len(records) == 50 == sum(families.records.values()) == sum(families.questions.values())
     assert set(records[0]) == {"segments", "query", "answer", "evidence", "template", "source"}
     again = tmp_path / "e.jsonl"
     build(again, 50, seed=3, msc_dir=None, show_progress=False)

@@ -1,15 +1,51 @@
-"""Build, save and load training records (JSONL): segments, query, answer, evidence indices, source, template."""
+"""Build, save and load training records (JSONL): the mix of sources, split into train and dev by group."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .documents import document_samples, find_text_files
-from .msc import dialogue_samples, load_msc_dialogues, msc_filler
+from .friendsqa import friendsqa_streams
+from .msc import dialogue_samples, load_msc_dialogues, long_streams, msc_filler, msc_group
+from .qmsum import qmsum_streams
+from .records import Stream
+from .sgd import sgd_streams
+from .split import in_split
 from .synth import Sample, draw, make_sample, verify
+
+STREAM_SOURCES: dict[str, Callable[..., list[Stream]]] = {
+    "friendsqa": friendsqa_streams,
+    "qmsum": qmsum_streams,
+    "sgd": sgd_streams,
+}
+
+
+@dataclass(frozen=True)
+class RealSource:
+    """A real-language source with turn-level evidence (a key of ``STREAM_SOURCES``), its folder and share."""
+
+    name: str
+    directory: Path
+    share: float
+
+
+@dataclass
+class Written:
+    """What a build wrote: records per source, questions per template."""
+
+    records: Counter = field(default_factory=Counter)
+    questions: Counter = field(default_factory=Counter)
+
+    def add(self, record: Sample | Stream) -> None:
+        self.records[record.source] += 1
+        templates = [q.template for q in record.questions] if isinstance(record, Stream) else [record.template]
+        self.questions.update(templates)
 
 
 def generate(count: int, seed: int, filler: list[str], show_progress: bool = True) -> list[Sample]:
@@ -32,30 +68,54 @@ def build(
     msc_share: float = 0.15,
     document_share: float = 0.15,
     show_progress: bool = True,
-) -> Counter:
-    """Write ``count`` samples to ``output`` (JSONL); returns how many of each template.
+    *,
+    msc_long_share: float = 0.0,
+    real: Sequence[RealSource] = (),
+    split: str = "all",
+) -> Written:
+    """Write ``count`` records to ``output`` (JSONL) from the groups of ``split`` (``all``, ``train``, ``dev``).
 
-    Synthetic template samples make up the rest after ``msc_share`` inverse-cloze samples over real MSC
-    dialogues (when ``msc_dir`` is given) and ``document_share`` over the text files under ``documents``.
+    Each source gets ``round(count * share)`` records: MSC inverse-cloze samples (``msc_share``) and long MSC
+    streams (``msc_long_share``) when ``msc_dir`` is given, document samples over the text files under
+    ``documents``, and each ``real`` source's stream records; synthetic template samples make up the rest.
     """
-    for name, share in (("msc_share", msc_share), ("document_share", document_share)):
+    shares = {"msc_share": msc_share, "msc_long_share": msc_long_share, "document_share": document_share}
+    shares |= {f"{source.name}_share": source.share for source in real}
+    for name, share in shares.items():
         if not 0 <= share <= 1:
             raise ValueError(f"{name} must lie in [0, 1], got {share}")
-    if msc_share + document_share > 1:
-        raise ValueError("msc_share + document_share must not exceed 1")
-    dialogues = load_msc_dialogues(msc_dir)
-    real = dialogue_samples(dialogues, round(count * msc_share), seed) if dialogues and msc_share else []
-    if documents:
-        real += document_samples(find_text_files(documents), round(count * document_share), seed)
-    samples = real + generate(count - len(real), seed, msc_filler(dialogues), show_progress)
-    random.Random(seed).shuffle(samples)
-    families: Counter = Counter()
+    if sum(shares.values()) > 1:
+        raise ValueError(f"the shares ({' + '.join(shares)}) must not exceed 1")
+    dialogues = [d for d in load_msc_dialogues(msc_dir) if in_split(msc_group(d), split)]
+    records: list[Sample | Stream] = []
+    if msc_share and dialogues:  # without an MSC copy, synthetic samples take its share
+        records += dialogue_samples(dialogues, round(count * msc_share), seed)
+    if msc_long_share:
+        records += long_streams(dialogues, round(count * msc_long_share), seed, show_progress)
+    if documents and document_share:
+        files = [p for p in find_text_files(documents) if in_split(f"document:{p.name}", split)]
+        if not files:
+            raise ValueError(f"no document belongs to the {split} split")
+        records += document_samples(files, round(count * document_share), seed)
+    for source in real:
+        if source.share:
+            make = STREAM_SOURCES[source.name]
+            records += make(source.directory, round(count * source.share), seed, split, show_progress)
+    records += generate(count - len(records), _split_seed(seed, split), msc_filler(dialogues), show_progress)
+    random.Random(seed).shuffle(records)
+    written = Written()
     output.parent.mkdir(parents=True, exist_ok=True)
     with open(output, "w", encoding="utf-8") as handle:
-        for sample in samples:
-            families[sample.template] += 1
-            handle.write(json.dumps(sample.to_json(), ensure_ascii=False) + "\n")
-    return families
+        for record in records:
+            written.add(record)
+            handle.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
+    return written
+
+
+def _split_seed(seed: int, split: str) -> int:
+    """The synthetic generator's seed: ``seed`` itself for ``all``, one of its own for each split, so a train
+    and a dev file built with the same ``--seed`` hold different generated dialogues."""
+    return seed if split == "all" else int(hashlib.sha256(f"{split}:{seed}".encode()).hexdigest()[:12], 16)
 
 
 def load_records(path: Path) -> list[dict]:

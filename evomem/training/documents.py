@@ -69,7 +69,8 @@ def document_sample(
     held = [segments[i] for i in evidence]
     if not evidence or any(query in text for text in held) or not shares_content(query, held):
         return None
-    return Sample(segments, query, segments[evidence[0]], evidence, "document/inverse_cloze", f"document:{source}")
+    origin = f"document:{source}"
+    return Sample(segments, query, segments[evidence[0]], evidence, "document/inverse_cloze", origin, origin)
 
 
 def shares_content(query: str, evidence: list[str]) -> bool:

@@ -1,13 +1,18 @@
-"""Multi-Session Chat (MSC): real dialogue turns for filler, and inverse-cloze samples over whole dialogues."""
+"""Multi-Session Chat (MSC): real dialogue turns for filler, and inverse-cloze samples over whole dialogues
+(one question at the end of an episode's last turns, or several along a long stream of several episodes)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
 from .documents import shares_content
+from .records import Question, Stream
 from .synth import Sample, draw
+from .turns import StreamText, default_splitter
 from .vocab import NAMES
 
 MSC_SPLITS = ("session_2/valid.txt", "session_2/test.txt", "session_3/valid.txt", "session_3/test.txt")
@@ -44,6 +49,12 @@ def _session(turns: list[dict]) -> list[tuple[int, str]]:
     return pairs
 
 
+def msc_group(dialogue: Dialogue) -> str:
+    """The persona pair's id: its first session, which the session-2 and session-3 files share."""
+    first = " ".join(text for _, text in dialogue[0]) if dialogue else ""
+    return "msc:" + hashlib.sha256(first.encode("utf-8")).hexdigest()[:12]
+
+
 def msc_filler(dialogues: list[Dialogue]) -> list[str]:
     """Short real turns (3-30 words) to use as chatter between synthetic episodes."""
     return [text for d in dialogues for session in d for _, text in session if 3 <= len(text.split()) <= 30]
@@ -55,21 +66,99 @@ def dialogue_sample(rng: random.Random, dialogue: Dialogue, max_segments: int = 
     The stream is the dialogue's last ``max_segments`` turns with speaker names; a turn is a candidate when it
     has 8-40 words and a neighbour on each side in the same session that repeats one of its content words.
     """
-    a, b = rng.sample(NAMES, 2)
-    turns = [(s, (a, b)[speaker], text) for s, session in enumerate(dialogue) for speaker, text in session]
-    turns = turns[-max_segments:]
-    candidates = [
-        i
-        for i in range(1, len(turns) - 1)
-        if turns[i - 1][0] == turns[i][0] == turns[i + 1][0] and 8 <= len(turns[i][2].split()) <= 40
-    ]
+    turns = _named_turns(rng, dialogue, 0)[-max_segments:]
+    candidates = _cloze_candidates(turns)
     rng.shuffle(candidates)
     for taken in candidates[:5]:
-        segments = [f"{name}: {text}" for i, (_, name, text) in enumerate(turns) if i != taken]
+        segments = [turn.segment for i, turn in enumerate(turns) if i != taken]
         evidence = [taken - 1, taken]  # the turns just before and just after the removed one
-        if shares_content(turns[taken][2], [segments[i] for i in evidence]):
-            return Sample(segments, turns[taken][2], segments[taken], evidence, "msc/inverse_cloze", "msc")
+        query = turns[taken].text
+        if shares_content(query, [segments[i] for i in evidence]):
+            template = "msc/inverse_cloze"
+            return Sample(segments, query, segments[taken], evidence, template, "msc", msc_group(dialogue))
     return None
+
+
+@dataclass(frozen=True)
+class ChatTurn:
+    episode: int  # which of the stream's episodes
+    session: int
+    speaker: str
+    text: str
+
+    @property
+    def segment(self) -> str:
+        return f"{self.speaker}: {self.text}"
+
+
+def _named_turns(rng: random.Random, dialogue: Dialogue, episode: int) -> list[ChatTurn]:
+    """The dialogue's turns with two random speaker names."""
+    names = rng.sample(NAMES, 2)
+    return [
+        ChatTurn(episode, s, names[speaker], text) for s, session in enumerate(dialogue) for speaker, text in session
+    ]
+
+
+def _cloze_candidates(turns: list[ChatTurn]) -> list[int]:
+    """Turns of 8-40 words with a neighbour on each side in the same session."""
+
+    def place(turn: ChatTurn) -> tuple[int, int]:
+        return turn.episode, turn.session
+
+    return [
+        i
+        for i in range(1, len(turns) - 1)
+        if place(turns[i - 1]) == place(turns[i]) == place(turns[i + 1]) and 8 <= len(turns[i].text.split()) <= 40
+    ]
+
+
+def long_stream(
+    rng: random.Random,
+    dialogues: list[Dialogue],
+    min_segments: int = 100,
+    max_segments: int = 600,
+    max_questions: int = 8,
+    max_delay: int = 40,
+) -> Stream | None:
+    """Several episodes (distinct persona pairs) read one after another, with 3..``max_questions`` of their
+    turns taken out and asked ``0..max_delay`` segments after their place, their neighbours as evidence.
+    Long turns are cut under the segment limit; the stream ends at its last question."""
+    target = rng.randint(min_segments, max_segments)
+    turns: list[ChatTurn] = []
+    groups: list[str] = []
+    for dialogue in rng.sample(dialogues, len(dialogues)):
+        if len(turns) >= target:
+            break
+        group = msc_group(dialogue)
+        if group not in groups:
+            turns += _named_turns(rng, dialogue, len(groups))
+            groups.append(group)
+    turns = turns[:target]
+    taken: list[int] = []
+    wanted = rng.randint(3, max_questions)
+    candidates = _cloze_candidates(turns)
+    for candidate in rng.sample(candidates, len(candidates)):
+        if len(taken) == wanted:
+            break
+        if all(abs(candidate - other) > 2 for other in taken):
+            taken.append(candidate)
+    text = StreamText(default_splitter())
+    parts = {i: text.add(turn.speaker, turn.text) for i, turn in enumerate(turns) if i not in taken}
+    segments = text.segments
+    questions = []
+    for turn in sorted(taken):
+        query = turns[turn].text
+        evidence = [parts[turn - 1][-1], parts[turn + 1][0]]  # the segments just before and after its place
+        held = [segments[i] for i in evidence]
+        if shares_content(query, held) and not any(query in segment for segment in segments):
+            at = min(len(segments), evidence[1] + 1 + rng.randint(0, max_delay))
+            questions.append(Question(query, held[0], evidence, at, "msc/long_inverse_cloze"))
+    if not questions:
+        return None
+    end = max(question.at for question in questions)
+    last_read = max(i for i, held_in in parts.items() if held_in[0] < end)
+    groups = groups[: turns[last_read].episode + 1]  # the episodes read before the last question
+    return Stream(segments[:end], questions, "msc", ";".join(groups)).check("msc long stream")
 
 
 def dialogue_samples(dialogues: list[Dialogue], count: int, seed: int) -> list[Sample]:
@@ -78,3 +167,11 @@ def dialogue_samples(dialogues: list[Dialogue], count: int, seed: int) -> list[S
         raise ValueError("no MSC dialogues to build samples from (pass --msc-dir)")
     rng = random.Random(seed)
     return draw(lambda: dialogue_sample(rng, rng.choice(dialogues)), count, "MSC inverse-cloze")
+
+
+def long_streams(dialogues: list[Dialogue], count: int, seed: int, show_progress: bool = False) -> list[Stream]:
+    """``count`` long MSC streams (100-600 segments, several questions along each)."""
+    if not dialogues:
+        raise ValueError("no MSC dialogues to build long streams from (pass --msc-dir)")
+    rng = random.Random(seed)
+    return draw(lambda: long_stream(rng, dialogues), count, "MSC long streams", show_progress)

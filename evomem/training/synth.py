@@ -12,12 +12,15 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from tqdm.auto import tqdm
 
 from .episode import Episode, pick
 from .families import FAMILIES, SPEAKER_ANSWER_FAMILIES
 from .vocab import GENERIC_FILLER, NAMES
+
+Drawn = TypeVar("Drawn")
 
 
 @dataclass
@@ -28,9 +31,10 @@ class Sample:
     evidence: list[int]
     template: str
     source: str = "synthetic"
+    group: str = ""  # the unit a train/dev split keeps whole; "" for generated text
 
     def to_json(self) -> dict:
-        return {
+        record = {
             "segments": self.segments,
             "query": self.query,
             "answer": self.answer,
@@ -38,12 +42,13 @@ class Sample:
             "template": self.template,
             "source": self.source,
         }
+        return record | ({"group": self.group} if self.group else {})
 
 
-def draw(make: Callable[[], Sample | None], count: int, what: str, show_progress: bool = False) -> list[Sample]:
+def draw(make: Callable[[], Drawn | None], count: int, what: str, show_progress: bool = False) -> list[Drawn]:
     """``count`` samples from ``make``, which returns None for a draw it rejects; gives up after ``50 * count``
     draws, naming ``what`` it could not build enough of."""
-    samples: list[Sample] = []
+    samples: list[Drawn] = []
     with tqdm(total=count, desc=what, disable=not show_progress) as bar:
         for _ in range(50 * count):
             if len(samples) == count:
