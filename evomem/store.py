@@ -141,7 +141,13 @@ class ChromaConnection:
                 self._open()
             if writing:
                 self._changed()
-            yield self._client
+            try:
+                yield self._client
+            except Exception:
+                if writing:  # a failed write (a full disk) can leave the client blocking every later call
+                    self._client.close()
+                    self._client = None
+                raise
 
     def _changed(self) -> None:
         """Tell other processes that the embedded store changes (before a write; a writer killed during it has

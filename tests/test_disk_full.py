@@ -7,6 +7,7 @@ import subprocess
 
 import pytest
 
+import evomem.memory
 from evomem import EvoMemory, StoreFullError
 
 
@@ -50,3 +51,29 @@ def test_a_write_that_does_not_fit_is_refused_before_it_touches_the_store(small_
     filler.unlink()
     memory.add_messages(batch(1), namespace="ns")  # space is back: writes resume
     assert {h.id for h in memory.search("bread", namespace="ns", k=205)} == {m["id"] for m in batch(0, 5) + batch(1)}
+
+
+def test_a_disk_that_fills_up_inside_chroma_leaves_a_readable_store_and_loses_nothing(small_disk, encoder, monkeypatch):
+    """The space check is made to pass, so the write fails inside Chroma's own upsert (the case of a disk that
+    another program fills during the write): the error surfaces, the store opens for reads, nothing acknowledged is
+    lost, and once space returns the next write rolls the failed batch back and goes on."""
+    path = small_disk / "data"
+    memory = EvoMemory(path, model=encoder)
+    acknowledged = batch(0, 5)
+    memory.add_messages(acknowledged, namespace="ns")
+    monkeypatch.setattr(evomem.memory, "batch_bytes", lambda *args: 1)
+    filler = fill(small_disk, 20_000)
+    with pytest.raises(Exception):  # noqa: B017 - Chroma's own error (or ours when space is short after it)
+        for b in range(1, 40):
+            memory.add_messages(batch(b), namespace="ns")
+            acknowledged += batch(b)
+    reader = EvoMemory(path, model=encoder)  # opens while the disk is still full
+    assert reader.stats("ns")["messages"] == len(acknowledged)
+    filler.unlink()
+    memory.add_messages(batch(99, 3), namespace="ns")
+    acknowledged += batch(99, 3)
+    reopened = EvoMemory(path, model=encoder)
+    assert not reopened.journal.files()
+    found = {h.id for h in reopened.search("bread", namespace="ns", k=len(acknowledged) + 10)}
+    assert found == {m["id"] for m in acknowledged}
+    assert reopened.store.count("ns") == reopened.stats("ns")["segments"]  # the failed batch left nothing
