@@ -393,9 +393,9 @@ class EvoMemory:
                 if self.store.connection.embedded and self.journal.files():
                     require_free_space(self.path, MARGIN_BYTES)  # Chroma can block deleting on a full disk
                 self.recovered += reconcile(self.store, self.states, self.journal)  # failures: reported, left
+                remove_stale_temporaries(self.path)  # a generation file half-written by a killed writer
             except StoreFullError as error:  # reads see committed batches only; the next write reconciles
                 self.recovered.append(f"interrupted writes are reconciled by the next write: {error}")
-                remove_stale_temporaries(self.path)  # a generation file half-written by a killed writer
             finally:
                 self._file_lock.release()
 
