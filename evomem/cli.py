@@ -146,6 +146,20 @@ def stats(ctx, namespace):
 
 
 @main.command()
+@click.option("--namespace", "-n", default=None, help="One namespace (default: all).")
+@click.pass_context
+def check(ctx, namespace):
+    """Check that every stored segment is reachable by vector search; exit code 1 when some are not."""
+    report = _open(ctx).check(namespace)
+    for name, missing in sorted(report.items()):
+        click.echo(f"namespace {name}: {'ok' if not missing else f'{len(missing)} segments not searchable'}")
+        for record in missing[:20]:
+            click.echo(f"  {record}")
+    if any(report.values()):
+        raise SystemExit(1)
+
+
+@main.command()
 @click.option("--namespace", "-n", required=True)
 @click.option("--id", "ids", multiple=True, help="Delete only these message ids (repeatable).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")

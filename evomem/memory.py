@@ -361,6 +361,15 @@ class EvoMemory:
             "fingerprint": self.fingerprint,
         }
 
+    def check(self, namespace: str | None = None) -> dict[str, list[str]]:
+        """Records that vector search cannot return, per namespace (every namespace with records when None).
+
+        An empty list everywhere means every stored segment is reachable by search. The stored text of such records
+        is intact (``get`` returns them); re-ingest it to make them searchable again.
+        """
+        names = [check_namespace(namespace)] if namespace is not None else self.store.namespaces()
+        return {name: self.store.unsearchable(name) for name in names}
+
     # ----- helpers --------------------------------------------------------------------------------------------
 
     @contextmanager

@@ -329,6 +329,18 @@ class SegmentStore:
         with self._collection() as collection:
             return list(collection.get(where=self._where(namespace, filters), include=[])["ids"])
 
+    def unsearchable(self, namespace: str) -> list[str]:
+        """Record ids of the namespace that its vector index does not return (damage that two processes working on
+        one embedded directory could cause before evomem locked it); sorted."""
+        with self._collection() as collection:
+            stored = collection.get(where=self._where(namespace, []), include=[])["ids"]
+            if not stored:
+                return []
+            found = collection.query(
+                query_embeddings=[[1.0] * self.dim], n_results=len(stored), where=self._where(namespace, []), include=[]
+            )["ids"][0]
+        return sorted(set(stored) - set(found))
+
     def count(self, namespace: str, below: int | None = None) -> int:
         with self._collection() as collection:
             return len(collection.get(where=self._where(namespace, [], below), include=[])["ids"])

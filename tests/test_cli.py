@@ -10,6 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from evomem.cli import main
+from evomem.store import SegmentStore
 
 
 def _run(args, tmp_path, model=None):
@@ -27,11 +28,22 @@ def test_ingest_search_stats_delete(tmp_path, tiny_bert_dir):
     result = _run(["search", "dogs", "--namespace", "maya", "-k", "3", "--json"], tmp_path, tiny_bert_dir)
     hits = json.loads(result.output)
     assert len(hits) == 3 and all(hit["id"].startswith("m") for hit in hits)
+    result = _run(["check"], tmp_path, tiny_bert_dir)
+    assert result.exit_code == 0 and result.output == "namespace maya: ok\n"
     stats = json.loads(_run(["stats"], tmp_path, tiny_bert_dir).output)
     assert stats["segments"] == 6 and stats["namespace"] == "maya"
     result = _run(["delete", "--namespace", "maya", "--yes"], tmp_path, tiny_bert_dir)
     assert result.exit_code == 0
     assert _run(["stats"], tmp_path, tiny_bert_dir).output == ""
+
+
+def test_check_exits_1_and_lists_what_search_cannot_reach(tmp_path, tiny_bert_dir, monkeypatch):
+    chat = tmp_path / "chat.jsonl"
+    chat.write_text(json.dumps({"role": "user", "content": "one", "id": "m0"}) + "\n")
+    _run(["ingest", str(chat), "--namespace", "maya"], tmp_path, tiny_bert_dir)
+    monkeypatch.setattr(SegmentStore, "unsearchable", lambda self, namespace: ["maya:0"])  # as a damaged index
+    result = _run(["check"], tmp_path, tiny_bert_dir)
+    assert result.exit_code == 1 and result.output == "namespace maya: 1 segments not searchable\n  maya:0\n"
 
 
 def test_ingest_reports_bad_lines(tmp_path, tiny_bert_dir):
