@@ -52,7 +52,7 @@ class EvoMemory:
     Writes are durable and atomic per batch: ``add_messages``/``add_text`` return once the segments and the
     evolved memory are on disk, and a writer killed at any moment leaves each batch wholly present or wholly absent
     (see ``evomem.journal``). Writers on one path are serialised across threads and processes; readers never wait
-    for them and only see committed batches.
+    for a writer's encoding (only for a Chroma call in progress) and only see committed batches.
 
     Args:
         path: directory for the embedded Chroma store and the memory states.
