@@ -299,7 +299,8 @@ def test_a_lost_state_file_is_an_error_not_a_reset_and_rebuild_recovers(tmp_path
     # Segments an older evomem appended after losing a state collide with the old positions: named, not guessed.
     memory.states.path("other").unlink()
     late = {"namespace": "other", "position": 0, "message_id": "late", "part": 0, "fingerprint": memory.fingerprint}
-    memory.store.upsert([record_id("other", "late", 0)], [[1.0] * memory.store.dim], ["late"], [late])
+    old_id = "other:0:late"  # the older evomem's record id: namespace, part, message id
+    memory.store.upsert([old_id], [[1.0] * memory.store.dim], ["late"], [late])
     with pytest.raises(ValueError, match="'other' holds .* segments at only .* stream positions"):
         memory.rebuild("other")
 

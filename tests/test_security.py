@@ -91,7 +91,7 @@ def test_user_names_never_reach_chroma_or_the_disk_as_names(tmp_path, tiny_bert_
     assert sorted(p.name for p in (tmp_path / "data").iterdir()) == [
         "chroma",
         "chroma.generation",
-        "chroma.open.lock",
+        "chroma.lock",
         "state",
         "writer.lock",
     ]
