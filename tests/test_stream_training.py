@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from click.testing import CliRunner
 from conftest import randomize_evo_weights, small_config
 
 from evomem import EvoEncoder
+from evomem.cli import main
 from evomem.training.data import join_streams, load_records
 from evomem.training.dev import Ranked, baseline_figures, dev_figures, recall_figures
 from evomem.training.losses import memory_loss
@@ -233,3 +235,16 @@ def test_memory_loss_of_the_streams_adds_up_to_the_batch_loss():
         for rows in (torch.arange(2), torch.arange(2, 5))
     ]
     assert sum(parts).item() / 5 == pytest.approx(memory_loss(readouts, targets, 0.1).item(), rel=1e-6)
+
+
+def test_train_command_passes_the_stream_settings(tmp_path, init):
+    data = write_jsonl(tmp_path / "train.jsonl", long_streams(2, parts=3, seed=3))
+    command = ["train", "--data", str(data), "--output", str(tmp_path / "run"), "--init-model", str(init)]
+    settings = ["--steps", "1", "--batch-size", "2", "--warmup-steps", "1"]
+    settings += ["--grad-window", "2", "--max-questions", "1"]
+    assert CliRunner().invoke(main, command + settings).exit_code == 0
+    saved = json.loads((tmp_path / "run" / "train_config.json").read_text())
+    assert (saved["grad_window"], saved["max_questions"]) == (2, 1)
+    assert [row["questions"] for row in log_of(run_config(tmp_path, init, data))] == [2]
+    refused = CliRunner().invoke(main, command + ["--queue-steps", "8"])
+    assert refused.exit_code != 0 and "fresh model" in refused.output
