@@ -161,7 +161,7 @@ def test_stream_records_train_resume_exactly_and_log_throughput(tmp_path, init):
     assert [row["questions"] for row in log] == [4, 4, 4, 4]  # two questions of each of two streams
     for row in log:
         assert math.isfinite(row["loss"]) and row["segments_per_s"] == pytest.approx(row["segments"] / row["seconds"])
-        assert row["samples_per_s"] > 0 and row["questions_per_s"] > 0 and row["peak_rss_mb"] > 0
+        assert row["samples_per_s"] > 0 and row["questions_per_s"] > 0 and row["peak_rss_mb"] > 0 < row["cpu_seconds"]
     assert [row["loss"] for row in log_of(resumed)] == [row["loss"] for row in log]
 
 

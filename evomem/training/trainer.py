@@ -180,7 +180,7 @@ class Trainer:
         log = open(self.output / "log.jsonl", "a", encoding="utf-8")  # noqa: SIM115 - kept open for the loop
         try:
             while self.step < self.config.steps:
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.process_time()
                 torch.manual_seed(self.config.seed * 1_000_003 + self.step)  # dropout: same masks when resumed
                 figures = self._train_step(order[self.step])
                 seconds = time.perf_counter() - started
@@ -188,6 +188,7 @@ class Trainer:
                     step=self.step + 1,
                     lr=self.scheduler.get_last_lr()[0],
                     seconds=seconds,
+                    cpu_seconds=time.process_time() - cpu_started,  # on a shared machine, what the step cost
                     samples_per_s=self.config.batch_size / seconds,
                     segments_per_s=figures["segments"] / seconds,
                     questions_per_s=figures["questions"] / seconds,
