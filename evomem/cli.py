@@ -349,10 +349,27 @@ def data_stats(path):
 @click.option("--regulariser-weight", default=1.0, show_default=True, type=float)
 @click.option("--no-length-weighting", is_flag=True)
 @click.option("--no-queue", is_flag=True, help="Ablation: keep only the last step's latents.")
+@click.option("--queue-steps", type=click.IntRange(min=1), default=None, help="L of a fresh model (default 32).")
+@click.option("--query-tokens", type=click.IntRange(min=1), default=None, help="K of a fresh model (default 4).")
+@click.option(
+    "--grad-window",
+    default=24,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Segments before a question that its loss backpropagates into (0 = all); the rest are read without grad.",
+)
+@click.option(
+    "--max-questions",
+    default=4,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Questions of a stream per step, drawn by the seeded order (0 = all).",
+)
 @click.option("--gradient-checkpointing", is_flag=True)
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--checkpoint-every", default=50, show_default=True, type=int)
 @click.option("--eval-every", default=100, show_default=True, type=int)
+@click.option("--dev-samples", default=200, show_default=True, type=click.IntRange(min=1), help="Dev streams used.")
 @click.option("--fresh", is_flag=True, help="Ignore an existing checkpoint in --output.")
 @click.pass_context
 def train(
@@ -369,14 +386,29 @@ def train(
     regulariser_weight,
     no_length_weighting,
     no_queue,
+    queue_steps,
+    query_tokens,
+    grad_window,
+    max_questions,
     gradient_checkpointing,
     seed,
     checkpoint_every,
     eval_every,
+    dev_samples,
     fresh,
 ):
-    """Train an EvoEncoder (resumes from OUTPUT/checkpoint unless --fresh)."""
+    """Train an EvoEncoder (resumes from OUTPUT/checkpoint unless --fresh).
+
+    Records (JSONL) are streams of segments with questions asked at points along them, or single-question
+    samples (asked after the last segment). Each stream is read in order from an empty memory; a question is
+    encoded with the memory at its point and ranks the segments before it. --queue-steps / --query-tokens
+    shape a fresh model's memory (L steps x K latents). Every --eval-every steps the log gets dev R@1/5/10
+    per source, of the model, of the static base and of BM25 (docs/training.md).
+    """
     from .training.trainer import TrainConfig, Trainer
+
+    if dev_data:
+        require_eval_extra("train --dev-data")
 
     config = TrainConfig(
         data=data_path,
@@ -392,12 +424,21 @@ def train(
         length_weighting=not no_length_weighting,
         segment_batching=ctx.obj["segment_batching"],
         no_queue=no_queue,
+        queue_steps=queue_steps,
+        query_tokens=query_tokens,
+        grad_window=grad_window,
+        max_questions=max_questions,
         gradient_checkpointing=gradient_checkpointing,
         seed=seed,
         checkpoint_every=checkpoint_every,
         eval_every=eval_every,
+        dev_samples=dev_samples,
     )
-    Trainer(config).train(resume=not fresh)
+    try:
+        trainer = Trainer(config)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    trainer.train(resume=not fresh)
     click.echo(f"final model: {Path(output) / 'final'}")
 
 

@@ -17,7 +17,7 @@ FUSED_SYSTEMS = {"bm25+static": ("bm25", "static"), "bm25+evomem": ("bm25", "evo
 ALL_SYSTEMS = (*BASE_SYSTEMS, *FUSED_SYSTEMS)
 
 
-def _rank_by_similarity(
+def rank_by_similarity(
     segment_vectors: torch.Tensor, query_vectors: torch.Tensor, ids: Sequence[str]
 ) -> list[list[str]]:
     order = torch.argsort(query_vectors @ segment_vectors.T, dim=1, descending=True, stable=True)
@@ -36,7 +36,7 @@ class EvolvableRanker:
         with torch.inference_mode():
             vectors = encode_stream(self.encoder, queue, self.encoder.tokenize(group.texts), self.segment_batching)
             query_vectors = self.encoder.encode_queries(queue.latents, queue.latent_steps(), list(queries))
-        return _rank_by_similarity(vectors, query_vectors, group.segment_ids)
+        return rank_by_similarity(vectors, query_vectors, group.segment_ids)
 
 
 class StaticRanker:
@@ -53,7 +53,7 @@ class StaticRanker:
         return torch.tensor(self.model.encode(list(texts), batch_size=32, normalize_embeddings=True))
 
     def rank(self, group: Group, queries: Sequence[str]) -> list[list[str]]:
-        return _rank_by_similarity(self._encode(group.texts), self._encode(queries), group.segment_ids)
+        return rank_by_similarity(self._encode(group.texts), self._encode(queries), group.segment_ids)
 
 
 class Bm25Ranker:

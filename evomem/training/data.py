@@ -1,7 +1,9 @@
-"""Build, save and load training records (JSONL): the mix of sources, split into train and dev by group."""
+"""Build, save and load training records (JSONL): the mix of sources, split into train and dev by group; loaded
+records are streams with questions (``records.py``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import random
@@ -14,7 +16,7 @@ from .documents import document_samples, find_text_files
 from .friendsqa import friendsqa_streams
 from .msc import dialogue_samples, load_msc_dialogues, long_streams, msc_filler, msc_group
 from .qmsum import qmsum_streams
-from .records import Stream
+from .records import Stream, parse_record
 from .sgd import sgd_streams
 from .split import in_split
 from .synth import Sample, draw, make_sample, verify
@@ -118,11 +120,38 @@ def _split_seed(seed: int, split: str) -> int:
     return seed if split == "all" else int(hashlib.sha256(f"{split}:{seed}".encode()).hexdigest()[:12], 16)
 
 
-def load_records(path: Path) -> list[dict]:
+def load_records(path: Path) -> list[Stream]:
+    """Training records (either JSON form, ``records.py``) as checked streams; errors name ``path:line``."""
+    streams = []
     with open(path, encoding="utf-8") as handle:
-        records = [json.loads(line) for line in handle if line.strip()]
-    for number, record in enumerate(records, start=1):
-        missing = {"segments", "query", "evidence"} - set(record)
-        if missing:
-            raise ValueError(f"{path}:{number}: record lacks {sorted(missing)}")
-    return records
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{path}:{number}: not JSON ({error})") from None
+            streams.append(parse_record(record, f"{path}:{number}"))
+    return streams
+
+
+def join_streams(streams: list[Stream], source: str = "joined") -> Stream:
+    """One long stream: ``streams`` read one after the other, each question kept at its point (shifted).
+
+    Makes long streams with questions along them out of short single-question records, for throughput tests.
+    """
+    segments: list[str] = []
+    questions = []
+    for stream in streams:
+        offset = len(segments)
+        segments.extend(stream.segments)
+        for question in stream.questions:
+            questions.append(
+                dataclasses.replace(
+                    question,
+                    at=question.at + offset,
+                    evidence=[i + offset for i in question.evidence],
+                    hard_negatives=[i + offset for i in question.hard_negatives],
+                )
+            )
+    return Stream(segments, questions, source).check()

@@ -27,17 +27,25 @@ def contrastive_loss(
     return scale * total / len(positives)
 
 
-def memory_loss(readouts: torch.Tensor, answer_targets: torch.Tensor, tau: float) -> torch.Tensor:
+def memory_loss(
+    readouts: torch.Tensor,
+    answer_targets: torch.Tensor,
+    tau: float,
+    rows: torch.Tensor | None = None,
+    reduction: str = "mean",
+) -> torch.Tensor:
     """Encoder-backbone L_mem: the frozen base reading [memory; query] must point at its own answer.
 
-    ``readouts`` (B, D) come from the base model with the memory; ``answer_targets`` (B, D) are the frozen base
-    embeddings of the answers. InfoNCE against the other answers of the batch (identical answers are not
-    counted as negatives).
+    ``readouts`` (m, D) come from the base model with the memory; ``answer_targets`` (B, D) are the frozen base
+    embeddings of the batch's answers, readout i's own being row ``rows[i]`` (default: i). InfoNCE against the
+    other answers of the batch (identical answers are not counted as negatives).
     """
+    rows = torch.arange(len(readouts), device=readouts.device) if rows is None else rows
     logits = readouts @ answer_targets.T / tau
-    same = (answer_targets @ answer_targets.T) > 0.999
-    logits = logits.masked_fill(same & ~torch.eye(len(logits), dtype=torch.bool, device=logits.device), -1e4)
-    return F.cross_entropy(logits, torch.arange(len(logits), device=logits.device))
+    same = (answer_targets[rows] @ answer_targets.T) > 0.999
+    own = F.one_hot(rows, len(answer_targets)).bool()
+    logits = logits.masked_fill(same & ~own, -1e4)
+    return F.cross_entropy(logits, rows, reduction=reduction)
 
 
 def static_regulariser(vectors: torch.Tensor, static_targets: torch.Tensor) -> torch.Tensor:

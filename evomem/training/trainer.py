@@ -1,7 +1,9 @@
-"""The EvoEmbedding trainer: recurrent forward over each sample's segments, L = L_con + L_mem (+ regulariser).
+"""The EvoEmbedding trainer: recurrent forward over each stream's segments, L = L_con + L_mem (+ regulariser).
 
-Each sample is read exactly as at inference (latent queue, dynamic segment-batching); its query is encoded with
-the final memory. Checkpoints (safetensors + JSON, no pickle) let a later session resume where one stopped.
+Each stream is read exactly as at inference (latent queue, dynamic segment-batching); a question asked at ``at``
+is encoded with the memory after segment ``at - 1`` and ranks segments ``0 .. at - 1``. Only the segments in a
+question's gradient window are backpropagated into (``reading.py``). Checkpoints (safetensors + JSON, no
+pickle) let a later session resume where one stopped.
 """
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ import dataclasses
 import json
 import math
 import random
+import resource
 import time
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,10 +25,11 @@ from ..config import EvoConfig
 from ..encoder import EvoEncoder
 from ..evaluation.plain import plain_recall
 from ..models import load_encoder
-from ..queue import LatentQueue
-from ..stream import encode_stream
 from .data import load_records
+from .dev import baseline_figures, dev_figures
 from .losses import contrastive_loss, memory_loss, static_regulariser
+from .reading import Reading, Span, grad_window, plan_spans, read_stream
+from .records import Question, Stream
 
 CHECKPOINT = "checkpoint"
 STATE_FILE = "trainer_state.json"
@@ -51,16 +54,48 @@ class TrainConfig:
     length_weighting: bool = True
     segment_batching: bool = True
     no_queue: bool = False  # ablation: keep only the last step's latents (L = 1)
+    queue_steps: int | None = None  # L of a fresh model (None: EvoConfig's default)
+    query_tokens: int | None = None  # K of a fresh model (None: EvoConfig's default)
+    grad_window: int = 24  # segments before a question that it backpropagates into; 0 = all
+    max_questions: int = 4  # questions of a stream per step, drawn by the seeded order; 0 = all
     gradient_checkpointing: bool = False
     seed: int = 0
     checkpoint_every: int = 50
     eval_every: int = 100
-    dev_samples: int = 200
+    dev_samples: int = 200  # dev streams
+
+    def check(self) -> TrainConfig:
+        """Raise ValueError on settings that contradict each other; returns self."""
+        for name in ("grad_window", "max_questions"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
+        if self.init_model and (self.queue_steps or self.query_tokens):
+            raise ValueError("queue_steps and query_tokens shape a fresh model; the init model has its own")
+        if self.no_queue and self.queue_steps:
+            raise ValueError("no_queue means queue_steps = 1; give one or the other")
+        return self
+
+
+@dataclass(frozen=True)
+class Draw:
+    """One stream of a step's batch and the questions asked of it in that step."""
+
+    stream: int
+    questions: tuple[int, ...]
+
+
+@dataclass
+class QuestionLosses:
+    """What one question contributes to the batch loss."""
+
+    con: torch.Tensor
+    readout: torch.Tensor | None  # the frozen base reading [memory; query], for L_mem
+    reg: torch.Tensor | None
 
 
 class Trainer:
     def __init__(self, config: TrainConfig):
-        self.config = config
+        self.config = config.check()
         self.output = Path(config.output)
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.encoder = self._build_encoder().to(self.device)
@@ -68,8 +103,9 @@ class Trainer:
             self.encoder.backbone.base_model.model.gradient_checkpointing_enable(
                 gradient_checkpointing_kwargs={"use_reentrant": False}
             )
-        self.records = load_records(Path(config.data))
+        self.streams = load_records(Path(config.data))
         self.dev = load_records(Path(config.dev_data))[: config.dev_samples] if config.dev_data else []
+        self.baselines_logged = False  # static and BM25 dev figures go in a run's first evaluation
         params = [p for name, p in self.encoder.named_parameters() if p.requires_grad or "lora_" in name]
         for p in params:
             p.requires_grad_(True)
@@ -79,7 +115,9 @@ class Trainer:
 
     def _build_encoder(self) -> EvoEncoder:
         if not self.config.init_model:
-            return EvoEncoder(EvoConfig(queue_steps=1) if self.config.no_queue else EvoConfig())
+            shape = {"queue_steps": 1 if self.config.no_queue else self.config.queue_steps}
+            shape["num_query_tokens"] = self.config.query_tokens
+            return EvoEncoder(EvoConfig(**{name: value for name, value in shape.items() if value is not None}))
         encoder = load_encoder(self.config.init_model)
         if self.config.no_queue and encoder.config.queue_steps != 1:
             # the evomem weights do not depend on the queue length: rebuild with L = 1 and keep them
@@ -95,33 +133,39 @@ class Trainer:
         progress = (step - warmup) / max(1, self.config.steps - warmup)
         return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
-    # ----- one sample ---------------------------------------------------------------------------------------
+    # ----- one stream ---------------------------------------------------------------------------------------
 
-    def _read(self, record: dict) -> tuple[torch.Tensor, torch.Tensor, LatentQueue]:
-        """Segment vectors and the query vector, read as at inference."""
-        vectors, queue = self._read_segments(record["segments"])
-        query = self.encoder.encode_queries(queue.latents, queue.latent_steps(), [record["query"]])[0]
-        return vectors, query, queue
+    def _stream_losses(self, stream: Stream, questions: list[Question]) -> list[QuestionLosses]:
+        spans = plan_spans([question.at for question in questions], self.config.grad_window)
+        reading = read_stream(self.encoder, stream.segments, spans, self.config.segment_batching)
+        targets = self._static_targets(stream, spans) if self.config.regulariser_weight > 0 else None
+        return [self._question_losses(question, reading, targets) for question in questions]
 
-    def _read_segments(self, segments: list[str]) -> tuple[torch.Tensor, LatentQueue]:
-        """Segment vectors read in order from a fresh latent queue, and the queue after the last one."""
-        queue = self.encoder.new_queue()
-        vectors = encode_stream(self.encoder, queue, self.encoder.tokenize(segments), self.config.segment_batching)
-        return vectors, queue
+    @torch.no_grad()
+    def _static_targets(self, stream: Stream, spans: list[Span]) -> torch.Tensor:
+        """Frozen static embeddings of the segments read with grad (the other rows stay zero, never used)."""
+        windowed = [i for span in spans if span.grad for i in range(span.start, span.end)]
+        targets = torch.zeros(spans[-1].end, self.encoder.dim, device=self.device)
+        targets[windowed] = self.encoder.embed_static([stream.segments[i] for i in windowed])
+        return targets
 
-    def _sample_losses(self, record: dict) -> dict[str, torch.Tensor]:
-        vectors, query, queue = self._read(record)
-        losses = {
-            "con": contrastive_loss(query, vectors, record["evidence"], self.config.tau, self.config.length_weighting)
-        }
+    def _question_losses(self, question: Question, reading: Reading, targets: torch.Tensor | None) -> QuestionLosses:
+        memory = reading.memory[question.at]
+        latents, steps = memory.latents, memory.latent_steps()
+        query = self.encoder.encode_queries(latents, steps, [question.query])[0]
+        vectors = reading.vectors[: question.at]
+        con = contrastive_loss(query, vectors, question.evidence, self.config.tau, self.config.length_weighting)
+        readout = None
         if self.config.memory_loss_weight > 0:
-            losses["readout"] = self.encoder.read_with_base(queue.latents, queue.latent_steps(), [record["query"]])[0]
-        if self.config.regulariser_weight > 0:
+            readout = self.encoder.read_with_base(latents, steps, [question.query])[0]
+        reg = None
+        if targets is not None:
+            lo, at = grad_window(question.at, self.config.grad_window)
             with torch.no_grad():
-                targets = self.encoder.embed_static(record["segments"])
-                query_target = self.encoder.embed_static([record["query"]])
-            losses["reg"] = static_regulariser(torch.cat([vectors, query[None]]), torch.cat([targets, query_target]))
-        return losses
+                query_target = self.encoder.embed_static([question.query])
+            evolvable = torch.cat([vectors[lo:at], query[None]])
+            reg = static_regulariser(evolvable, torch.cat([targets[lo:at], query_target]))
+        return QuestionLosses(con, readout, reg)
 
     # ----- the loop -----------------------------------------------------------------------------------------
 
@@ -136,12 +180,19 @@ class Trainer:
         log = open(self.output / "log.jsonl", "a", encoding="utf-8")  # noqa: SIM115 - kept open for the loop
         try:
             while self.step < self.config.steps:
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.process_time()
                 torch.manual_seed(self.config.seed * 1_000_003 + self.step)  # dropout: same masks when resumed
-                batch = [self.records[i] for i in order[self.step]]
-                figures = self._train_step(batch)
+                figures = self._train_step(order[self.step])
+                seconds = time.perf_counter() - started
                 figures.update(
-                    step=self.step + 1, lr=self.scheduler.get_last_lr()[0], seconds=time.perf_counter() - started
+                    step=self.step + 1,
+                    lr=self.scheduler.get_last_lr()[0],
+                    seconds=seconds,
+                    cpu_seconds=time.process_time() - cpu_started,  # on a shared machine, what the step cost
+                    samples_per_s=self.config.batch_size / seconds,
+                    segments_per_s=figures["segments"] / seconds,
+                    questions_per_s=figures["questions"] / seconds,
+                    peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                 )
                 self.scheduler.step()
                 self.step += 1
@@ -161,69 +212,87 @@ class Trainer:
         self.encoder.eval()
         self.encoder.save_pretrained(self.output / "final")
 
-    def _order(self) -> list[list[int]]:
-        """Sample indices of every step, fixed by the seed, so a resumed run sees the same batches."""
+    def _order(self) -> list[list[Draw]]:
+        """The streams and questions of every step, fixed by the seed, so a resumed run sees the same batches."""
         rng = random.Random(self.config.seed)
+        pick = random.Random(f"{self.config.seed}/questions")  # its own stream: the batches do not depend on it
         order, pool = [], []
         for _ in range(self.config.steps):
             batch = []
             while len(batch) < self.config.batch_size:
                 if not pool:
-                    pool = list(range(len(self.records)))
+                    pool = list(range(len(self.streams)))
                     rng.shuffle(pool)
-                batch.append(pool.pop())
+                batch.append(self._draw(pool.pop(), pick))
             order.append(batch)
         return order
 
-    def _train_step(self, batch: list[dict]) -> dict[str, float]:
-        # bf16 autocast on CUDA; full precision on CPU
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-            figures, loss = self._batch_loss(batch)
-        loss.backward()
+    def _draw(self, stream: int, rng: random.Random) -> Draw:
+        """All the stream's questions, or ``max_questions`` of them drawn at random (kept in stream order)."""
+        count, limit = len(self.streams[stream].questions), self.config.max_questions
+        if not limit or count <= limit:
+            return Draw(stream, tuple(range(count)))
+        return Draw(stream, tuple(sorted(rng.sample(range(count), limit))))
+
+    def _train_step(self, batch: list[Draw]) -> dict[str, float]:
+        figures = self.accumulate_gradients(batch)
         figures["grad_norm"] = float(
             torch.nn.utils.clip_grad_norm_(self.optimizer.param_groups[0]["params"], self.config.max_grad_norm)
         )
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        figures["loss"] = loss.item()
         return figures
 
-    def _batch_loss(self, batch: list[dict]) -> tuple[dict[str, float], torch.Tensor]:
-        per_sample = [self._sample_losses(record) for record in batch]
-        con = torch.stack([losses["con"] for losses in per_sample]).mean()
-        loss = con
-        figures = {"con": con.item()}
+    def accumulate_gradients(self, batch: list[Draw]) -> dict[str, float]:
+        """Backpropagate the batch loss one stream at a time; returns its terms and counts of what was read.
+
+        The loss is L_con + w_mem L_mem + w_reg L_reg, each the mean over the batch's questions; L_mem's targets
+        (the answers' static embeddings) are constants, so every term is a sum over questions and the streams'
+        gradients add up to the batch's, while only one stream's graph is alive at a time.
+        """
+        asked = [[self.streams[draw.stream].questions[i] for i in draw.questions] for draw in batch]
+        count = sum(len(questions) for questions in asked)
+        answers = None
         if self.config.memory_loss_weight > 0:
             with torch.no_grad():
-                targets = self.encoder.embed_static([str(record.get("answer", "")) for record in batch])
-            mem = memory_loss(torch.stack([losses["readout"] for losses in per_sample]), targets, self.config.tau)
-            loss = loss + self.config.memory_loss_weight * mem
-            figures["mem"] = mem.item()
-        if self.config.regulariser_weight > 0:
-            reg = torch.stack([losses["reg"] for losses in per_sample]).mean()
-            loss = loss + self.config.regulariser_weight * reg
-            figures["reg"] = reg.item()
-        return figures, loss
+                answers = self.encoder.embed_static([str(q.answer) for questions in asked for q in questions])
+        weights = {"con": 1.0, "mem": self.config.memory_loss_weight, "reg": self.config.regulariser_weight}
+        figures = {"loss": 0.0, "segments": 0, "questions": count}
+        first = 0
+        for draw, questions in zip(batch, asked, strict=True):
+            rows = torch.arange(first, first + len(questions), device=self.device)
+            # bf16 autocast on CUDA; full precision on CPU
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+                sums = self._stream_sums(self._stream_losses(self.streams[draw.stream], questions), answers, rows)
+                loss = sum(weights[name] * value for name, value in sums.items()) / count
+            loss.backward()
+            for name, value in sums.items():
+                figures[name] = figures.get(name, 0.0) + value.item() / count
+            figures["loss"] += loss.item()
+            figures["segments"] += max(question.at for question in questions)
+            first += len(questions)
+        return figures
 
-    @torch.no_grad()
+    def _stream_sums(
+        self, losses: list[QuestionLosses], answers: torch.Tensor | None, rows: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """A stream's share of each loss term: the sum over its questions (rows ``rows`` of the batch)."""
+        sums = {"con": torch.stack([each.con for each in losses]).sum()}
+        if answers is not None:
+            readouts = torch.stack([each.readout for each in losses])
+            sums["mem"] = memory_loss(readouts, answers, self.config.tau, rows, reduction="sum")
+        if self.config.regulariser_weight > 0:
+            sums["reg"] = torch.stack([each.reg for each in losses]).sum()
+        return sums
+
     def evaluate(self) -> dict[str, float]:
-        """Evidence recall on held-apart samples, evolvable vs the frozen static base, overall and per source
-        (synthetic, msc, document); then the plain query/passage check."""
+        """The dev table (evidence R@k per source; static and BM25 in a run's first evaluation only, as they
+        never change), then the plain query/passage check."""
         self.encoder.eval()
-        scores: dict[str, list[float]] = defaultdict(list)  # figure name -> one recall per dev record
-        for record in self.dev:
-            vectors, query, _ = self._read(record)
-            static_vectors = self.encoder.embed_static(record["segments"])
-            static_query = self.encoder.embed_static([record["query"]])[0]
-            evidence = set(record["evidence"])
-            groups = ("dev", f"dev_{record.get('source', 'synthetic').split(':')[0]}")
-            for system, segs, q in (("", vectors, query), ("_static", static_vectors, static_query)):
-                ranking = torch.argsort(segs @ q, descending=True).tolist()
-                for k in (1, 5):
-                    found = len(set(ranking[:k]) & evidence) / len(evidence)
-                    for group in groups:
-                        scores[f"{group}{system}_r@{k}"].append(found)
-        figures = {name: 100 * sum(values) / len(values) for name, values in scores.items()}
+        figures = dev_figures(self.encoder, self.dev, self.config.segment_batching)
+        if not self.baselines_logged:
+            figures.update(baseline_figures(self.encoder, self.dev))
+            self.baselines_logged = True
         figures.update(plain_recall(self.encoder, self.config.segment_batching))
         return figures
 
