@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 MARGIN_BYTES = 16 * 1024 * 1024  # Chroma's write-ahead log, index growth and the memory state
-COPIES = 8  # bytes written per byte of payload: log, vector index, metadata and full-text tables, journal
+COPIES = 8  # bytes written per byte of payload: write-ahead log, vector index, metadata tables, journal
 
 
 class StoreFullError(OSError):
