@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import threading
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,8 +41,15 @@ from .store import (
     StoredSegment,
     embedded_connection,
     record_id,
+    user_metadata,
 )
 from .stream import encode_stream
+
+logger = logging.getLogger("evomem")
+
+
+def _part(segment: StoredSegment) -> int:
+    return segment.metadata["part"]
 
 
 class EvoMemory:
@@ -145,7 +154,7 @@ class EvoMemory:
                 ids.append(message_id)
                 for part, text in enumerate(texts):
                     entries.append(Segment(message_id, part, text, self._message_metadata(message)))
-            self._ingest(namespace, queue, entries)
+            self._ingest(namespace, queue, self._without_unchanged(namespace, queue.step, entries))
         return ids
 
     def add_text(
@@ -427,6 +436,22 @@ class EvoMemory:
             and not self.states.path(namespace).exists()
         ):
             raise self.states.missing(namespace)
+
+    def _without_unchanged(self, namespace: str, step: int, entries: list[Segment]) -> list[Segment]:
+        """The entries less those of messages stored already with the same parts and metadata: a client that
+        retries a write (after a timeout or a crash) does not read the same turns into the memory twice."""
+        if step == 0:
+            return entries
+        stored: dict[str, list[tuple]] = defaultdict(list)
+        for s in sorted(self.store.get(namespace, list({e.id: None for e in entries}), below=step), key=_part):
+            stored[s.metadata["message_id"]].append((s.text, user_metadata(s.metadata)))
+        new: dict[str, list[tuple]] = defaultdict(list)
+        for entry in entries:
+            new[entry.id].append((entry.text, entry.metadata))
+        unchanged = {message_id for message_id, parts in new.items() if stored.get(message_id) == parts}
+        if unchanged:
+            logger.info("namespace %s: %d messages already stored unchanged, skipped", namespace, len(unchanged))
+        return [entry for entry in entries if entry.id not in unchanged]
 
     def _queue_shape(self) -> tuple[int, int, int]:
         config = self.encoder.config

@@ -19,12 +19,10 @@ from tqdm.auto import tqdm
 from .journal import Journal, reconcile
 from .schema import Segment, check_namespace
 from .state import StateCorruptedError, StateDirectory
-from .store import SegmentStore, StoredSegment, evomem_collections
+from .store import SegmentStore, StoredSegment, evomem_collections, user_metadata
 
 if TYPE_CHECKING:
     from .memory import EvoMemory
-
-BOOKKEEPING = ("namespace", "position", "message_id", "part", "fingerprint")
 
 
 def source_fingerprints(target: EvoMemory) -> dict[str, int]:
@@ -105,7 +103,7 @@ def reembed(
                             str(s.metadata["message_id"]),
                             int(s.metadata["part"]),
                             s.text,
-                            {key: value for key, value in s.metadata.items() if key not in BOOKKEEPING},
+                            user_metadata(s.metadata),
                         )
                         for s in chunk
                     ]

@@ -31,6 +31,7 @@ COLLECTION_PREFIX = "evomem-"
 GENERATION_NAME = "chroma.generation"
 ACCESS_LOCK_NAME = "chroma.lock"
 PAGE = 1000  # records per page when scanning a collection
+BOOKKEEPING = ("namespace", "position", "message_id", "part", "fingerprint")  # metadata evomem adds to a segment
 TRANSIENT_READ_ERROR = "Error creating hnsw segment reader"
 TRANSIENT_RETRIES = 5
 
@@ -81,6 +82,11 @@ def collection_name(fingerprint: str) -> str:
     if not fingerprint or not all(c in "0123456789abcdef" for c in fingerprint):
         raise ValueError(f"model fingerprint must be lower-case hex, got {fingerprint!r}")
     return COLLECTION_PREFIX + fingerprint
+
+
+def user_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    """A stored segment's metadata without evomem's bookkeeping: what the message itself carried."""
+    return {key: value for key, value in metadata.items() if key not in BOOKKEEPING}
 
 
 def newest_versions(segments: list[StoredSegment]) -> list[StoredSegment]:

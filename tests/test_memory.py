@@ -198,3 +198,24 @@ def test_segments_leave_room_for_special_tokens_only(memory, encoder):
     memory.add_messages([{"role": "user", "content": long_text, "id": "long"}], namespace="n")
     for part in memory.get(["long"], namespace="n"):
         assert len(encoder.tokenizer(part.text)["input_ids"]) <= encoder.config.segment_max_tokens
+
+
+def test_a_retried_write_is_a_no_op_and_a_changed_message_an_update(tmp_path, encoder):
+    memory = EvoMemory(tmp_path / "data", model=encoder)
+    chat = [
+        {"role": "user", "content": f"message {i} about bread", "id": f"m{i}", "timestamp": 1700000000 + i}
+        for i in range(5)
+    ]
+    chat[2]["content"] = " ".join(f"word{i} about the long note" for i in range(60))  # several parts
+    chat[3]["metadata"] = {"topic": "bread", "n": 3, "ok": True}
+    memory.add_messages(chat, namespace="ns")
+    before = memory.stats("ns")
+    state = memory.states.path("ns").read_bytes()
+    assert memory.add_messages(chat, namespace="ns") == [m["id"] for m in chat]  # a client retrying after a timeout
+    assert memory.stats("ns") == before and memory.states.path("ns").read_bytes() == state  # memory read once
+    changed = [chat[0], {**chat[1], "content": "message 1, corrected"}, {**chat[4], "timestamp": 1800000000}]
+    memory.add_messages(changed, namespace="ns")
+    after = memory.stats("ns")
+    assert after["messages"] == 5 and after["memory_step"] == before["memory_step"] + 2  # only the two updates
+    assert [s.text for s in memory.get(["m1"], namespace="ns")] == ["user: message 1, corrected"]
+    assert memory.get(["m4"], namespace="ns")[0].metadata["timestamp"] == 1800000000

@@ -12,8 +12,7 @@ from workers import chat_batches, forkserver, migrate, received, start
 
 from evomem import EvoEncoder, EvoMemory
 from evomem.cli import main
-from evomem.reembed import BOOKKEEPING
-from evomem.store import evomem_collections, record_id
+from evomem.store import BOOKKEEPING, evomem_collections, record_id
 
 NAMES = ["maya", "leo"]
 
