@@ -69,8 +69,9 @@ def test_random_interleavings_never_leak_between_namespaces(memory, ops):
             batch = list({message_id: text for message_id, text in op[2]}.items())  # ids unique in a batch
             messages = [{"role": "user", "content": text, "id": message_id} for message_id, text in batch]
             assert memory.add_messages(messages, namespace=namespace) == [m for m, _ in batch]
+            changed = [m for m, text in batch if model[namespace].get(m) != f"user: {text}"]  # unchanged: no-op
             model[namespace].update({m: f"user: {text}" for m, text in batch})
-            steps[namespace] += len(batch)
+            steps[namespace] += len(changed)
         elif op[0] == "text":
             ids = memory.add_text(op[3], namespace=namespace, doc_id=op[2])
             assert ids == [f"{op[2]}-0"]
