@@ -83,6 +83,8 @@ def test_trainer_learns_checkpoints_and_resumes(tmp_path, tiny_bert_dir):
         lr=1e-3,
     )
     Trainer(config).train()
+    with open(tmp_path / "run" / "log.jsonl", "a") as log:  # a step logged after the last checkpoint, then a stop
+        log.write(json.dumps({"step": 3, "loss": 1.0}) + "\n")
     config.steps = 4
     Trainer(config).train()
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]

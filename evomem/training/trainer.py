@@ -174,6 +174,7 @@ class Trainer:
         (self.output / "train_config.json").write_text(json.dumps(dataclasses.asdict(self.config), indent=2))
         if resume and (self.output / CHECKPOINT / STATE_FILE).exists():
             self._load_checkpoint()
+        self._cut_log_to_step()
         self.encoder.train()
         order = self._order()
         bar = tqdm(total=self.config.steps, initial=self.step, desc="train", unit="step")
@@ -211,6 +212,17 @@ class Trainer:
             bar.close()
         self.encoder.eval()
         self.encoder.save_pretrained(self.output / "final")
+
+    def _cut_log_to_step(self) -> None:
+        """Drop log lines of steps past the checkpoint (a run stopped between checkpoints), so a resumed run's
+        log holds each step once."""
+        path = self.output / "log.jsonl"
+        if not path.exists():
+            return
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        kept = [line for line in lines if line.strip() and json.loads(line).get("step", 0) <= self.step]
+        if len(kept) != len(lines):
+            path.write_text("".join(kept), encoding="utf-8")
 
     def _order(self) -> list[list[Draw]]:
         """The streams and questions of every step, fixed by the seed, so a resumed run sees the same batches."""
