@@ -212,14 +212,16 @@ def bench(ctx, data, turns, repeats, output, no_scaling):
 
 
 @main.command(name="eval")
-@click.argument("kind", type=click.Choice(["locomo", "realtalk", "longmemeval", "beir"]))
+@click.argument("kind", type=click.Choice(["locomo", "realtalk", "longmemeval", "beir", "records"]))
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option(
     "--systems",
     default="evomem,static,bm25,bm25+static,bm25+evomem",
     show_default=True,
-    help="Comma-separated: evomem, static, bm25, bm25+static, bm25+evomem.",
+    help="Comma-separated: evomem, static, bm25, bm25+static, bm25+evomem, and the product's own search in each "
+    "mode: search-evolvable, search-lexical, search-hybrid.",
 )
+@click.option("--limit", type=click.IntRange(min=1), help="Evaluate the first N groups (streams) only.")
 @click.option(
     "--output-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -228,14 +230,17 @@ def bench(ctx, data, turns, repeats, output, no_scaling):
     help="Where the JSON and the plot go.",
 )
 @click.pass_context
-def evaluate_command(ctx, kind, path, systems, output_dir):
-    """Retrieval quality on a benchmark (LoCoMo, REALTALK, LongMemEval, LMEB/BEIR) against baselines."""
+def evaluate_command(ctx, kind, path, systems, limit, output_dir):
+    """Retrieval quality on a benchmark (LoCoMo, REALTALK, LongMemEval, LMEB/BEIR) or on stream records
+    (``evomem data build``, e.g. the training sources' dev parts) against baselines."""
     require_eval_extra("eval")
     from .evaluation import evaluate, load_task
     from .evaluation.runner import markdown_table, write_outputs
     from .models import load_encoder
 
     task = load_task(kind, path)
+    if limit is not None:
+        task = task.first(limit)
     names = [name.strip() for name in systems.split(",") if name.strip()]
     results = evaluate(task, load_encoder(ctx.obj["model"]), names, ctx.obj["segment_batching"])
     click.echo(markdown_table(results))

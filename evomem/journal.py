@@ -13,7 +13,8 @@ leaves either
 - an entry while the state is at the step after: the batch is complete; the superseded records are deleted and
   the entry is removed.
 
-Deleting a namespace is journalled too and rolled forward. Reconciliation runs under the writer lock, when a store
+Deleting a namespace, or messages of it, is journalled too and rolled forward (the vector store and the lexical
+index are deleted from in turn). Reconciliation runs under the writer lock, when a store
 is opened and before every write.
 """
 
@@ -81,8 +82,11 @@ class Journal:
             },
         )
 
-    def begin_delete(self, namespace: str) -> None:
-        self._write(namespace, {"op": "delete"})
+    def begin_delete(self, namespace: str, message_ids: list[str] | None = None) -> None:
+        """A delete of the namespace, or (``message_ids``) of some of its messages (an operation of its own
+        name, which an older evomem refuses instead of deleting the namespace)."""
+        body = {"op": "delete"} if message_ids is None else {"op": "delete_messages", "message_ids": message_ids}
+        self._write(namespace, body)
 
     def end(self, namespace: str) -> None:
         path = self.path(namespace)
@@ -113,6 +117,17 @@ class Journal:
         """The namespace's pending entry, or None."""
         path = self.path(namespace)
         return self.read(path, namespace) if path.exists() else None
+
+    def superseded(self, namespace: str, step: int) -> frozenset[str]:
+        """Record ids that a committed batch superseded and its writer has not deleted yet (it died, or is about
+        to): readers leave them out. Empty when no entry is pending or its batch is not committed at ``step``."""
+        try:
+            entry = self.entry(namespace)
+        except (FileNotFoundError, JournalError):  # finished meanwhile, or judged by the next writer
+            return frozenset()
+        if entry is None or entry["op"] != "add" or entry["to_step"] != step:
+            return frozenset()
+        return frozenset(entry.get("superseded", []))
 
     def files(self) -> list[Path]:
         """Every pending entry's file, read or not."""
@@ -152,6 +167,10 @@ def _reconcile_entry(
 ) -> str:
     """Finish or undo one checked entry; returns what was done."""
     name = entry["namespace"]
+    if entry["op"] == "delete_messages":
+        store.delete(name, entry["message_ids"])
+        journal.end(name)
+        return f"finished deleting {len(entry['message_ids'])} message ids of namespace {name}"
     if entry["op"] == "delete":
         store.delete(name)
         states.delete(name)
@@ -166,7 +185,7 @@ def _reconcile_entry(
             raise
         step = entry["from_step"]
     if step == entry["to_step"]:
-        store.delete_records(entry.get("superseded", []))
+        store.delete_records(name, entry.get("superseded", []))
         journal.end(name)
         return f"kept the committed batch of namespace {name} (steps {entry['from_step']}-{step})"
     if step != entry["from_step"]:
@@ -174,7 +193,7 @@ def _reconcile_entry(
             f"journal {journal.path(name)} describes steps {entry['from_step']}-{entry['to_step']} of namespace "
             f"{name}, but its memory state is at step {step}"
         )
-    store.delete_records(entry["record_ids"])
+    store.delete_records(name, entry["record_ids"])
     previous = entry.get("previous")  # version 1: the records it overwrote
     if previous:
         store.upsert(

@@ -18,8 +18,10 @@ from tqdm.auto import tqdm
 
 from .encoder import EvoEncoder
 from .journal import Journal, JournalError, reconcile, remove_stale_temporaries
+from .lexical import LexicalIndex
 from .models import load_encoder
 from .queue import LatentQueue
+from .ranking import DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE, FUSION_DEPTH, Fetched, check_mode, fuse, widen
 from .schema import (
     Hit,
     Message,
@@ -50,6 +52,10 @@ logger = logging.getLogger("evomem")
 
 def _part(segment: StoredSegment) -> int:
     return segment.metadata["part"]
+
+
+def _stream_order(segment: StoredSegment) -> tuple[int, int]:
+    return segment.metadata["position"], segment.metadata["part"]
 
 
 class EvoMemory:
@@ -107,8 +113,8 @@ class EvoMemory:
             connection = ChromaConnection(client=chromadb.HttpClient(host=chroma_host, port=chroma_port))
         else:
             connection = embedded_connection(self.path / "chroma")
-        self.store = self._open_store(connection)
         self.states = StateDirectory(self.path, self.fingerprint)
+        self.store = self._open_store(connection)
         self.journal = Journal(self.states)
         self.segment_batching = segment_batching
         self.show_progress = show_progress
@@ -123,7 +129,7 @@ class EvoMemory:
         from chromadb.errors import InternalError
 
         try:
-            return SegmentStore(connection, self.fingerprint, self.encoder.dim)
+            return SegmentStore(connection, self.fingerprint, self.encoder.dim, lexical=LexicalIndex(self.states))
         except InternalError as error:
             if not connection.embedded:
                 raise
@@ -214,6 +220,7 @@ class EvoMemory:
         # a message's first part starts a new version of it (a migration may carry a message's later parts over to
         # the next batch); the parts of its older version are superseded
         superseded = self.store.record_ids(namespace, [entry.id for entry in entries if entry.part == 0])
+        self.store.index_lexically(namespace, first_position)  # a store written before lexical indexes
         self.journal.begin_add(namespace, first_position, queue.step, ids, superseded)
         try:
             self.store.upsert(ids, vectors, texts, metadatas)
@@ -226,7 +233,7 @@ class EvoMemory:
                 require_free_space(self.path, needed)  # a disk that filled up during the write, said plainly
             raise
         try:
-            self.store.delete_records(superseded)
+            self.store.delete_records(namespace, superseded)
             self.journal.end(namespace)
         except Exception as error:  # committed: the next writer deletes them (readers skip them meanwhile)
             self.recovered.append(f"left {len(superseded)} superseded records of namespace {namespace}: {error}")
@@ -257,9 +264,10 @@ class EvoMemory:
     def _rebuild(self, name: str, show: bool) -> int:
         """Rebuild one namespace's memory state (writer lock held); returns its new step."""
         self._reconcile(name, undo_if_unreadable=True)
-        stored = sorted(self.store.get(name), key=lambda s: (s.metadata["position"], s.metadata["part"]))
+        stored = sorted(self.store.get(name), key=_stream_order)
         if not stored:
             self.states.delete(name)
+            self.store.index_lexically(name, 0, rebuild=True)
             return 0
         positions = {int(s.metadata["position"]) for s in stored}
         if len(positions) < len(stored):
@@ -276,6 +284,7 @@ class EvoMemory:
         ):
             encode_stream(self.encoder, queue, token_ids, self.segment_batching, bar.update)
         self.states.save(name, queue)
+        self.store.index_lexically(name, queue.step, rebuild=True)
         return queue.step
 
     def reembed(self, source: str | None = None, **options: Any) -> dict[str, int]:
@@ -293,35 +302,67 @@ class EvoMemory:
         k: int = 10,
         where: dict[str, Any] | None = None,
         time_range: tuple[Any, Any] | None = None,
+        mode: str = DEFAULT_MODE,
+        lexical_weight: float = DEFAULT_LEXICAL_WEIGHT,
     ) -> list[Hit]:
-        """The ``k`` best messages for ``query``, read with the namespace's current memory.
+        """The ``k`` best messages for ``query``; at most one hit per message (its best part), best first.
 
-        ``where`` is a Chroma filter on metadata; ``time_range`` is ``(start, end)``, either end may be None.
-        At most one hit per message (its best part); scores are cosine similarities, descending.
+        ``mode``: ``"evolvable"`` ranks by the evolvable embeddings, read with the namespace's current memory
+        (``score``: cosine similarity); ``"lexical"`` by BM25 over the words of the stored text (``score``: BM25);
+        ``"hybrid"`` fuses both rankings by reciprocal-rank fusion, ``lexical_weight`` (0 to 1) giving the lexical
+        ranking's share (``score``: the fused score). ``where`` is a Chroma filter on metadata; ``time_range`` is
+        ``(start, end)``, either end may be None; every mode honours both.
         """
         check_text(query, "query")
         check_namespace(namespace)
         check_k(k)
+        check_mode(mode, lexical_weight)
         filters = self._filters(where, time_range)
         queue = self._queue(namespace)
         if queue.step == 0:
             return []
+        hidden = self.journal.superseded(namespace, queue.step)  # old parts of messages added again, until deleted
+        if mode == "evolvable":
+            return self._evolvable(query, namespace, queue, k, filters, hidden)
+        if not self.store.lexical.covers(namespace, queue.step):
+            with self._writing(namespace):  # a store written before lexical indexes: index it once
+                self.store.index_lexically(namespace, self.states.step(namespace))
+        if mode == "lexical":
+            return self._lexical(query, namespace, queue.step, k, filters, hidden)
+        depth = max(k, FUSION_DEPTH)
+        evolvable = self._evolvable(query, namespace, queue, depth, filters, hidden)
+        lexical = self._lexical(query, namespace, queue.step, depth, filters, hidden)
+        return fuse(evolvable, lexical, lexical_weight, k)
+
+    def _evolvable(
+        self,
+        query: str,
+        namespace: str,
+        queue: LatentQueue,
+        k: int,
+        filters: list[dict[str, Any]],
+        hidden: frozenset[str],
+    ) -> list[Hit]:
         with torch.inference_mode():
             vector = self.encoder.encode_queries(queue.latents, queue.latent_steps(), [query])[0]
-        # Every committed segment took one memory step, so the namespace holds at most queue.step of them;
-        # ask for 3k segments (several may be parts of one message) and widen only while more could exist.
-        n = min(queue.step, 3 * k)
-        while True:
-            try:
-                found = self.store.query(vector, namespace, n, filters, below=queue.step)
-            except Exception as error:
-                if where is not None and type(error).__name__ == "InvalidArgumentError":
-                    raise ValueError(f"Chroma rejected the filter where={where!r}: {error}") from None
-                raise
-            hits = self._best_per_message(found)
-            if len(hits) >= k or len(found) < n or n >= queue.step:
-                return hits[:k]
-            n = min(queue.step, 2 * n)
+
+        def fetch(n: int) -> Fetched:
+            found = self.store.query(vector, namespace, n, filters, below=queue.step)
+            return Fetched([s for s in found if s.record_id not in hidden], len(found) < n)
+
+        # every committed segment took one memory step, so the namespace holds at most queue.step of them
+        with _filter_errors(filters):
+            return widen(fetch, k, queue.step)
+
+    def _lexical(
+        self, query: str, namespace: str, step: int, k: int, filters: list[dict[str, Any]], hidden: frozenset[str]
+    ) -> list[Hit]:
+        def fetch(n: int) -> Fetched:
+            found, matched = self.store.lexical_query(query, namespace, n, filters, below=step)
+            return Fetched([s for s in found if s.record_id not in hidden], matched < n)
+
+        with _filter_errors(filters):
+            return widen(fetch, k, step)
 
     def get(self, ids: Sequence[str] | None, namespace: str) -> list[Segment]:
         """Stored segments of the given message ids (all when None), in stream order."""
@@ -331,9 +372,7 @@ class EvoMemory:
         if step == 0:
             self._check_state_not_lost(namespace)
             return []
-        stored = sorted(
-            self.store.get(namespace, ids, below=step), key=lambda s: (s.metadata["position"], s.metadata["part"])
-        )
+        stored = sorted(self.store.get(namespace, ids, below=step), key=_stream_order)
         return [Segment(s.metadata["message_id"], s.metadata["part"], s.text, s.metadata) for s in stored]
 
     def delete(self, namespace: str, ids: Sequence[str] | None = None) -> None:
@@ -345,13 +384,11 @@ class EvoMemory:
         check_namespace(namespace)
         ids = check_ids(ids)
         with self._writing(namespace):
+            self.journal.begin_delete(namespace, ids)  # rolled forward if interrupted
+            self.store.delete(namespace, ids)
             if ids is None:
-                self.journal.begin_delete(namespace)  # rolled forward if interrupted
-                self.store.delete(namespace)
                 self.states.delete(namespace)
-                self.journal.end(namespace)
-            else:
-                self.store.delete(namespace, ids)
+            self.journal.end(namespace)
 
     def namespaces(self) -> list[str]:
         return self.states.namespaces()
@@ -371,13 +408,18 @@ class EvoMemory:
         }
 
     def check(self, namespace: str | None = None) -> dict[str, list[str]]:
-        """Records that vector search cannot return, per namespace (every namespace with records when None).
+        """Records that vector search cannot return, or that the lexical index and the vector store do not both
+        hold, per namespace (every namespace with records when None).
 
-        An empty list everywhere means every stored segment is reachable by search. The stored text of such records
-        is intact (``get`` returns them); re-ingest it to make them searchable again.
+        An empty list everywhere means every stored segment is reachable by search in every mode. The stored text of
+        such records is intact (``get`` returns them); ``rebuild`` re-indexes it lexically.
         """
         names = [check_namespace(namespace)] if namespace is not None else self.store.namespaces()
-        return {name: self.store.unsearchable(name) for name in names}
+        report = {}
+        for name in names:
+            step = self.states.step(name)
+            report[name] = sorted({*self.store.unsearchable(name), *self.store.lexically_unindexed(name, step)})
+        return report
 
     # ----- helpers --------------------------------------------------------------------------------------------
 
@@ -495,11 +537,13 @@ class EvoMemory:
                 filters.append({"timestamp": {"$lte": end}})
         return filters
 
-    @staticmethod
-    def _best_per_message(segments: list[StoredSegment]) -> list[Hit]:
-        hits: dict[str, Hit] = {}
-        for segment in segments:  # nearest first, so the first part seen is the message's best
-            message_id = segment.metadata["message_id"]
-            if message_id not in hits:
-                hits[message_id] = Hit(message_id, segment.text, 1.0 - segment.distance, segment.metadata)
-        return list(hits.values())
+
+@contextmanager
+def _filter_errors(filters: list[dict[str, Any]]) -> Iterator[None]:
+    """A filter that Chroma rejects is the caller's ``ValueError``."""
+    try:
+        yield
+    except Exception as error:
+        if filters and type(error).__name__ == "InvalidArgumentError":
+            raise ValueError(f"Chroma rejected the filter {filters!r}: {error}") from None
+        raise

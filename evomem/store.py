@@ -1,4 +1,5 @@
-"""SegmentStore: segment vectors, texts and flat metadata in one Chroma collection per model fingerprint.
+"""SegmentStore: segment vectors, texts and flat metadata in one Chroma collection per model fingerprint, and
+each namespace's lexical index (``evomem.lexical``) kept in step with it.
 
 Embedded Chroma is made for one process per directory: its vector index lives in the memory of the process that
 opened it, and reads as well as writes may rewrite the index files. Two processes working on one directory at
@@ -27,6 +28,8 @@ from typing import Any
 import torch
 from filelock import FileLock
 
+from .lexical import LexicalIndex, LexicalRow
+
 COLLECTION_PREFIX = "evomem-"
 GENERATION_NAME = "chroma.generation"
 ACCESS_LOCK_NAME = "chroma.lock"
@@ -45,7 +48,7 @@ class StoredSegment:
     record_id: str
     text: str
     metadata: dict[str, Any]
-    distance: float | None = None
+    score: float | None = None  # of a search: cosine similarity (vector) or BM25 (lexical); higher is better
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,12 @@ def record_id(namespace: str, position: int) -> str:
     """The id of the segment at a stream position: every segment has its own position, so a message added again
     gets new records beside its old ones, which stay readable until the new batch commits."""
     return f"{namespace}:{position}"
+
+
+def record_position(namespace: str, rid: str) -> int | None:
+    """The stream position in a record id of ``namespace`` (None for an id of an older layout)."""
+    prefix, _, position = rid.rpartition(":")
+    return int(position) if prefix == namespace and position.isdigit() else None
 
 
 def collection_name(fingerprint: str) -> str:
@@ -180,16 +189,26 @@ def embedded_connection(directory: str | Path) -> ChromaConnection:
 
 
 class SegmentStore:
-    """Chroma collection ``evomem-<fingerprint>``: vectors are given by evomem, never by Chroma.
+    """Chroma collection ``evomem-<fingerprint>``: vectors are given by evomem, never by Chroma; with ``lexical``,
+    every write goes to the namespace's lexical index too (after Chroma, so a crash in between leaves rows that the
+    journal's roll-back removes from both).
 
     Every read takes ``below``, the namespace's committed memory step: segments at positions >= ``below`` belong
     to a batch in flight (or to one whose writer died before committing it) and are never returned.
     """
 
-    def __init__(self, connection: ChromaConnection | Any, fingerprint: str, dim: int | None, create: bool = True):
+    def __init__(
+        self,
+        connection: ChromaConnection | Any,
+        fingerprint: str,
+        dim: int | None,
+        create: bool = True,
+        lexical: LexicalIndex | None = None,
+    ):
         if not isinstance(connection, ChromaConnection):
             connection = ChromaConnection(client=connection)
         self.connection = connection
+        self.lexical = lexical
         self.fingerprint = fingerprint
         self.name = collection_name(fingerprint)
         self._collection_of: tuple[Any, Any] | None = None
@@ -245,20 +264,48 @@ class SegmentStore:
                     documents=list(texts[start:end]),
                     metadatas=list(metadatas[start:end]),
                 )
+        if self.lexical is not None:
+            rows: dict[str, list[LexicalRow]] = {}
+            for text, meta in zip(texts, metadatas, strict=True):
+                rows.setdefault(meta["namespace"], []).append(LexicalRow(meta["position"], meta["message_id"], text))
+            for namespace, batch in rows.items():
+                self.lexical.add(namespace, batch, max(row.position for row in batch) + 1)
 
-    def delete_records(self, ids: Sequence[str]) -> None:
+    def delete_records(self, namespace: str, ids: Sequence[str]) -> None:
+        """Delete records of one namespace by record id."""
         if not ids:
             return
         with self._collection(writing=True) as collection:
             for start in range(0, len(ids), PAGE):
                 collection.delete(ids=list(ids[start : start + PAGE]))
+        if self.lexical is not None:
+            positions = [record_position(namespace, rid) for rid in ids]
+            self.lexical.delete(namespace, [p for p in positions if p is not None])
 
     def delete(self, namespace: str, message_ids: Sequence[str] | None = None) -> None:
+        """Delete the records of some messages, or (``None``) of the whole namespace."""
         if message_ids is not None and not message_ids:
             return
         filters = [] if message_ids is None else [{"message_id": {"$in": list(message_ids)}}]
         with self._collection(writing=True) as collection:
             collection.delete(where=self._where(namespace, filters))
+        if self.lexical is None:
+            return
+        if message_ids is None:
+            self.lexical.delete(namespace)
+        else:
+            self.lexical.delete_messages(namespace, message_ids)
+
+    def index_lexically(self, namespace: str, below: int, rebuild: bool = False) -> bool:
+        """Make the namespace's lexical index hold every committed segment below ``below``, from the stored text,
+        when it does not (a store written before lexical indexes, a lost file) or ``rebuild``; returns whether it
+        was (re)built. Call with the writer lock held and no batch in flight."""
+        if self.lexical is None or (not rebuild and self.lexical.covers(namespace, below)):
+            return False
+        stored = self.get(namespace, below=below) if below else []
+        rows = [LexicalRow(s.metadata["position"], s.metadata["message_id"], s.text) for s in stored]
+        self.lexical.replace(namespace, rows, below)
+        return True
 
     # ----- reading ------------------------------------------------------------------------------------------
 
@@ -285,7 +332,7 @@ class SegmentStore:
             )
         return newest_versions(
             [
-                StoredSegment(rid, text, dict(meta), float(distance))
+                StoredSegment(rid, text, dict(meta), 1.0 - float(distance))
                 for rid, text, meta, distance in zip(
                     result["ids"][0],
                     result["documents"][0],
@@ -295,6 +342,28 @@ class SegmentStore:
                 )
             ]
         )
+
+    def lexical_query(
+        self, query: str, namespace: str, n: int, filters: list[dict[str, Any]], below: int
+    ) -> tuple[list[StoredSegment], int]:
+        """The committed segments among the namespace's ``n`` best by BM25 that pass ``filters``, best first, and
+        how many the lexical index matched before filtering (fewer than ``n``: no more exist)."""
+        matches = self.lexical.search(namespace, query, n, below)
+        if not matches:
+            return [], 0
+        scores = {record_id(namespace, match.position): match.score for match in matches}
+        rank = {rid: i for i, rid in enumerate(scores)}
+        with self._collection() as collection:
+            result = _read_with_retry(
+                lambda: collection.get(
+                    ids=list(scores), where=self._where(namespace, filters, below), include=["documents", "metadatas"]
+                )
+            )
+        found = [
+            StoredSegment(rid, text, dict(meta), scores[rid])
+            for rid, text, meta in zip(result["ids"], result["documents"], result["metadatas"], strict=True)
+        ]
+        return newest_versions(sorted(found, key=lambda s: rank[s.record_id])), len(matches)
 
     def get(
         self, namespace: str, message_ids: Sequence[str] | None = None, below: int | None = None
@@ -346,6 +415,16 @@ class SegmentStore:
                 query_embeddings=[[1.0] * self.dim], n_results=len(stored), where=self._where(namespace, []), include=[]
             )["ids"][0]
         return sorted(set(stored) - set(found))
+
+    def lexically_unindexed(self, namespace: str, below: int) -> list[str]:
+        """Record ids below ``below`` that one index holds and the other does not (the vector store's committed
+        records against the lexical index's rows); sorted. ``EvoMemory.rebuild`` re-indexes from the stored text."""
+        if self.lexical is None:
+            return []
+        with self._collection() as collection:
+            stored = set(collection.get(where=self._where(namespace, [], below), include=[])["ids"])
+        indexed = {record_id(namespace, position) for position in self.lexical.positions(namespace, below)}
+        return sorted(stored ^ indexed)
 
     def count(self, namespace: str, below: int | None = None) -> int:
         with self._collection() as collection:

@@ -19,6 +19,7 @@ from workers import chat_batches, crash_at, forkserver, ingest_batches, received
 
 from evomem import EvoMemory, StateCorruptedError, StateMissingError
 from evomem.journal import JournalError
+from evomem.ranking import MODES
 from evomem.store import record_id
 
 NAMESPACE = "kill"
@@ -59,6 +60,9 @@ def check_consistent(memory: EvoMemory, reference: Reference) -> int:
     segments = memory.get(None, namespace=NAMESPACE)
     assert [s.metadata["position"] for s in segments] == list(range(step))
     assert memory.store.count(NAMESPACE) == step  # nothing uncommitted is left in Chroma either
+    assert memory.store.lexical.positions(NAMESPACE, below=1 << 62) == list(range(step))  # nor in the lexical index
+    if step:
+        assert memory.check(NAMESPACE) == {NAMESPACE: []}
     stored = {s.id for s in segments}
     present = [[m["id"] in stored for m in batch] for batch in BATCHES]
     assert all(all(flags) or not any(flags) for flags in present), "a batch is partly stored"
@@ -126,7 +130,14 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_message(tmp_path, model
 
 @pytest.mark.parametrize(
     ("point", "kept"),
-    [("before_upsert", False), ("mid_upsert", False), ("before_commit", False), ("after_commit", True)],
+    [
+        ("before_upsert", False),
+        ("mid_upsert", False),
+        ("before_lexical", False),
+        ("mid_lexical", False),
+        ("before_commit", False),
+        ("after_commit", True),
+    ],
 )
 def test_kill_at_each_step_of_a_write(tmp_path, model_dir, encoder, reference, point, kept):
     path = tmp_path / "data"
@@ -141,11 +152,12 @@ def test_kill_at_each_step_of_a_write(tmp_path, model_dir, encoder, reference, p
     assert journal.exists()
     committed = [m["id"] for batch in BATCHES[: 4 if kept else 3] for m in batch]
     assert sorted({s.id for s in first.get(None, namespace=NAMESPACE)}) == sorted(committed)  # never uncommitted
-    if point in (
-        "mid_upsert",
-        "before_commit",
-    ):  # ... although this process can see the dead writer's records in Chroma
+    if point in ("mid_upsert", "before_lexical", "mid_lexical", "before_commit"):
+        # ... although this process can see the dead writer's records in Chroma (and, before the commit, in the
+        # lexical index), a search in any mode returns committed messages only
         assert len({s.metadata["message_id"] for s in first.store.get(NAMESPACE)}) > len(committed)
+        for mode in MODES:
+            assert {h.id for h in first.search("bread bakery", namespace=NAMESPACE, k=50, mode=mode)} <= set(committed)
     reopened = EvoMemory(path, model=encoder)
     assert len(reopened.recovered) == 1
     assert ("kept" if kept else "rolled back") in reopened.recovered[0]
@@ -190,7 +202,13 @@ def test_readding_a_message_and_crashing_keeps_the_old_version(tmp_path, model_d
 
 @pytest.mark.parametrize(
     "point, committed",
-    [("mid_upsert", False), ("before_commit", False), ("before_superseded_deleted", True), ("after_commit", True)],
+    [
+        ("mid_upsert", False),
+        ("mid_lexical", False),
+        ("before_commit", False),
+        ("before_superseded_deleted", True),
+        ("after_commit", True),
+    ],
 )
 def test_readers_see_the_old_or_the_new_version_of_a_message_added_again_never_neither(
     tmp_path, model_dir, encoder, point, committed
@@ -211,8 +229,13 @@ def test_readers_see_the_old_or_the_new_version_of_a_message_added_again_never_n
     assert reader.journal.files()  # the dead writer's batch is in flight for this reader
     expected = ["user: short now"] if committed else old_parts
     assert [s.text for s in reader.get(["pinned"], namespace=NAMESPACE)] == expected
-    hits = [h for h in reader.search("pinned note", namespace=NAMESPACE, k=10) if h.id == "pinned"]
-    assert len(hits) == 1 and hits[0].text in expected
+    for mode in MODES:
+        hits = [
+            h for h in reader.search("pinned note short now", namespace=NAMESPACE, k=10, mode=mode) if h.id == "pinned"
+        ]
+        assert len(hits) == 1 and hits[0].text in expected
+    only_old = [h.id for h in reader.search("pinned note", namespace=NAMESPACE, k=10, mode="lexical")]
+    assert ("pinned" in only_old) == (not committed)  # words of the old version only: found while it is current
     assert reader.stats(NAMESPACE)["segments"] == others + len(expected)
     reader.add_messages(BATCHES[1], namespace=NAMESPACE)  # the next writer finishes the dead one's batch
     assert not reader.journal.files()

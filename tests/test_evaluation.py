@@ -10,7 +10,7 @@ from conftest import small_config
 from evomem import EvoEncoder
 from evomem.evaluation import evaluate, load_task, score_ranking
 from evomem.evaluation.runner import markdown_table, write_outputs
-from evomem.evaluation.systems import reciprocal_rank_fusion
+from evomem.ranking import reciprocal_rank_fusion
 
 LOCOMO = [
     {
@@ -142,8 +142,8 @@ def test_metrics():
 
 
 def test_reciprocal_rank_fusion_prefers_agreement():
-    assert reciprocal_rank_fusion([["a", "b", "c"], ["b", "a", "c"]])[-1] == "c"
-    assert reciprocal_rank_fusion([["a", "b"], ["b", "c"]])[0] == "b"
+    assert list(reciprocal_rank_fusion([["a", "b", "c"], ["b", "a", "c"]]))[-1] == "c"
+    assert list(reciprocal_rank_fusion([["a", "b"], ["b", "c"]]))[0] == "b"
 
 
 def test_evaluate_all_systems_and_write_report(tmp_path, tiny_bert_dir):

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from evomem import EvoEncoder, EvoMemory
+from evomem.ranking import MODES
 
 SUFFIXES = ["a", "A", "a-b", "a.b"]  # differ in case and punctuation only
 IDS = ["m1", "m2", "m3", "1", "x:y", "a:0:m1"]  # ids that look like each other and like record ids
@@ -23,7 +24,7 @@ spaces = st.sampled_from(SUFFIXES)
 operations = st.one_of(
     st.tuples(st.just("add"), spaces, st.lists(st.tuples(st.sampled_from(IDS), texts), min_size=1, max_size=3)),
     st.tuples(st.just("text"), spaces, st.sampled_from(IDS), texts),
-    st.tuples(st.just("search"), spaces, texts, st.integers(1, 8)),
+    st.tuples(st.just("search"), spaces, texts, st.integers(1, 8), st.sampled_from(MODES)),
     st.tuples(st.just("get"), spaces, st.lists(st.sampled_from(IDS), max_size=3)),
     st.tuples(st.just("delete_ids"), spaces, st.lists(st.sampled_from(IDS), min_size=1, max_size=2)),
     st.tuples(st.just("delete"), spaces),
@@ -33,6 +34,10 @@ operations = st.one_of(
 @pytest.fixture(scope="module")
 def memory(tmp_path_factory, tiny_bert_dir):
     return EvoMemory(tmp_path_factory.mktemp("isolation") / "data", model=EvoEncoder(small_config(tiny_bert_dir)))
+
+
+def _words(text: str) -> set[str]:
+    return set(text.lower().replace(":", " ").split())
 
 
 def _state_digest(memory: EvoMemory, namespace: str) -> str | None:
@@ -78,8 +83,12 @@ def test_random_interleavings_never_leak_between_namespaces(memory, ops):
             model[namespace][ids[0]] = op[3]
             steps[namespace] += 1
         elif op[0] == "search":
-            hits = memory.search(op[2], namespace=namespace, k=op[3])
-            assert len(hits) == min(op[3], len(model[namespace]))
+            hits = memory.search(op[2], namespace=namespace, k=op[3], mode=op[4])
+            if op[4] == "lexical":  # the messages that share a word with the query, at most k
+                sharing = [m for m, text in model[namespace].items() if set(op[2].lower().split()) & _words(text)]
+                assert len(hits) == min(op[3], len(sharing)) and {h.id for h in hits} <= set(sharing)
+            else:
+                assert len(hits) == min(op[3], len(model[namespace]))
             assert {h.id for h in hits} <= set(model[namespace])
             assert all(h.metadata["namespace"] == namespace and h.text == model[namespace][h.id] for h in hits)
         elif op[0] == "get":
@@ -111,6 +120,8 @@ def test_records_are_keyed_by_namespace(memory):
     memory.delete("k1", ids=["same"])
     assert memory.get(["same"], namespace="k1") == []
     assert [s.text for s in memory.get(["same"], namespace="k2")] == ["user: shared id there"]
-    # A user filter cannot widen a search beyond its namespace.
-    hits = memory.search("shared", namespace="k2", k=5, where={"$or": [{"namespace": "k1"}, {"role": "user"}]})
-    assert [h.metadata["namespace"] for h in hits] == ["k2"]
+    # A user filter cannot widen a search beyond its namespace, in any mode.
+    for mode in MODES:
+        where = {"$or": [{"namespace": "k1"}, {"role": "user"}]}
+        hits = memory.search("shared", namespace="k2", k=5, where=where, mode=mode)
+        assert [h.metadata["namespace"] for h in hits] == ["k2"]

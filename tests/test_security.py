@@ -87,7 +87,7 @@ def test_user_names_never_reach_chroma_or_the_disk_as_names(tmp_path, tiny_bert_
         names = [c if isinstance(c, str) else c.name for c in client.list_collections()]
     assert names == [f"evomem-{memory.fingerprint}"] and re.fullmatch(r"evomem-[0-9a-f]{24}", names[0])
     state_files = sorted(p.name for p in memory.states.directory.iterdir())
-    assert len(state_files) == 4 and all(re.fullmatch(r"[0-9a-f]{32}\.safetensors", name) for name in state_files)
+    assert len(state_files) == 8 and all(re.fullmatch(r"[0-9a-f]{32}\.(safetensors|lexical)", n) for n in state_files)
     assert sorted(p.name for p in (tmp_path / "data").iterdir()) == [
         "chroma",
         "chroma.generation",

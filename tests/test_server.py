@@ -33,3 +33,18 @@ def test_server_clients_write_namespaces_concurrently(chroma_server, tmp_path, t
     with ThreadPoolExecutor(3) as pool:
         counts = list(pool.map(write, ["t1", "t2", "t3"]))
     assert counts == [20, 20, 20]
+
+
+def test_every_search_mode_works_against_a_server(chroma_server, tmp_path, tiny_bert_dir):
+    host, port = chroma_server
+    memory = EvoMemory(
+        tmp_path / "state", model=EvoEncoder(small_config(tiny_bert_dir)), chroma_host=host, chroma_port=port
+    )
+    chat = [{"content": f"note {i} about the {word}", "id": f"n{i}"} for i, word in enumerate(["harbour", "cello"] * 4)]
+    memory.add_messages(chat, namespace="modes")
+    assert {h.id for h in memory.search("cello", namespace="modes", k=10, mode="lexical")} == {"n1", "n3", "n5", "n7"}
+    hybrid = memory.search("cello", namespace="modes", k=3, mode="hybrid", lexical_weight=1.0)
+    assert {h.id for h in hybrid} <= {"n1", "n3", "n5", "n7"}
+    memory.delete("modes", ids=["n1"])
+    assert "n1" not in {h.id for h in memory.search("cello", namespace="modes", k=10, mode="lexical")}
+    assert memory.check("modes") == {"modes": []}

@@ -109,6 +109,7 @@ def crash_at(conn, path: str, model: str, namespace: str, batch, point: str) -> 
     _quiet()
     from evomem import EvoMemory
     from evomem.journal import Journal
+    from evomem.lexical import LexicalIndex
     from evomem.state import StateDirectory
     from evomem.store import SegmentStore
 
@@ -119,9 +120,23 @@ def crash_at(conn, path: str, model: str, namespace: str, batch, point: str) -> 
         upsert(self, ids[:half], vectors[:half], texts[:half], metadatas[:half])
         _die()
 
+    def half_lexical(self, namespace, rows, through_step):
+        """Die inside the lexical index's transaction: its rows written, not committed (a hot journal left)."""
+        import sqlite3
+
+        connection = sqlite3.connect(self.path(namespace))
+        connection.execute("PRAGMA journal_mode=DELETE")
+        connection.executemany(
+            "INSERT INTO segments (rowid, text, message_id) VALUES (?, ?, ?)",
+            [(row.position, row.text, row.message_id) for row in rows],
+        )
+        _die()
+
     patches = {
         "before_upsert": (SegmentStore, "upsert", lambda *args: _die()),
         "mid_upsert": (SegmentStore, "upsert", half_upsert),
+        "before_lexical": (LexicalIndex, "add", lambda *args: _die()),
+        "mid_lexical": (LexicalIndex, "add", half_lexical),
         "before_commit": (StateDirectory, "save", lambda *args: _die()),
         "before_superseded_deleted": (SegmentStore, "delete_records", lambda *args: _die()),
         "after_commit": (Journal, "end", lambda *args: _die()),

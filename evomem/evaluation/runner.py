@@ -10,8 +10,9 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from ..encoder import EvoEncoder
+from ..ranking import reciprocal_rank_fusion
 from .metrics import RECALL_AT, score_ranking
-from .systems import FUSED_SYSTEMS, build_rankers, reciprocal_rank_fusion
+from .systems import FUSED_SYSTEMS, build_rankers
 from .tasks import Task
 
 METRICS = (*(f"recall@{k}" for k in RECALL_AT), "ndcg@10", "mrr")
@@ -34,11 +35,18 @@ def evaluate(
         queries = queries_by_group.get(group.id)
         if not queries:
             continue
-        rankings = {name: ranker.rank(group, [q.text for q in queries]) for name, ranker in rankers.items()}
+        queries.sort(key=lambda q: len(group.texts) if q.at is None else q.at)  # stable: in file order per point
+        points: dict[int, list[str]] = defaultdict(list)
+        for query in queries:
+            points[len(group.texts) if query.at is None else query.at].append(query.text)
+        rankings = {}
+        for name, ranker in rankers.items():
+            by_point = ranker.rank_points(group, points)
+            rankings[name] = [ranking for at in points for ranking in by_point[at]]
         for name in systems:
             if name in FUSED_SYSTEMS:
                 parts = [rankings[base] for base in FUSED_SYSTEMS[name]]
-                ranked = [reciprocal_rank_fusion(list(pair)) for pair in zip(*parts, strict=True)]
+                ranked = [list(reciprocal_rank_fusion(list(pair))) for pair in zip(*parts, strict=True)]
             else:
                 ranked = rankings[name]
             for query, ranking in zip(queries, ranked, strict=True):

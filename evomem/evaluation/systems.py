@@ -1,20 +1,46 @@
-"""The retrieval systems compared in one run; each ranks a group's segments for each of its queries."""
+"""The retrieval systems compared in one run; each ranks a group's segments for each of its queries.
+
+A ranker's ``rank_points(group, points)`` ranks, for each point ``at`` (how many segments have been read when
+the queries are asked), the segments ``0 .. at - 1`` for each query asked there; ``rank(group, queries)`` asks
+them all after the whole group.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Mapping, Sequence
+from functools import partial
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..encoder import EvoEncoder
+from ..ranking import MODES
 from ..stream import encode_stream
 from .tasks import Group
 
-RRF_K = 60
-BASE_SYSTEMS = ("evomem", "static", "bm25")
+SEARCH_PREFIX = "search-"  # "search-<mode>": the product's own EvoMemory.search in that mode
+SEARCH_SYSTEMS = tuple(f"{SEARCH_PREFIX}{mode}" for mode in MODES)
+BASE_SYSTEMS = ("evomem", "static", "bm25", *SEARCH_SYSTEMS)
 FUSED_SYSTEMS = {"bm25+static": ("bm25", "static"), "bm25+evomem": ("bm25", "evomem")}
 ALL_SYSTEMS = (*BASE_SYSTEMS, *FUSED_SYSTEMS)
+SEARCH_DEPTH = 100  # hits a product search returns per query (R@k needs 10; MRR past 100 counts as 0)
+Points = Mapping[int, Sequence[str]]  # segments read -> the queries asked then
+
+
+class Ranker:
+    """Ranks one group's segments for queries; subclasses rank at points along the group."""
+
+    def rank_points(self, group: Group, points: Points) -> dict[int, list[list[str]]]:
+        raise NotImplementedError
+
+    def rank(self, group: Group, queries: Sequence[str]) -> list[list[str]]:
+        return self.rank_points(group, {len(group.texts): queries})[len(group.texts)]
+
+
+def prefix(group: Group, at: int) -> Group:
+    return Group(group.id, group.segment_ids[:at], group.texts[:at])
 
 
 def rank_by_similarity(
@@ -24,22 +50,68 @@ def rank_by_similarity(
     return [[ids[i] for i in row] for row in order.tolist()]
 
 
-class EvolvableRanker:
-    """evomem: the group is read in order; queries are encoded with the memory at its end."""
+class EvolvableRanker(Ranker):
+    """evomem: the group is read in order; queries are encoded with the memory at their point."""
 
     def __init__(self, encoder: EvoEncoder, segment_batching: bool = True):
         self.encoder = encoder
         self.segment_batching = segment_batching
 
-    def rank(self, group: Group, queries: Sequence[str]) -> list[list[str]]:
+    @torch.inference_mode()
+    def rank_points(self, group: Group, points: Points) -> dict[int, list[list[str]]]:
         queue = self.encoder.new_queue()
-        with torch.inference_mode():
-            vectors = encode_stream(self.encoder, queue, self.encoder.tokenize(group.texts), self.segment_batching)
-            query_vectors = self.encoder.encode_queries(queue.latents, queue.latent_steps(), list(queries))
-        return rank_by_similarity(vectors, query_vectors, group.segment_ids)
+        token_ids = self.encoder.tokenize(group.texts[: max(points)])
+        vectors, read, ranked = [], 0, {}
+        for at in sorted(points):
+            if at > read:
+                vectors.append(encode_stream(self.encoder, queue, token_ids[read:at], self.segment_batching))
+                read = at
+            queries = self.encoder.encode_queries(queue.latents, queue.latent_steps(), list(points[at]))
+            ranked[at] = rank_by_similarity(torch.cat(vectors)[:at], queries, group.segment_ids)
+        return ranked
 
 
-class StaticRanker:
+class SearchRanker(Ranker):
+    """The product itself: the group is added to an ``EvoMemory`` (a fresh namespace, in a temporary directory)
+    message by message, and each query runs through ``EvoMemory.search`` in ``mode`` at its point."""
+
+    def __init__(self, encoder: EvoEncoder, mode: str, segment_batching: bool = True):
+        from ..memory import EvoMemory
+
+        self.directory = tempfile.TemporaryDirectory(prefix="evomem-eval-")
+        self.memory = EvoMemory(Path(self.directory.name), model=encoder, segment_batching=segment_batching)
+        self.mode = mode
+        self.groups = 0
+
+    def rank_points(self, group: Group, points: Points) -> dict[int, list[list[str]]]:
+        self.groups += 1
+        namespace = f"group-{self.groups}"
+        read, ranked = 0, {}
+        for at in sorted(points):
+            if at > read:
+                self.memory.add_messages(
+                    [as_message(i, t) for i, t in zip(group.segment_ids[read:at], group.texts[read:at], strict=True)],
+                    namespace=namespace,
+                )
+                read = at
+            k = min(at, SEARCH_DEPTH)
+            ranked[at] = [
+                [hit.id for hit in self.memory.search(query, namespace, k=k, mode=self.mode)] for query in points[at]
+            ]
+        self.memory.delete(namespace)
+        return ranked
+
+
+def as_message(segment_id: str, text: str) -> dict[str, str]:
+    """A segment as a chat message that is stored with the same text: ``"Speaker: words"`` becomes name and
+    content; any other text is the content of a ``user`` message (stored as ``"user: text"``)."""
+    name, colon, content = text.partition(": ")
+    if colon and content.strip() and 0 < len(name) <= 40 and "\n" not in name:
+        return {"role": "user", "name": name, "content": content, "id": segment_id}
+    return {"role": "user", "content": text, "id": segment_id}
+
+
+class StaticRanker(Ranker):
     """The static base model as users run it: sentence-transformers over the same backbone, no memory."""
 
     def __init__(self, encoder: EvoEncoder):
@@ -52,14 +124,21 @@ class StaticRanker:
     def _encode(self, texts: Sequence[str]) -> torch.Tensor:
         return torch.tensor(self.model.encode(list(texts), batch_size=32, normalize_embeddings=True))
 
-    def rank(self, group: Group, queries: Sequence[str]) -> list[list[str]]:
-        return rank_by_similarity(self._encode(group.texts), self._encode(queries), group.segment_ids)
+    def rank_points(self, group: Group, points: Points) -> dict[int, list[list[str]]]:
+        vectors = self._encode(group.texts[: max(points)])
+        ranked = {}
+        for at, queries in points.items():
+            ranked[at] = rank_by_similarity(vectors[:at], self._encode(queries), group.segment_ids)
+        return ranked
 
 
-class Bm25Ranker:
+class Bm25Ranker(Ranker):
     """BM25 (bm25s, Lucene variant, English stopwords)."""
 
-    def rank(self, group: Group, queries: Sequence[str]) -> list[list[str]]:
+    def rank_points(self, group: Group, points: Points) -> dict[int, list[list[str]]]:
+        return {at: self._rank(prefix(group, at), queries) for at, queries in points.items()}
+
+    def _rank(self, group: Group, queries: Sequence[str]) -> list[list[str]]:
         import bm25s
 
         retriever = bm25s.BM25()
@@ -68,15 +147,6 @@ class Bm25Ranker:
         scores = torch.from_numpy(np.stack([retriever.get_scores(tokens) for tokens in tokenized]))
         order = torch.argsort(scores, dim=1, descending=True, stable=True)
         return [[group.segment_ids[i] for i in row] for row in order.tolist()]
-
-
-def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]]) -> list[str]:
-    """Fuse full rankings: score(d) = sum over rankings of 1 / (60 + rank)."""
-    scores: dict[str, float] = {}
-    for ranking in rankings:
-        for rank, item in enumerate(ranking):
-            scores[item] = scores.get(item, 0.0) + 1.0 / (RRF_K + rank + 1)
-    return sorted(scores, key=lambda item: -scores[item])
 
 
 def build_rankers(names: Sequence[str], encoder: EvoEncoder, segment_batching: bool = True) -> dict:
@@ -90,4 +160,6 @@ def build_rankers(names: Sequence[str], encoder: EvoEncoder, segment_batching: b
         "static": lambda: StaticRanker(encoder),
         "bm25": Bm25Ranker,
     }
+    for name in SEARCH_SYSTEMS:
+        factories[name] = partial(SearchRanker, encoder, name.removeprefix(SEARCH_PREFIX), segment_batching)
     return {name: factories[name]() for name in BASE_SYSTEMS if name in needed}

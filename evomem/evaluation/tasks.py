@@ -1,6 +1,7 @@
 """Retrieval tasks in one shape: ordered streams of segments (groups) and queries ranked within one group.
 
-Loaders: LoCoMo, REALTALK, LongMemEval (``_s``/``_oracle``) and the LMEB/BEIR layout.
+Loaders: LoCoMo, REALTALK, LongMemEval (``_s``/``_oracle``), the LMEB/BEIR layout, and evomem's own stream
+records (``evomem data build``; e.g. the dev parts of the training sources, each source a category).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from ..datasets.locomo import Conversation, load_locomo, load_realtalk
 
-FORMATS = ("locomo", "realtalk", "longmemeval", "beir")
+FORMATS = ("locomo", "realtalk", "longmemeval", "beir", "records")
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Query:
     text: str
     relevant: frozenset[str]
     category: str
+    at: int | None = None  # segments read when it is asked (None: the whole group)
 
 
 @dataclass
@@ -40,6 +42,13 @@ class Task:
     groups: list[Group]
     queries: list[Query]
     headline_excludes: frozenset[str] = field(default_factory=frozenset)
+
+    def first(self, count: int) -> Task:
+        """The task on its first ``count`` groups."""
+        groups = self.groups[:count]
+        kept = {group.id for group in groups}
+        queries = [query for query in self.queries if query.group in kept]
+        return Task(self.name, groups, queries, self.headline_excludes)
 
 
 def _from_conversations(name: str, conversations: list[Conversation], excludes: frozenset[str]) -> Task:
@@ -124,8 +133,27 @@ def load_beir(directory: Path) -> Task:
     return Task(directory.name, list(groups.values()), [q for q in queries if q.relevant])
 
 
+def load_records(path: Path) -> Task:
+    """Stream records: a stream is a group (segment ids ``"0"``, ``"1"``, ...), a question is a query asked at
+    its point, and its source (``friendsqa``, ``qmsum``, ...) is its category."""
+    from ..training.dev import source_name
+    from ..training.records import parse_record
+
+    groups, queries = [], []
+    for number, record in enumerate(_jsonl(path)):
+        stream = parse_record(record, f"{path}, record {number + 1}")
+        group = Group(f"r{number}", tuple(str(i) for i in range(len(stream.segments))), tuple(stream.segments))
+        groups.append(group)
+        for index, question in enumerate(stream.questions):
+            relevant = frozenset(str(i) for i in question.evidence)
+            queries.append(
+                Query(f"r{number}/q{index}", group.id, question.query, relevant, source_name(stream), question.at)
+            )
+    return Task(path.stem, groups, queries)
+
+
 def load_task(kind: str, path: str | Path) -> Task:
-    """One of FORMATS from a file (locomo, longmemeval) or folder (realtalk, beir)."""
+    """One of FORMATS from a file (locomo, longmemeval, records) or folder (realtalk, beir)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")
@@ -137,4 +165,6 @@ def load_task(kind: str, path: str | Path) -> Task:
         return load_longmemeval(path)
     if kind == "beir":
         return load_beir(path)
+    if kind == "records":
+        return load_records(path)
     raise ValueError(f"unknown task format {kind!r}; choose one of {', '.join(FORMATS)}")

@@ -8,9 +8,10 @@ from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, Callba
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables.config import run_in_executor
-from pydantic import ConfigDict
+from pydantic import ConfigDict, model_validator
 
 from evomem import EvoMemory, Hit
+from evomem.ranking import DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE, check_mode
 
 HISTORY_KEY = "lc_message"  # metadata key where EvoChatMessageHistory keeps the serialised message
 
@@ -29,7 +30,9 @@ class EvoMemoryRetriever(BaseRetriever):
     Documents carry the message id and metadata (``score``, ``position``, ``timestamp``, ``speaker``, ``role``
     and the caller's own). ``k``, ``where`` (a Chroma metadata filter) and ``time_range`` (``(start, end)``,
     ISO 8601 or epoch seconds, either end ``None``) are set here and can be overridden per call:
-    ``retriever.invoke("query", k=3)``.
+    ``retriever.invoke("query", k=3)``. ``mode`` is the search mode (``"hybrid"``, ``"evolvable"`` or
+    ``"lexical"``; see ``EvoMemory.search``) and ``lexical_weight`` the lexical share of a hybrid search; both can
+    be overridden per call too.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -39,6 +42,13 @@ class EvoMemoryRetriever(BaseRetriever):
     k: int = 4
     where: dict[str, Any] | None = None
     time_range: tuple[Any, Any] | None = None
+    mode: str = DEFAULT_MODE
+    lexical_weight: float = DEFAULT_LEXICAL_WEIGHT
+
+    @model_validator(mode="after")
+    def _check_mode(self) -> EvoMemoryRetriever:
+        check_mode(self.mode, self.lexical_weight)
+        return self
 
     def _get_relevant_documents(
         self,
@@ -48,6 +58,8 @@ class EvoMemoryRetriever(BaseRetriever):
         k: int | None = None,
         where: dict[str, Any] | None = None,
         time_range: tuple[Any, Any] | None = None,
+        mode: str | None = None,
+        lexical_weight: float | None = None,
     ) -> list[Document]:
         hits = self.memory.search(
             query,
@@ -55,6 +67,8 @@ class EvoMemoryRetriever(BaseRetriever):
             k=self.k if k is None else k,
             where=self.where if where is None else where,
             time_range=self.time_range if time_range is None else time_range,
+            mode=self.mode if mode is None else mode,
+            lexical_weight=self.lexical_weight if lexical_weight is None else lexical_weight,
         )
         return [hit_to_document(hit) for hit in hits]
 

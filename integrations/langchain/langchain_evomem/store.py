@@ -31,6 +31,7 @@ from langgraph.store.base import validate_op_namespace as check_op
 from langgraph.store.base.embed import get_text_at_path
 
 from evomem import EvoMemory
+from evomem.ranking import DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE, check_mode
 from evomem.schema import to_message
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS items (namespace TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
@@ -86,9 +87,21 @@ class EvoStore(BaseStore):
     LangGraph's operators; items without text come after scored ones. Without a query, items come most
     recently updated first. Updating an item re-appends its text to the stream. Consecutive puts are checked
     together before any is written: a batch with one bad put changes nothing. TTLs are not supported.
+    ``search_mode`` and ``lexical_weight`` choose how a query ranks (see ``EvoMemory.search``).
     """
 
-    def __init__(self, memory: EvoMemory, *, fields: Sequence[str] = ("$",), path: str | Path | None = None):
+    def __init__(
+        self,
+        memory: EvoMemory,
+        *,
+        fields: Sequence[str] = ("$",),
+        path: str | Path | None = None,
+        search_mode: str = DEFAULT_MODE,
+        lexical_weight: float = DEFAULT_LEXICAL_WEIGHT,
+    ):
+        check_mode(search_mode, lexical_weight)
+        self.search_mode = search_mode
+        self.lexical_weight = lexical_weight
         self.memory = memory
         self.fields = list(fields)
         self.path = Path(path) if path is not None else memory.path / "langgraph_store.sqlite"
@@ -204,7 +217,13 @@ class EvoStore(BaseStore):
             scores = {}
             if op.query and indexed:  # every indexed item is scored, then the filter applies
                 total = sum(is_indexed for _, is_indexed in everything)
-                hits = self.memory.search(op.query, evomem_namespace(namespace), k=total)
+                hits = self.memory.search(
+                    op.query,
+                    evomem_namespace(namespace),
+                    k=total,
+                    mode=self.search_mode,
+                    lexical_weight=self.lexical_weight,
+                )
                 scores = {hit.id: hit.score for hit in hits if hit.id in indexed}
             scored.extend((scores[item.key], item) for item, _ in items if item.key in scores)
             unscored.extend(item for item, _ in items if item.key not in scores)

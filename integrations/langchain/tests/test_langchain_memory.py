@@ -49,6 +49,19 @@ def test_retriever_batch_and_ainvoke(chat_memory):
     assert len(docs) == 1 and docs[0].id == batched[1][0].id
 
 
+def test_retriever_search_mode_in_constructor_and_per_call(chat_memory):
+    lexical = EvoMemoryRetriever(memory=chat_memory, namespace="maya", k=10, mode="lexical")
+    docs = lexical.invoke("Lisbon marathon")
+    assert docs and docs[0].id == "t6"
+    assert all({"lisbon", "marathon"} & set(d.page_content.lower().replace(".", " ").split()) for d in docs)
+    evolvable = lexical.invoke("Lisbon marathon", mode="evolvable", k=10)
+    assert len(evolvable) == 10  # the evolvable ranking returns every turn, not only those sharing a word
+    with pytest.raises(ValueError, match="unknown search mode"):
+        EvoMemoryRetriever(memory=chat_memory, namespace="maya", mode="dense")
+    with pytest.raises(ValueError, match="lexical_weight"):
+        EvoMemoryRetriever(memory=chat_memory, namespace="maya", lexical_weight=2)
+
+
 def test_retriever_on_empty_namespace_returns_nothing(chat_memory):
     assert EvoMemoryRetriever(memory=chat_memory, namespace="nobody").invoke("anything") == []
 

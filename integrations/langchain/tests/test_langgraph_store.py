@@ -95,6 +95,16 @@ def test_limit_offset_and_order(store):
     assert [h.updated_at for h in newest_first] == sorted((h.updated_at for h in newest_first), reverse=True)
 
 
+def test_search_mode_is_a_setting(memory):
+    store = EvoStore(memory, fields=["text"], search_mode="lexical")
+    store.put(("users", "u1"), "a", {"text": "likes the cello"})
+    store.put(("users", "u1"), "b", {"text": "works at the harbour"})
+    found = store.search(("users", "u1"), query="cello")
+    assert [item.key for item in found if item.score is not None] == ["a"]  # only the item sharing a word
+    with pytest.raises(ValueError, match="unknown search mode"):
+        EvoStore(memory, search_mode="dense")
+
+
 def test_index_options(memory):
     store = EvoStore(memory)  # default: the whole value is indexed as JSON
     store.put(("notes",), "a", {"text": "The beagle is called Pepper."})

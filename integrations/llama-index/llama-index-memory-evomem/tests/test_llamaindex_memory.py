@@ -64,6 +64,8 @@ def test_timestamps_that_are_no_date_are_refused_on_put(memory):
 
 
 def test_invalid_settings_are_rejected(memory):
+    with pytest.raises(ValueError, match="unknown search mode"):
+        EvoMemoryBlock(memory=memory, namespace="maya", mode="dense")
     with pytest.raises(ValueError):
         EvoMemoryBlock(memory=memory, namespace="maya", k=0)
     with pytest.raises(ValueError):

@@ -7,10 +7,11 @@ from datetime import datetime, timezone
 from typing import Any
 
 from llama_index.core.base.llms.types import ChatMessage, TextBlock
-from llama_index.core.bridge.pydantic import Field
+from llama_index.core.bridge.pydantic import Field, model_validator
 from llama_index.core.memory.memory import BaseMemoryBlock
 
 from evomem import EvoMemory, Hit
+from evomem.ranking import DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE, check_mode
 
 
 def message_text(message: ChatMessage) -> str:
@@ -41,13 +42,22 @@ class EvoMemoryBlock(BaseMemoryBlock[str]):
     namespace: str = Field(description="The EvoMemory namespace (one stream) of this memory.")
     k: int = Field(default=5, gt=0, description="How many earlier turns to retrieve.")
     retrieval_context_window: int = Field(default=1, gt=0, description="Messages whose text forms the query.")
+    mode: str = Field(default=DEFAULT_MODE, description="Search mode: hybrid, evolvable or lexical.")
+    lexical_weight: float = Field(default=DEFAULT_LEXICAL_WEIGHT, description="Lexical share of a hybrid search.")
+
+    @model_validator(mode="after")
+    def _check_mode(self) -> EvoMemoryBlock:
+        check_mode(self.mode, self.lexical_weight)
+        return self
 
     async def _aget(self, messages: list[ChatMessage] | None = None, **block_kwargs: Any) -> str:
         texts = [message_text(m) for m in (messages or [])[-self.retrieval_context_window :]]
         query = "\n".join(text for text in texts if text)
         if not query:
             return ""
-        hits = await asyncio.to_thread(self.memory.search, query, self.namespace, self.k)
+        hits = await asyncio.to_thread(
+            self.memory.search, query, self.namespace, self.k, mode=self.mode, lexical_weight=self.lexical_weight
+        )
         return "\n".join(format_hit(hit) for hit in sorted(hits, key=lambda hit: hit.metadata["position"]))
 
     async def _aput(self, messages: list[ChatMessage]) -> None:

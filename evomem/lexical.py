@@ -1,0 +1,198 @@
+"""LexicalIndex: BM25 over each namespace's segment text, in SQLite FTS5, kept in step with the vector store.
+
+Each namespace has its own SQLite file beside its memory state (``<state digest>.lexical``), so BM25's corpus
+statistics are the namespace's own and no query ever reads another namespace. A row's rowid is the segment's
+stream position (its record id is ``record_id(namespace, position)``), so the rules of the vector store hold
+here unchanged: a batch's rows are written inside its journalled commit, before the memory state is renamed;
+readers see only positions below the committed step; rolling a batch back or deleting superseded parts removes
+the same positions from both indexes (``SegmentStore`` does both).
+
+Why FTS5: local Chroma refuses sparse (BM25) indexes, and SQLite ships with Python. Its ``bm25()`` ranks, an
+append is one transaction (nothing is rebuilt), and it needs no server. Files use SQLite's rollback journal
+(not WAL) and are never deleted while evomem runs: a deleted namespace's file is emptied, so no process can
+hold a connection to a file that another one replaced.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from .state import StateDirectory
+
+SUFFIX = ".lexical"
+FORMAT = "evomem-lexical-1"
+TOKENIZER = "porter unicode61 remove_diacritics 2"
+BUSY_TIMEOUT_MS = 30_000  # a reader waits this long at most for a writer's commit (a few milliseconds)
+# Lucene's English stop words (as bm25s's "en"): dropped from queries, where they only add common matches.
+_STOP_WORDS = "a an and are as at be but by for if in into is it no not of on or such that the their then there these "
+STOP_WORDS = frozenset((_STOP_WORDS + "they this to was will with").split())
+QUERY_TOKEN = re.compile(r"\b\w\w+\b")
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    f"CREATE VIRTUAL TABLE IF NOT EXISTS segments USING fts5(text, message_id UNINDEXED, tokenize='{TOKENIZER}')",
+)
+
+
+class LexicalIndexError(RuntimeError):
+    """A lexical index file that cannot be read, or belongs to another namespace."""
+
+
+@dataclass(frozen=True)
+class LexicalRow:
+    """One segment as the lexical index keeps it."""
+
+    position: int
+    message_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class LexicalMatch:
+    position: int
+    score: float  # BM25, higher is better
+
+
+def match_expression(query: str) -> str | None:
+    """The FTS5 query for free text: its words (two characters or more, stop words left out), any of them
+    matching; None when no word is left. Each word is quoted, so no text is read as FTS5 syntax."""
+    words = dict.fromkeys(w for w in QUERY_TOKEN.findall(query.lower()) if w not in STOP_WORDS)
+    return " OR ".join(f'"{word}"' for word in words) or None
+
+
+class LexicalIndex:
+    """The lexical indexes of one model's namespaces, beside their memory states."""
+
+    def __init__(self, states: StateDirectory):
+        self.states = states
+
+    def path(self, namespace: str) -> Path:
+        return self.states.path(namespace).with_suffix(SUFFIX)
+
+    @contextmanager
+    def _connect(self, path: Path, create: bool) -> Iterator[sqlite3.Connection]:
+        """A connection for one operation; without ``create`` a missing file is ``FileNotFoundError``."""
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        elif not path.exists():
+            raise FileNotFoundError(path)
+        mode = "rwc" if create else "rw"  # rw: a reader may roll back a dead writer's transaction
+        try:
+            connection = sqlite3.connect(f"file:{path}?mode={mode}", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+        except sqlite3.OperationalError as error:
+            raise LexicalIndexError(f"lexical index {path} cannot be opened ({error})") from error
+        with closing(connection):
+            try:
+                connection.execute("PRAGMA journal_mode=DELETE")
+                connection.execute("PRAGMA synchronous=FULL")
+                yield connection
+            except sqlite3.DatabaseError as error:
+                if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
+                    raise
+                raise LexicalIndexError(f"lexical index {path} is unreadable ({error})") from error
+
+    def _checked(self, connection: sqlite3.Connection, path: Path, namespace: str) -> None:
+        meta = dict(connection.execute("SELECT key, value FROM meta"))
+        if meta and (meta.get("format"), meta.get("namespace")) != (FORMAT, namespace):
+            raise LexicalIndexError(
+                f"lexical index {path} holds {meta.get('namespace')!r} ({meta.get('format')}), not namespace "
+                f"{namespace!r}: it was copied or renamed"
+            )
+
+    # ----- writing (the writer lock is held) ------------------------------------------------------------------
+
+    def add(self, namespace: str, rows: Sequence[LexicalRow], through_step: int) -> None:
+        """Index a batch's rows and record that the index covers positions below ``through_step``."""
+        self._write(namespace, rows, through_step, replace=False)
+
+    def replace(self, namespace: str, rows: Sequence[LexicalRow], through_step: int) -> None:
+        """Rebuild a namespace's index from its stored segments, in one transaction; a file that SQLite cannot
+        read is replaced."""
+        path = self.path(namespace)
+        try:
+            self._write(namespace, rows, through_step, replace=True)
+        except LexicalIndexError:
+            for damaged in (path, path.with_name(path.name + "-journal")):
+                damaged.unlink(missing_ok=True)
+            self._write(namespace, rows, through_step, replace=True)
+
+    def _write(self, namespace: str, rows: Sequence[LexicalRow], through_step: int, replace: bool) -> None:
+        path = self.path(namespace)
+        with self._connect(path, create=True) as connection, connection:
+            for statement in SCHEMA:
+                connection.execute(statement)
+            if replace:
+                connection.execute("DELETE FROM segments")
+                connection.execute("DELETE FROM meta")
+            self._checked(connection, path, namespace)
+            connection.executemany(
+                "INSERT OR REPLACE INTO segments (rowid, text, message_id) VALUES (?, ?, ?)",
+                [(row.position, row.text, row.message_id) for row in rows],
+            )
+            connection.executemany(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                [("format", FORMAT), ("namespace", namespace), ("through_step", str(through_step))],
+            )
+
+    def delete(self, namespace: str, positions: Sequence[int] | None = None) -> None:
+        """Remove rows at the given positions, or every row (``None``: the namespace is deleted)."""
+        path = self.path(namespace)
+        if not path.exists():
+            return
+        with self._connect(path, create=False) as connection, connection:
+            if positions is None:
+                connection.execute("DELETE FROM segments")
+                connection.execute("DELETE FROM meta")
+            else:
+                connection.executemany("DELETE FROM segments WHERE rowid = ?", [(p,) for p in positions])
+
+    def delete_messages(self, namespace: str, message_ids: Sequence[str]) -> None:
+        path = self.path(namespace)
+        if not path.exists() or not message_ids:
+            return
+        with self._connect(path, create=False) as connection, connection:
+            connection.executemany("DELETE FROM segments WHERE message_id = ?", [(m,) for m in message_ids])
+
+    # ----- reading ------------------------------------------------------------------------------------------
+
+    def covers(self, namespace: str, step: int) -> bool:
+        """Whether the index holds every committed position below ``step`` (False for a store written before
+        lexical indexes existed, or a lost file: ``replace`` then rebuilds it from the stored text)."""
+        if step == 0:
+            return True
+        path = self.path(namespace)
+        try:
+            with self._connect(path, create=False) as connection:
+                self._checked(connection, path, namespace)
+                found = connection.execute("SELECT value FROM meta WHERE key = 'through_step'").fetchone()
+        except (FileNotFoundError, LexicalIndexError):
+            return False
+        return found is not None and int(found[0]) >= step
+
+    def search(self, namespace: str, query: str, n: int, below: int) -> list[LexicalMatch]:
+        """The ``n`` best positions below ``below`` by BM25, best first."""
+        expression = match_expression(query)
+        path = self.path(namespace)
+        if expression is None or not path.exists():
+            return []
+        with self._connect(path, create=False) as connection:
+            self._checked(connection, path, namespace)
+            found = connection.execute(
+                "SELECT rowid, bm25(segments) FROM segments WHERE segments MATCH ? AND rowid < ? "
+                "ORDER BY bm25(segments) LIMIT ?",
+                (expression, below, n),
+            ).fetchall()
+        return [LexicalMatch(int(position), -float(score)) for position, score in found]
+
+    def positions(self, namespace: str, below: int) -> list[int]:
+        """Every indexed position below ``below`` (to check the index against the vector store)."""
+        path = self.path(namespace)
+        if not path.exists():
+            return []
+        with self._connect(path, create=False) as connection:
+            found = connection.execute("SELECT rowid FROM segments WHERE rowid < ? ORDER BY rowid", (below,))
+            return [int(row[0]) for row in found]

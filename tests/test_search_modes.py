@@ -1,0 +1,167 @@
+"""Search modes: evolvable, lexical (BM25 in SQLite FTS5) and hybrid (their reciprocal-rank fusion), and the
+lexical index kept in step with the vector store through appends, updates, deletes, rebuilds and old stores."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+
+import pytest
+
+from evomem import EvoMemory
+from evomem.lexical import LexicalIndex, match_expression
+from evomem.ranking import FUSION_DEPTH, MODES, reciprocal_rank_fusion
+from evomem.store import record_id
+
+NS = "modes"
+CHAT = [
+    ("m0", "Ann", "I adopted a beagle named Biscuit last week."),
+    ("m1", "Ben", "My sister moved to Reykjavik in March."),
+    ("m2", "Ann", "We are planning a trip to Lisbon in May."),
+    ("m3", "Ben", "Work at the harbour office has been stressful."),
+    ("m4", "Ann", "I started learning the cello, and the cello is hard."),
+    ("m5", "Ben", "The sourdough from the corner bakery is the best."),
+]
+
+
+def _chat(**extra):
+    return [{"role": "user", "name": name, "content": text, "id": i, **extra} for i, name, text in CHAT]
+
+
+@pytest.fixture
+def memory(tmp_path, encoder):
+    memory = EvoMemory(tmp_path / "data", model=encoder)
+    memory.add_messages(_chat(), namespace=NS)
+    return memory
+
+
+def _rows(memory: EvoMemory, namespace: str = NS) -> list[int]:
+    return memory.store.lexical.positions(namespace, below=1 << 62)
+
+
+def test_lexical_mode_ranks_by_bm25_over_the_words(memory):
+    hits = memory.search("Who lives in Reykjavik?", namespace=NS, k=3, mode="lexical")
+    assert [h.id for h in hits] == ["m1"]  # no other message shares a word (stop words left out)
+    hits = memory.search("cello bakery", namespace=NS, k=6, mode="lexical")
+    assert [h.id for h in hits] == ["m4", "m5"] or [h.id for h in hits] == ["m5", "m4"]
+    assert hits[0].score >= hits[1].score > 0
+    assert memory.search("the of and", namespace=NS, k=3, mode="lexical") == []  # only stop words
+    assert memory.search('"cello" OR NEAR(', namespace=NS, k=3, mode="lexical")[0].id == "m4"  # not FTS5 syntax
+
+
+def test_hybrid_is_the_weighted_reciprocal_rank_fusion_of_both_rankings(memory):
+    query = "the cello and the trip"
+    depth = max(3, FUSION_DEPTH)
+    evolvable = [h.id for h in memory.search(query, namespace=NS, k=depth, mode="evolvable")]
+    lexical = [h.id for h in memory.search(query, namespace=NS, k=depth, mode="lexical")]
+    for weight in (0.25, 0.5, 0.9):
+        expected = reciprocal_rank_fusion([evolvable, lexical], [1 - weight, weight])
+        hits = memory.search(query, namespace=NS, k=4, mode="hybrid", lexical_weight=weight)
+        assert [h.id for h in hits] == list(expected)[:4]
+        assert [h.score for h in hits] == pytest.approx(list(expected.values())[:4])
+    assert [h.id for h in memory.search(query, namespace=NS, k=6, mode="hybrid", lexical_weight=0)] == evolvable
+    assert [h.id for h in memory.search(query, namespace=NS, k=2, mode="hybrid", lexical_weight=1)] == lexical[:2]
+
+
+@pytest.mark.parametrize("bad", ["dense", "", None, "HYBRID"])
+def test_an_unknown_mode_is_refused(memory, bad):
+    with pytest.raises(ValueError, match="unknown search mode"):
+        memory.search("cello", namespace=NS, mode=bad)
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, "0.5", True, float("nan")])
+def test_a_lexical_weight_outside_0_to_1_is_refused(memory, bad):
+    with pytest.raises(ValueError, match="lexical_weight"):
+        memory.search("cello", namespace=NS, mode="hybrid", lexical_weight=bad)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_mode_honours_where_time_range_and_one_hit_per_message(tmp_path, encoder, mode):
+    memory = EvoMemory(tmp_path / "data", model=encoder)
+    long_text = " ".join(f"cello practice {i} with the quartet" for i in range(80))  # several parts
+    chat = [
+        {"content": long_text, "id": "long", "timestamp": 100, "metadata": {"topic": "music"}},
+        {"content": "cello strings are expensive", "id": "short", "timestamp": 200, "metadata": {"topic": "music"}},
+        {"content": "a cello concert downtown", "id": "other", "timestamp": 300, "metadata": {"topic": "events"}},
+    ]
+    memory.add_messages(chat, namespace=NS)
+    assert len(memory.get(["long"], namespace=NS)) > 1
+    hits = memory.search("cello practice quartet", namespace=NS, k=10, mode=mode)
+    assert sorted(h.id for h in hits) == ["long", "other", "short"]  # the long message once
+    hits = memory.search("cello", namespace=NS, k=10, mode=mode, where={"topic": "music"})
+    assert sorted(h.id for h in hits) == ["long", "short"]
+    hits = memory.search("cello", namespace=NS, k=10, mode=mode, time_range=(150, None))
+    assert sorted(h.id for h in hits) == ["other", "short"]
+    assert memory.search("cello", namespace=NS, k=10, mode=mode, where={"topic": "none"}) == []
+    with pytest.raises(ValueError, match="filter"):
+        memory.search("cello", namespace=NS, mode=mode, where={"topic": {"$regex": "x"}})
+
+
+def test_a_filter_that_the_first_lexical_candidates_fail_widens_the_search(tmp_path, encoder):
+    memory = EvoMemory(tmp_path / "data", model=encoder)
+    chat = [{"content": "cello cello cello lesson", "id": f"a{i}", "metadata": {"kind2": "a"}} for i in range(40)]
+    chat.append({"content": "one cello", "id": "rare", "metadata": {"kind2": "b"}})  # ranks last lexically
+    memory.add_messages(chat, namespace=NS)
+    hits = memory.search("cello", namespace=NS, k=1, mode="lexical", where={"kind2": "b"})
+    assert [h.id for h in hits] == ["rare"]
+
+
+def test_an_append_indexes_its_batch_only(memory, monkeypatch):
+    def no_rebuild(*args, **kwargs):
+        raise AssertionError("an append rebuilt the lexical index")
+
+    monkeypatch.setattr(LexicalIndex, "replace", no_rebuild)
+    assert _rows(memory) == list(range(len(CHAT)))
+    memory.add_messages([{"content": "a new note on the cello", "id": "m6"}], namespace=NS)
+    assert _rows(memory) == list(range(len(CHAT) + 1))
+    assert memory.search("note", namespace=NS, mode="lexical")[0].id == "m6"
+
+
+def test_the_lexical_index_follows_updates_and_deletes(memory):
+    memory.add_messages([{"role": "user", "name": "Ben", "content": "My sister moved to Oslo.", "id": "m1"}], NS)
+    assert memory.search("Reykjavik", namespace=NS, mode="lexical") == []  # the superseded text is gone
+    hits = memory.search("Oslo", namespace=NS, mode="lexical")
+    assert [(h.id, h.text) for h in hits] == [("m1", "Ben: My sister moved to Oslo.")]
+    memory.delete(NS, ids=["m4"])
+    assert memory.search("cello", namespace=NS, mode="lexical") == []
+    assert len(_rows(memory)) == len(CHAT) - 1
+    assert memory.check(NS) == {NS: []}
+    memory.delete(NS)
+    assert _rows(memory) == [] and memory.search("Oslo", namespace=NS, mode="lexical") == []
+    memory.add_messages(_chat(), namespace=NS)  # the namespace starts again, its index with it
+    assert _rows(memory) == list(range(len(CHAT)))
+
+
+def test_a_store_without_lexical_indexes_is_indexed_once_from_its_text(memory, encoder):
+    """A store written before lexical indexes existed (or one whose index file was lost)."""
+    path = memory.store.lexical.path(NS)
+    path.unlink()
+    reopened = EvoMemory(memory.path, model=encoder)
+    assert [h.id for h in reopened.search("Reykjavik", namespace=NS, mode="lexical")] == ["m1"]
+    assert path.exists() and _rows(reopened) == list(range(len(CHAT)))
+    path.unlink()  # the writer's path: indexes the old segments before its batch
+    reopened.add_messages([{"content": "violin now", "id": "m6"}], namespace=NS)
+    assert _rows(reopened) == list(range(len(CHAT) + 1))
+    assert reopened.check(NS) == {NS: []}
+
+
+def test_check_finds_a_lexical_index_out_of_step_and_rebuild_repairs_it(memory):
+    with sqlite3.connect(memory.store.lexical.path(NS)) as connection:
+        connection.execute("DELETE FROM segments WHERE rowid IN (1, 3)")
+    assert memory.check(NS) == {NS: sorted([record_id(NS, 1), record_id(NS, 3)])}
+    memory.rebuild(NS)
+    assert memory.check(NS) == {NS: []}
+    assert [h.id for h in memory.search("harbour", namespace=NS, mode="lexical")] == ["m3"]
+
+
+def test_a_lexical_index_copied_from_another_namespace_is_never_read(memory):
+    memory.add_messages([{"content": "only in the other namespace: zeppelin", "id": "z"}], namespace="other")
+    shutil.copyfile(memory.store.lexical.path("other"), memory.store.lexical.path(NS))
+    assert memory.search("zeppelin", namespace=NS, mode="lexical") == []  # rebuilt from this namespace's text
+    assert [h.id for h in memory.search("Reykjavik", namespace=NS, mode="lexical")] == ["m1"]
+    assert memory.check() == {NS: [], "other": []}
+
+
+def test_match_expression_quotes_every_word():
+    assert match_expression("Where's Émilie's cat?") == '"where" "émilie" "cat"'.replace('" "', '" OR "')
+    assert match_expression("a the of ? !") is None
