@@ -175,3 +175,32 @@ def test_temporal_probe_places_one_mention_per_third(tiny_bert_dir):
     assert set(results) == {"evomem", "bm25"}
     assert all(0 <= value <= 100 for row in results.values() for value in row.values())
     assert "| bm25 |" in probe_table(results)
+
+
+def test_records_are_asked_at_their_points_and_the_product_search_ranks_like_the_model(tmp_path, tiny_bert_dir):
+    """A stream record's questions see only the segments before them; ``search-evolvable`` (the product's own
+    ingest and search) ranks exactly as the evolvable model read directly, and ``search-lexical`` finds words."""
+    segments = [f"Speaker{i % 3}: note {i} about the {word}" for i, word in enumerate(["cello", "harbour"] * 12)]
+    record = {
+        "segments": segments,
+        "queries": [
+            {"query": "cello", "evidence": [0], "at": 3},  # only segments 0-2 exist yet
+            {"query": "harbour", "evidence": [1, 3], "at": 6},
+            {"query": "the note about the cello", "evidence": [22], "at": 24},
+        ],
+        "source": "friendsqa",
+    }
+    path = tmp_path / "dev.jsonl"
+    path.write_text(json.dumps(record) + "\n" + json.dumps({**record, "source": "qmsum"}) + "\n")
+    task = load_task("records", path)
+    assert [q.at for q in task.queries] == [3, 6, 24, 3, 6, 24] and len(task.first(1).queries) == 3
+    encoder = EvoEncoder(small_config(tiny_bert_dir))
+    systems = ["evomem", "search-evolvable", "search-lexical", "search-hybrid"]
+    results = evaluate(task, encoder, systems, show_progress=False)
+    per_query = results["per_query"]
+    assert [row["mrr"] for row in per_query["evomem"]] == pytest.approx(
+        [row["mrr"] for row in per_query["search-evolvable"]]
+    )
+    assert per_query["search-lexical"][0]["recall@1"] == 1.0  # one cello segment among the first three
+    assert per_query["search-lexical"][1]["recall@5"] == 1.0
+    assert set(results["systems"]["search-hybrid"]["categories"]) == {"friendsqa", "qmsum"}

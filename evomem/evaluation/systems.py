@@ -7,6 +7,7 @@ them all after the whole group.
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from collections.abc import Mapping, Sequence
 from functools import partial
@@ -71,35 +72,53 @@ class EvolvableRanker(Ranker):
         return ranked
 
 
-class SearchRanker(Ranker):
-    """The product itself: the group is added to an ``EvoMemory`` (a fresh namespace, in a temporary directory)
-    message by message, and each query runs through ``EvoMemory.search`` in ``mode`` at its point."""
+class ProductSearch:
+    """The product itself: a group is added to an ``EvoMemory`` (a fresh namespace, in a temporary directory)
+    message by message, and each query runs through ``EvoMemory.search`` in every mode asked for, at its point.
+    The modes share one ingest; the rankings of the last group are kept for the other modes' rankers."""
 
-    def __init__(self, encoder: EvoEncoder, mode: str, segment_batching: bool = True):
+    def __init__(self, encoder: EvoEncoder, segment_batching: bool = True):
         from ..memory import EvoMemory
 
         self.directory = tempfile.TemporaryDirectory(prefix="evomem-eval-")
         self.memory = EvoMemory(Path(self.directory.name), model=encoder, segment_batching=segment_batching)
-        self.mode = mode
-        self.groups = 0
+        self.modes: list[str] = []
+        self.last: tuple[Group, dict[str, dict[int, list[list[str]]]]] | None = None
 
-    def rank_points(self, group: Group, points: Points) -> dict[int, list[list[str]]]:
-        self.groups += 1
-        namespace = f"group-{self.groups}"
-        read, ranked = 0, {}
+    def rank_points(self, group: Group, points: Points, mode: str) -> dict[int, list[list[str]]]:
+        if self.last is None or self.last[0] is not group:
+            self.last = (group, self._rank_all(group, points))
+        return self.last[1][mode]
+
+    def _rank_all(self, group: Group, points: Points) -> dict[str, dict[int, list[list[str]]]]:
+        namespace = "group-" + hashlib.sha1(group.id.encode()).hexdigest()[:16]  # any group id is a namespace
+        read, ranked = 0, {mode: {} for mode in self.modes}
         for at in sorted(points):
             if at > read:
-                self.memory.add_messages(
-                    [as_message(i, t) for i, t in zip(group.segment_ids[read:at], group.texts[read:at], strict=True)],
-                    namespace=namespace,
-                )
+                messages = [
+                    as_message(i, t) for i, t in zip(group.segment_ids[read:at], group.texts[read:at], strict=True)
+                ]
+                self.memory.add_messages(messages, namespace=namespace)
                 read = at
-            k = min(at, SEARCH_DEPTH)
-            ranked[at] = [
-                [hit.id for hit in self.memory.search(query, namespace, k=k, mode=self.mode)] for query in points[at]
-            ]
+            for mode in self.modes:
+                ranked[mode][at] = [
+                    [hit.id for hit in self.memory.search(query, namespace, k=min(at, SEARCH_DEPTH), mode=mode)]
+                    for query in points[at]
+                ]
         self.memory.delete(namespace)
         return ranked
+
+
+class SearchRanker(Ranker):
+    """``EvoMemory.search`` in one mode (see ``ProductSearch``)."""
+
+    def __init__(self, product: ProductSearch, mode: str):
+        self.product = product
+        self.mode = mode
+        product.modes.append(mode)
+
+    def rank_points(self, group: Group, points: Points) -> dict[int, list[list[str]]]:
+        return self.product.rank_points(group, points, self.mode)
 
 
 def as_message(segment_id: str, text: str) -> dict[str, str]:
@@ -160,6 +179,8 @@ def build_rankers(names: Sequence[str], encoder: EvoEncoder, segment_batching: b
         "static": lambda: StaticRanker(encoder),
         "bm25": Bm25Ranker,
     }
-    for name in SEARCH_SYSTEMS:
-        factories[name] = partial(SearchRanker, encoder, name.removeprefix(SEARCH_PREFIX), segment_batching)
+    if needed & set(SEARCH_SYSTEMS):
+        product = ProductSearch(encoder, segment_batching)
+        for name in SEARCH_SYSTEMS:
+            factories[name] = partial(SearchRanker, product, name.removeprefix(SEARCH_PREFIX))
     return {name: factories[name]() for name in BASE_SYSTEMS if name in needed}
