@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from filelock import FileLock
@@ -44,6 +44,9 @@ from .store import (
     user_metadata,
 )
 from .stream import encode_stream
+
+if TYPE_CHECKING:
+    from .repair import RepairReport
 
 logger = logging.getLogger("evomem")
 
@@ -257,10 +260,20 @@ class EvoMemory:
     def _rebuild(self, name: str, show: bool) -> int:
         """Rebuild one namespace's memory state (writer lock held); returns its new step."""
         self._reconcile(name, undo_if_unreadable=True)
-        stored = sorted(self.store.get(name), key=lambda s: (s.metadata["position"], s.metadata["part"]))
+        stored = self.store.get(name)
         if not stored:
             self.states.delete(name)
             return 0
+        queue, _ = self._read_stored(name, stored, show, "rebuild")
+        self.states.save(name, queue)
+        return queue.step
+
+    def _read_stored(
+        self, name: str, stored: list[StoredSegment], show: bool, task: str
+    ) -> tuple[LatentQueue, dict[str, torch.Tensor]]:
+        """Read a namespace's stored segments again in stream order from an empty memory: the memory after them
+        and the vector of each record id."""
+        stored = sorted(stored, key=lambda s: (s.metadata["position"], s.metadata["part"]))
         positions = {int(s.metadata["position"]) for s in stored}
         if len(positions) < len(stored):
             raise ValueError(
@@ -272,11 +285,16 @@ class EvoMemory:
         token_ids = self.encoder.tokenize([s.text for s in stored])
         with (
             torch.inference_mode(),
-            tqdm(total=len(stored), desc=f"rebuild {name}", unit="seg", disable=not show) as bar,
+            tqdm(total=len(stored), desc=f"{task} {name}", unit="seg", disable=not show) as bar,
         ):
-            encode_stream(self.encoder, queue, token_ids, self.segment_batching, bar.update)
-        self.states.save(name, queue)
-        return queue.step
+            vectors = encode_stream(self.encoder, queue, token_ids, self.segment_batching, bar.update)
+        return queue, {s.record_id: vector for s, vector in zip(stored, vectors, strict=True)}
+
+    def repair(self, show_progress: bool | None = None) -> RepairReport:
+        """Rebuild this model's collection when vector search misses stored records; see ``evomem.repair``."""
+        from .repair import repair
+
+        return repair(self, self.show_progress if show_progress is None else show_progress)
 
     def reembed(self, source: str | None = None, **options: Any) -> dict[str, int]:
         """Migrate a store written by another model into this one, from the stored text; see ``evomem.reembed``."""
@@ -374,7 +392,7 @@ class EvoMemory:
         """Records that vector search cannot return, per namespace (every namespace with records when None).
 
         An empty list everywhere means every stored segment is reachable by search. The stored text of such records
-        is intact (``get`` returns them); re-ingest it to make them searchable again.
+        is intact (``get`` returns them); ``repair()`` makes them searchable again.
         """
         names = [check_namespace(namespace)] if namespace is not None else self.store.namespaces()
         return {name: self.store.unsearchable(name) for name in names}
