@@ -147,9 +147,16 @@ def stats(ctx, namespace):
 
 @main.command()
 @click.option("--namespace", "-n", default=None, help="One namespace (default: all).")
+@click.option("--repair", is_flag=True, help="Rebuild the collection when some are not (every namespace).")
 @click.pass_context
-def check(ctx, namespace):
+def check(ctx, namespace, repair):
     """Check that every stored segment is reachable by vector search; exit code 1 when some are not."""
+    if repair:
+        if namespace is not None:
+            raise CliError("--repair rebuilds the whole collection, every namespace: leave out --namespace")
+        report = _open(ctx, show_progress=True).repair()
+        click.echo("\n".join(report.lines()))
+        raise SystemExit(1 if report.unsearchable else 0)
     report = _open(ctx).check(namespace)
     for name, missing in sorted(report.items()):
         click.echo(f"namespace {name}: {'ok' if not missing else f'{len(missing)} segments not searchable'}")

@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from filelock import FileLock
@@ -46,6 +46,9 @@ from .store import (
     user_metadata,
 )
 from .stream import encode_stream
+
+if TYPE_CHECKING:
+    from .repair import RepairReport
 
 logger = logging.getLogger("evomem")
 
@@ -264,11 +267,22 @@ class EvoMemory:
     def _rebuild(self, name: str, show: bool) -> int:
         """Rebuild one namespace's memory state (writer lock held); returns its new step."""
         self._reconcile(name, undo_if_unreadable=True)
-        stored = sorted(self.store.get(name), key=_stream_order)
+        stored = self.store.get(name)
         if not stored:
             self.states.delete(name)
             self.store.index_lexically(name, 0, rebuild=True)
             return 0
+        queue, _ = self._read_stored(name, stored, show, "rebuild")
+        self.states.save(name, queue)
+        self.store.index_lexically(name, queue.step, rebuild=True)
+        return queue.step
+
+    def _read_stored(
+        self, name: str, stored: list[StoredSegment], show: bool, task: str
+    ) -> tuple[LatentQueue, dict[str, torch.Tensor]]:
+        """Read a namespace's stored segments again in stream order from an empty memory: the memory after them
+        and the vector of each record id."""
+        stored = sorted(stored, key=_stream_order)
         positions = {int(s.metadata["position"]) for s in stored}
         if len(positions) < len(stored):
             raise ValueError(
@@ -280,12 +294,16 @@ class EvoMemory:
         token_ids = self.encoder.tokenize([s.text for s in stored])
         with (
             torch.inference_mode(),
-            tqdm(total=len(stored), desc=f"rebuild {name}", unit="seg", disable=not show) as bar,
+            tqdm(total=len(stored), desc=f"{task} {name}", unit="seg", disable=not show) as bar,
         ):
-            encode_stream(self.encoder, queue, token_ids, self.segment_batching, bar.update)
-        self.states.save(name, queue)
-        self.store.index_lexically(name, queue.step, rebuild=True)
-        return queue.step
+            vectors = encode_stream(self.encoder, queue, token_ids, self.segment_batching, bar.update)
+        return queue, {s.record_id: vector for s, vector in zip(stored, vectors, strict=True)}
+
+    def repair(self, show_progress: bool | None = None) -> RepairReport:
+        """Rebuild this model's collection when vector search misses stored records; see ``evomem.repair``."""
+        from .repair import repair
+
+        return repair(self, self.show_progress if show_progress is None else show_progress)
 
     def reembed(self, source: str | None = None, **options: Any) -> dict[str, int]:
         """Migrate a store written by another model into this one, from the stored text; see ``evomem.reembed``."""
@@ -412,7 +430,8 @@ class EvoMemory:
         hold, per namespace (every namespace with records when None).
 
         An empty list everywhere means every stored segment is reachable by search in every mode. The stored text of
-        such records is intact (``get`` returns them); ``rebuild`` re-indexes it lexically.
+        such records is intact (``get`` returns them): ``repair()`` makes them searchable by vector again, and
+        ``rebuild`` re-indexes them lexically.
         """
         names = [check_namespace(namespace)] if namespace is not None else self.store.namespaces()
         report = {}

@@ -160,9 +160,14 @@ class ChromaConnection:
                 yield self._client
             except Exception:
                 if writing:  # a failed write (a full disk) can leave the client blocking every later call
-                    self._client.close()
-                    self._client = None
+                    self.discard()
                 raise
+
+    def discard(self) -> None:
+        """Close the client: the next call opens a new one, and every store fetches its collection again."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
     def _changed(self) -> None:
         """Tell other processes that the embedded store changes (before a write; a writer killed during it has
@@ -204,14 +209,16 @@ class SegmentStore:
         dim: int | None,
         create: bool = True,
         lexical: LexicalIndex | None = None,
+        name: str | None = None,
     ):
         if not isinstance(connection, ChromaConnection):
             connection = ChromaConnection(client=connection)
         self.connection = connection
         self.lexical = lexical
         self.fingerprint = fingerprint
-        self.name = collection_name(fingerprint)
+        self.name = name or collection_name(fingerprint)  # another name: a collection that ``repair`` builds
         self._collection_of: tuple[Any, Any] | None = None
+        self._finish_repair()
         with connection.using() as client:
             if create:
                 if dim is None:
@@ -234,8 +241,16 @@ class SegmentStore:
     def _collection(self, writing: bool = False) -> Iterator[Any]:
         with self.connection.using(writing) as client:
             if self._collection_of is None or self._collection_of[0] is not client:
+                self._finish_repair()
                 self._collection_of = (client, client.get_collection(self.name, embedding_function=None))
             yield self._collection_of[1]
+
+    def _finish_repair(self) -> None:
+        """Finish swapping in the collection that a repair killed mid-swap had built (see ``evomem.repair``)."""
+        if self.connection.embedded:
+            from .repair import finish_swap
+
+            finish_swap(self.connection, self.fingerprint)
 
     # ----- writing ------------------------------------------------------------------------------------------
 
@@ -429,6 +444,11 @@ class SegmentStore:
     def count(self, namespace: str, below: int | None = None) -> int:
         with self._collection() as collection:
             return len(collection.get(where=self._where(namespace, [], below), include=[])["ids"])
+
+    def total(self) -> int:
+        """Records in the collection, every namespace's."""
+        with self._collection() as collection:
+            return collection.count()
 
     def has_records(self, namespace: str) -> bool:
         """Whether the namespace has any record, committed or not (reads one id at most)."""

@@ -206,3 +206,38 @@ def migrate(conn, path: str, model: str, source: str, batch_segments: int, kill_
             _die()
 
     conn.send(("done", memory.reembed(source, batch_segments=batch_segments, on_batch=on_batch)))
+
+
+def repair_crash_at(conn, path: str, model: str, point: str) -> None:
+    """Repair the store and SIGKILL this process at a chosen step of the repair."""
+    _quiet()
+    import chromadb.api.client
+    import chromadb.api.models.Collection
+
+    from evomem import EvoMemory, repair
+    from evomem.store import SegmentStore
+
+    upsert, write_marker = SegmentStore.upsert, repair._write_marker
+
+    def half_upsert(self, ids, vectors, texts, metadatas):
+        upsert(self, ids[: len(ids) // 2], vectors[: len(ids) // 2], texts[: len(ids) // 2], metadatas[: len(ids) // 2])
+        _die()
+
+    def marker_then_die(marker, phase):
+        if phase == repair.SWAP:
+            _die()
+        write_marker(marker, phase)
+
+    patches = {
+        "mid_build": (SegmentStore, "upsert", half_upsert),
+        "before_swap": (repair, "_write_marker", marker_then_die),
+        "before_delete": (chromadb.api.client.Client, "delete_collection", lambda *args: _die()),
+        "before_rename": (chromadb.api.models.Collection.Collection, "modify", lambda *args, **kwargs: _die()),
+        "before_marker_removed": (repair, "_end", lambda *args: _die()),
+    }
+    memory = EvoMemory(path, model=model)
+    owner, name, replacement = patches[point]
+    setattr(owner, name, replacement)
+    conn.send(("open", None))
+    memory.repair()
+    conn.send(("survived", point))  # never reached

@@ -1,0 +1,267 @@
+"""Repair a collection whose vector index lost records: rebuild it into a new collection, then swap it in.
+
+Two processes on one embedded directory (evomem before its directory lock) could drop vectors from the persisted
+HNSW index: ``get`` still returns those records, vector search never does, and Chroma can no longer read their
+vectors ("Error getting embedding"); upserting or deleting them in place crashes or wedges the collection. So
+``repair`` copies every record of ``evomem-<fingerprint>`` into a fresh ``evomem-<fingerprint>-repair``: ids, texts
+and metadata as stored, each vector as stored when Chroma can still read it, else re-encoded from the stored text
+(the namespace read again as one stream, as ``EvoMemory.rebuild`` does). Once the copy is checked against the
+original it replaces it: the old collection is deleted and the new one renamed to the old name.
+
+Crash safety: a marker file (``state/<fingerprint>/repair.json``, written atomically) says what is in progress.
+
+- phase ``build``: the old collection is still the live one; a partial new one is dropped by the next ``repair``.
+- phase ``swap``: the new collection is complete. The swap (marker, delete, rename, marker removed) runs under the
+  directory lock, so no other process sees it half done; after a crash in it, the first process to open the
+  collection again finishes it (``finish_swap``, called by ``SegmentStore``) before using it.
+
+The whole repair holds the writer lock, so no write interleaves; memory states are not touched.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .space import batch_bytes, require_free_space
+from .state import StateDirectory, fsync_dir, write_atomic
+from .store import PAGE, ChromaConnection, SegmentStore, StoreCorruptedError, StoredSegment, collection_name
+
+if TYPE_CHECKING:
+    import torch
+
+    from .memory import EvoMemory
+
+MARKER_NAME = "repair.json"
+MARKER_FORMAT = "evomem-repair"
+BUILD, SWAP = "build", "swap"
+BUILD_SUFFIX = "-repair"
+UNREADABLE_VECTOR = "Error getting embedding"
+SERVER_REFUSED = (
+    "repair works on an embedded store only: a Chroma server's collection is shared by clients that the writer "
+    "lock under this path does not stop, so their writes during the rebuild would be lost (and a server, one "
+    "process, does not lose vectors this way). Stop the server and repair its data directory as an embedded "
+    "store: `evomem --path P check --repair`, with the server's --path directory at P/chroma"
+)
+
+
+@dataclass(frozen=True)
+class NamespaceRepair:
+    """What a repair found and did in one namespace."""
+
+    namespace: str
+    records: int
+    unsearchable_before: int
+    unsearchable_after: int
+    reencoded: int = 0  # records whose vector Chroma could not read, re-encoded from the stored text
+    deviation: float | None = None  # re-encoded vs stored vectors of the readable records: max abs difference
+
+
+@dataclass(frozen=True)
+class RepairReport:
+    """``rebuilt`` is False when nothing was unsearchable: the store was left as it was."""
+
+    rebuilt: bool
+    seconds: float
+    namespaces: list[NamespaceRepair] = field(default_factory=list)
+
+    @property
+    def unsearchable(self) -> int:
+        """Records that vector search still misses."""
+        return sum(n.unsearchable_after for n in self.namespaces)
+
+    def lines(self) -> list[str]:
+        head = f"rebuilt the collection in {self.seconds:.1f} s" if self.rebuilt else "nothing unsearchable: no repair"
+        return [head] + [
+            f"namespace {n.namespace}: {n.records} records, unsearchable {n.unsearchable_before} -> "
+            f"{n.unsearchable_after}, {n.reencoded} re-encoded from the stored text"
+            + ("" if n.deviation is None else f" (stored vectors reproduced within {n.deviation:.1e})")
+            for n in self.namespaces
+        ]
+
+
+@dataclass(frozen=True)
+class _Copied:
+    records: int
+    reencoded: int
+    deviation: float | None
+
+
+def marker_path(directory: Path, fingerprint: str) -> Path:
+    """The repair marker of a model's collection in the embedded store ``directory`` (``path/chroma``)."""
+    return StateDirectory(directory.parent, fingerprint).directory / MARKER_NAME
+
+
+def build_name(fingerprint: str) -> str:
+    return collection_name(fingerprint) + BUILD_SUFFIX
+
+
+def finish_swap(connection: ChromaConnection, fingerprint: str) -> None:
+    """Finish the swap of a repair that was killed during it (a no-op unless its marker says ``swap``)."""
+    marker = marker_path(connection.directory, fingerprint)
+    if _phase(marker) != SWAP:
+        return
+    with connection.using(writing=True) as client:
+        if _phase(marker) == SWAP:
+            _swap(client, fingerprint, marker)
+
+
+def repair(memory: EvoMemory, show_progress: bool = False) -> RepairReport:
+    """Rebuild ``memory``'s collection when vector search misses any stored record (a no-op otherwise)."""
+    connection = memory.store.connection
+    if not connection.embedded:
+        raise ValueError(SERVER_REFUSED)
+    began = time.monotonic()
+    marker = marker_path(connection.directory, memory.fingerprint)
+    with memory._writing(None):
+        finish_swap(connection, memory.fingerprint)  # a repair killed mid-swap, in case no open finished it
+        _drop_build(connection, memory.fingerprint, marker)  # a repair killed while building starts again
+        live = memory.store
+        before = {name: live.unsearchable(name) for name in live.namespaces()}
+        if not any(before.values()):
+            found = [NamespaceRepair(name, live.count(name), 0, 0) for name in before]
+            return RepairReport(False, time.monotonic() - began, found)
+        _write_marker(marker, BUILD)
+        build = SegmentStore(connection, memory.fingerprint, live.dim, name=build_name(memory.fingerprint))
+        copied = {name: _copy_namespace(memory, build, name, lost, show_progress) for name, lost in before.items()}
+        _check_copy(live, build, list(before))
+        after = {name: build.unsearchable(name) for name in before}
+        with connection.using(writing=True) as client:
+            _write_marker(marker, SWAP)
+            _swap(client, memory.fingerprint, marker)
+        connection.discard()  # every store of this process fetches the new collection
+    return RepairReport(
+        True,
+        time.monotonic() - began,
+        [
+            NamespaceRepair(name, c.records, len(before[name]), len(after[name]), c.reencoded, c.deviation)
+            for name, c in copied.items()
+        ],
+    )
+
+
+def _copy_namespace(memory: EvoMemory, build: SegmentStore, name: str, suspects: list[str], show: bool) -> _Copied:
+    """Copy every record of a namespace into ``build``, page by page; vectors Chroma cannot read are re-encoded."""
+    live = memory.store
+    records = live.get(name)  # every record, committed or not: a batch in flight stays in flight
+    require_free_space(memory.path, batch_bytes(len(records), live.dim, sum(len(r.text.encode()) for r in records)))
+    known = _readable_vectors(live, suspects)  # apart from the rest, whose pages read whole
+
+    def encode() -> dict[str, torch.Tensor]:
+        return memory._read_stored(name, records, show, "repair")[1]
+
+    encoded = encode() if len(known) < len(suspects) else None
+    reencoded, deviation = 0, None
+    for start in range(0, len(records), PAGE):
+        page = records[start : start + PAGE]
+        vectors = {**known, **_readable_vectors(live, [r.record_id for r in page if r.record_id not in known])}
+        lost = [r.record_id for r in page if r.record_id not in vectors]
+        if lost and encoded is None:  # a vector lost although search returns the record
+            encoded = encode()
+        if encoded is not None:
+            deviation = max(deviation or 0.0, _deviation(encoded, vectors, page))
+            vectors.update({rid: encoded[rid].tolist() for rid in lost})
+        reencoded += len(lost)
+        build.upsert(
+            [r.record_id for r in page],
+            [vectors[r.record_id] for r in page],
+            [r.text for r in page],
+            [r.metadata for r in page],
+        )
+    return _Copied(len(records), reencoded, deviation)
+
+
+def _readable_vectors(store: SegmentStore, ids: list[str]) -> dict[str, list[float]]:
+    """The stored vectors of those ``ids`` that Chroma can still read (halving a page that it cannot)."""
+    from chromadb.errors import InternalError
+
+    if not ids:
+        return {}
+    try:
+        return {record.record_id: record.embedding for record in store.fetch(ids)}
+    except InternalError as error:
+        if UNREADABLE_VECTOR not in str(error):
+            raise
+    if len(ids) == 1:
+        return {}
+    half = len(ids) // 2
+    return {**_readable_vectors(store, ids[:half]), **_readable_vectors(store, ids[half:])}
+
+
+def _deviation(encoded: dict[str, torch.Tensor], stored: dict[str, list[float]], page: list[StoredSegment]) -> float:
+    """Max abs difference between the re-encoded and the stored vectors of a page's readable records."""
+    import torch
+
+    pairs = [(encoded[r.record_id], stored[r.record_id]) for r in page if r.record_id in stored]
+    return max((float((new - torch.tensor(old)).abs().max()) for new, old in pairs), default=0.0)
+
+
+def _check_copy(live: SegmentStore, build: SegmentStore, names: list[str]) -> None:
+    """Raise, leaving the live collection as it was, unless ``build`` holds exactly the live records."""
+
+    def records(store: SegmentStore, name: str) -> list[tuple]:
+        return sorted((s.record_id, s.text, s.metadata) for s in store.get(name))
+
+    differing = [name for name in names if records(live, name) != records(build, name)]
+    if differing or live.total() != build.total():
+        raise StoreCorruptedError(
+            f"the rebuilt collection {build.name} differs from {live.name} (namespaces {differing}, "
+            f"{build.total()} vs {live.total()} records); {live.name} is unchanged"
+        )
+
+
+def _drop_build(connection: ChromaConnection, fingerprint: str, marker: Path) -> None:
+    """Delete the partial collection of a repair killed while building, then its marker."""
+    if _phase(marker) != BUILD:
+        return
+    with connection.using(writing=True) as client:
+        if build_name(fingerprint) in _names(client):
+            client.delete_collection(build_name(fingerprint))
+    _end(marker)
+
+
+def _swap(client, fingerprint: str, marker: Path) -> None:
+    """Replace the live collection by the complete new one (idempotent: resumes wherever a crash stopped it)."""
+    live, build = collection_name(fingerprint), build_name(fingerprint)
+    names = _names(client)
+    if build in names:
+        if live in names:
+            client.delete_collection(live)
+        client.get_collection(build, embedding_function=None).modify(name=live)
+    _end(marker)
+
+
+def _names(client) -> set[str]:
+    return {listed if isinstance(listed, str) else listed.name for listed in client.list_collections()}
+
+
+def _write_marker(marker: Path, phase: str) -> None:
+    for stale in marker.parent.glob(f".{marker.name}.*.tmp"):  # left by a repair killed while writing it
+        stale.unlink()
+    write_atomic(marker, json.dumps({"format": MARKER_FORMAT, "phase": phase}).encode())
+
+
+def _phase(marker: Path) -> str | None:
+    try:
+        body = json.loads(marker.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as error:
+        body = str(error)
+    if not isinstance(body, dict) or body.get("format") != MARKER_FORMAT or body.get("phase") not in (BUILD, SWAP):
+        raise StoreCorruptedError(
+            f"repair marker {marker} is damaged ({body!r}); it is written atomically, so something else changed it. "
+            f"If Chroma still holds {collection_name(marker.parent.name)}, delete the marker; else write "
+            f'{{"format": "{MARKER_FORMAT}", "phase": "{SWAP}"}} into it ({build_name(marker.parent.name)} is the '
+            "repaired collection). Then run `evomem check --repair` again"
+        )
+    return body["phase"]
+
+
+def _end(marker: Path) -> None:
+    if marker.exists():
+        marker.unlink()
+        fsync_dir(marker.parent)
