@@ -1,4 +1,5 @@
-"""Ingest and query speed: evolvable encoding with and without segment-batching against the static base."""
+"""Ingest and query speed: evolvable encoding with and without segment-batching against the static base, and
+the query latency of every search mode as a namespace grows."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ import torch
 from .datasets import load_locomo
 from .encoder import EvoEncoder
 from .memory import EvoMemory
+from .queue import LatentQueue
+from .ranking import DEFAULT_MODE, MODES
+from .store import record_id
 from .stream import encode_stream
 
 
@@ -65,12 +69,14 @@ def bench_ingest(encoder: EvoEncoder, texts: list[str], repeats: int = 3) -> dic
     return report
 
 
-def bench_query(memory: EvoMemory, namespace: str, queries: list[str], k: int = 10) -> dict[str, float]:
-    memory.search(queries[0], namespace=namespace, k=k)
+def bench_query(
+    memory: EvoMemory, namespace: str, queries: list[str], k: int = 10, mode: str = DEFAULT_MODE
+) -> dict[str, float]:
+    memory.search(queries[0], namespace=namespace, k=k, mode=mode)
     latencies = []
     for query in queries:
         start = time.perf_counter()
-        memory.search(query, namespace=namespace, k=k)
+        memory.search(query, namespace=namespace, k=k, mode=mode)
         latencies.append(1000 * (time.perf_counter() - start))
     latencies.sort()
     return {
@@ -121,38 +127,46 @@ def bench_linearity(encoder: EvoEncoder, texts: list[str], lengths=(100, 200, 40
 def bench_query_scaling(
     encoder: EvoEncoder, texts: list[str], questions: list[str], sizes=(300, 1000, 10000, 100000), queries: int = 50
 ) -> dict[str, float]:
-    """Query latency with 300, 1K, 10K and 100K segments in one namespace (embedded Chroma).
+    """Query latency of every search mode with 300, 1K, 10K and 100K segments in one namespace (embedded Chroma),
+    and the lexical index's size on disk.
 
     The first ``sizes[0]`` segments are real turns ingested normally; larger sizes are filled with copies of their
-    stored vectors plus small noise (so the index holds distinct points), which is all query latency depends on.
+    stored text and vectors plus small noise (so the vector index holds distinct points) at new stream positions,
+    and the memory state is moved on to cover them; that is all query latency depends on.
     """
     report: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as scratch:
         memory = EvoMemory(scratch, model=encoder)
         base = (texts * (sizes[0] // len(texts) + 1))[: sizes[0]]
         memory.add_messages([{"role": "user", "content": t, "id": f"m{i}"} for i, t in enumerate(base)], "scale")
-        stored = memory.store.fetch([s.record_id for s in memory.store.get("scale")])
+        stored = memory.store.fetch([record_id("scale", position) for position in range(len(base))])
         vectors = torch.tensor([record.embedding for record in stored])
         generator = torch.Generator().manual_seed(0)
         count = len(base)
-        state_file = memory.states.path("scale")
-        report["memory_state_bytes"] = state_file.stat().st_size
+        report["memory_state_bytes"] = memory.states.path("scale").stat().st_size
+        asked = (questions * (queries // len(questions) + 1))[:queries]
         for size in sizes:
             while count < size:
                 batch = min(5000, size - count)
-                source = torch.arange(count, count + batch) % len(stored)
+                source = (torch.arange(count, count + batch) % len(stored)).tolist()
                 noisy = torch.nn.functional.normalize(
                     vectors[source] + 0.02 * torch.randn(batch, vectors.shape[1], generator=generator), dim=-1
                 )
-                ids = [f"scale:0:t{count + i}" for i in range(batch)]
+                positions = range(count, count + batch)
                 metadatas = [
-                    {**stored[s].metadata, "message_id": f"t{count + i}"} for i, s in enumerate(source.tolist())
+                    {**stored[s].metadata, "position": p, "message_id": f"t{p}", "part": 0}
+                    for p, s in zip(positions, source, strict=True)
                 ]
-                memory.store.upsert(ids, noisy, [stored[s].text for s in source.tolist()], metadatas)
+                ids = [record_id("scale", p) for p in positions]
+                memory.store.upsert(ids, noisy, [stored[s].text for s in source], metadatas)
                 count += batch
-            figures = bench_query(memory, "scale", (questions * (queries // len(questions) + 1))[:queries])
-            report[f"query_p50_ms_at_{size}"] = figures["p50_ms"]
-            report[f"query_p95_ms_at_{size}"] = figures["p95_ms"]
+            queue = memory.states.load("scale", *memory._queue_shape())
+            memory.states.save("scale", LatentQueue(*memory._queue_shape(), queue.latents, step=count))
+            for mode in MODES:
+                figures = bench_query(memory, "scale", asked, mode=mode)
+                report[f"query_{mode}_p50_ms_at_{size}"] = figures["p50_ms"]
+                report[f"query_{mode}_p95_ms_at_{size}"] = figures["p95_ms"]
+            report[f"lexical_index_bytes_at_{size}"] = memory.store.lexical.path("scale").stat().st_size
     return report
 
 

@@ -54,6 +54,7 @@ class LexicalRow:
 @dataclass(frozen=True)
 class LexicalMatch:
     position: int
+    message_id: str
     score: float  # BM25, higher is better
 
 
@@ -182,11 +183,11 @@ class LexicalIndex:
         with self._connect(path, create=False) as connection:
             self._checked(connection, path, namespace)
             found = connection.execute(
-                "SELECT rowid, bm25(segments) FROM segments WHERE segments MATCH ? AND rowid < ? "
+                "SELECT rowid, message_id, bm25(segments) FROM segments WHERE segments MATCH ? AND rowid < ? "
                 "ORDER BY bm25(segments) LIMIT ?",
                 (expression, below, n),
             ).fetchall()
-        return [LexicalMatch(int(position), -float(score)) for position, score in found]
+        return [LexicalMatch(int(position), message_id, -float(score)) for position, message_id, score in found]
 
     def positions(self, namespace: str, below: int) -> list[int]:
         """Every indexed position below ``below`` (to check the index against the vector store)."""

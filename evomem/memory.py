@@ -21,7 +21,16 @@ from .journal import Journal, JournalError, reconcile, remove_stale_temporaries
 from .lexical import LexicalIndex
 from .models import load_encoder
 from .queue import LatentQueue
-from .ranking import DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE, FUSION_DEPTH, Fetched, check_mode, fuse, widen
+from .ranking import (
+    DEFAULT_LEXICAL_WEIGHT,
+    DEFAULT_MODE,
+    FUSION_DEPTH,
+    Candidate,
+    Fetched,
+    check_mode,
+    fuse,
+    widen,
+)
 from .schema import (
     Hit,
     Message,
@@ -340,17 +349,24 @@ class EvoMemory:
         if queue.step == 0:
             return []
         hidden = self.journal.superseded(namespace, queue.step)  # old parts of messages added again, until deleted
-        if mode == "evolvable":
-            return self._evolvable(query, namespace, queue, k, filters, hidden)
-        if not self.store.lexical.covers(namespace, queue.step):
+        if mode != "evolvable" and not self.store.lexical.covers(namespace, queue.step):
             with self._writing(namespace):  # a store written before lexical indexes: index it once
                 self.store.index_lexically(namespace, self.states.step(namespace))
-        if mode == "lexical":
-            return self._lexical(query, namespace, queue.step, k, filters, hidden)
-        depth = max(k, FUSION_DEPTH)
-        evolvable = self._evolvable(query, namespace, queue, depth, filters, hidden)
-        lexical = self._lexical(query, namespace, queue.step, depth, filters, hidden)
-        return fuse(evolvable, lexical, lexical_weight, k)
+        if mode == "evolvable":
+            found = self._evolvable(query, namespace, queue, k, filters, hidden)
+        elif mode == "lexical":
+            found = self._lexical(query, namespace, queue.step, k, filters, hidden)
+        else:
+            depth = max(k, FUSION_DEPTH)
+            evolvable = self._evolvable(query, namespace, queue, depth, filters, hidden)
+            lexical = self._lexical(query, namespace, queue.step, depth, filters, hidden)
+            found = fuse(evolvable, lexical, lexical_weight, k)
+        stored = self.store.segments([c.record_id for c in found])  # one that a writer deleted meanwhile is left out
+        return [
+            Hit(c.message_id, stored[c.record_id].text, c.score, stored[c.record_id].metadata)
+            for c in found
+            if c.record_id in stored
+        ]
 
     def _evolvable(
         self,
@@ -360,13 +376,13 @@ class EvoMemory:
         k: int,
         filters: list[dict[str, Any]],
         hidden: frozenset[str],
-    ) -> list[Hit]:
+    ) -> list[Candidate]:
         with torch.inference_mode():
             vector = self.encoder.encode_queries(queue.latents, queue.latent_steps(), [query])[0]
 
         def fetch(n: int) -> Fetched:
             found = self.store.query(vector, namespace, n, filters, below=queue.step)
-            return Fetched([s for s in found if s.record_id not in hidden], len(found) < n)
+            return Fetched([c for c in found if c.record_id not in hidden], len(found) < n)
 
         # every committed segment took one memory step, so the namespace holds at most queue.step of them
         with _filter_errors(filters):
@@ -374,10 +390,11 @@ class EvoMemory:
 
     def _lexical(
         self, query: str, namespace: str, step: int, k: int, filters: list[dict[str, Any]], hidden: frozenset[str]
-    ) -> list[Hit]:
+    ) -> list[Candidate]:
         def fetch(n: int) -> Fetched:
             found, matched = self.store.lexical_query(query, namespace, n, filters, below=step)
-            return Fetched([s for s in found if s.record_id not in hidden], matched < n)
+            candidates = [Candidate(record_id(namespace, m.position), m.message_id, m.score) for m in found]
+            return Fetched([c for c in candidates if c.record_id not in hidden], matched < n)
 
         with _filter_errors(filters):
             return widen(fetch, k, step)

@@ -1,13 +1,11 @@
-"""Search modes, and how a mode's ranking is made: one hit per message, asked for more only while more could
-exist, and the reciprocal-rank fusion of the evolvable and the lexical ranking."""
+"""Search modes, and how a mode's ranking is made: one candidate per message, asked for more only while more
+could exist, and the reciprocal-rank fusion of the evolvable and the lexical ranking. Rankings hold record ids;
+the facade reads the text and metadata of the final hits only."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-
-from .schema import Hit
-from .store import StoredSegment
 
 MODES = ("evolvable", "lexical", "hybrid")
 DEFAULT_MODE = "hybrid"
@@ -24,30 +22,37 @@ def check_mode(mode: str, lexical_weight: float) -> None:
 
 
 @dataclass(frozen=True)
-class Fetched:
-    """Segments of one search request, best first, and whether the store holds no more candidates."""
+class Candidate:
+    """A segment that a ranking placed: its record, its message and its score (higher is better)."""
 
-    segments: list[StoredSegment]
+    record_id: str
+    message_id: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """Candidates of one search request, best first, and whether the store holds no more."""
+
+    candidates: list[Candidate]
     exhausted: bool
 
 
-def best_per_message(segments: Sequence[StoredSegment]) -> list[Hit]:
-    """A message's best part stands for it (segments come best first)."""
-    hits: dict[str, Hit] = {}
-    for segment in segments:
-        message_id = segment.metadata["message_id"]
-        if message_id not in hits:
-            hits[message_id] = Hit(message_id, segment.text, segment.score, segment.metadata)
-    return list(hits.values())
+def best_per_message(candidates: Sequence[Candidate]) -> list[Candidate]:
+    """A message's best part stands for it (candidates come best first)."""
+    best: dict[str, Candidate] = {}
+    for candidate in candidates:
+        best.setdefault(candidate.message_id, candidate)
+    return list(best.values())
 
 
-def widen(fetch: Callable[[int], Fetched], k: int, limit: int) -> list[Hit]:
+def widen(fetch: Callable[[int], Fetched], k: int, limit: int) -> list[Candidate]:
     """The ``k`` best messages: ask for ``3k`` segments (several may be parts of one message), doubling while
     fewer than ``k`` messages came back and more could exist; ``limit`` bounds how many segments exist."""
     n = min(limit, 3 * k)
     while True:
         fetched = fetch(n)
-        hits = best_per_message(fetched.segments)
+        hits = best_per_message(fetched.candidates)
         if len(hits) >= k or fetched.exhausted or n >= limit:
             return hits[:k]
         n = min(limit, 2 * n)
@@ -65,11 +70,11 @@ def reciprocal_rank_fusion(
     return dict(sorted(scores.items(), key=lambda pair: -pair[1]))
 
 
-def fuse(evolvable: list[Hit], lexical: list[Hit], lexical_weight: float, k: int) -> list[Hit]:
-    """The ``k`` best messages of both rankings by weighted reciprocal-rank fusion; a hit's score is its fused
-    score, its text the part that ranked best in the evolvable ranking (else the lexical one)."""
+def fuse(evolvable: list[Candidate], lexical: list[Candidate], lexical_weight: float, k: int) -> list[Candidate]:
+    """The ``k`` best messages of both rankings by weighted reciprocal-rank fusion, scored by their fused score;
+    a message's part is the one that ranked best in the evolvable ranking (else in the lexical one)."""
     scores = reciprocal_rank_fusion(
-        [[hit.id for hit in evolvable], [hit.id for hit in lexical]], [1.0 - lexical_weight, lexical_weight]
+        [[c.message_id for c in evolvable], [c.message_id for c in lexical]], [1.0 - lexical_weight, lexical_weight]
     )
-    by_id = {hit.id: hit for hit in reversed([*evolvable, *lexical])}
-    return [Hit(i, by_id[i].text, score, by_id[i].metadata) for i, score in list(scores.items())[:k]]
+    part = {c.message_id: c.record_id for c in reversed([*evolvable, *lexical])}
+    return [Candidate(part[m], m, score) for m, score in list(scores.items())[:k]]

@@ -28,7 +28,8 @@ from typing import Any
 import torch
 from filelock import FileLock
 
-from .lexical import LexicalIndex, LexicalRow
+from .lexical import LexicalIndex, LexicalMatch, LexicalRow
+from .ranking import Candidate
 
 COLLECTION_PREFIX = "evomem-"
 GENERATION_NAME = "chroma.generation"
@@ -48,7 +49,6 @@ class StoredSegment:
     record_id: str
     text: str
     metadata: dict[str, Any]
-    score: float | None = None  # of a search: cosine similarity (vector) or BM25 (lexical); higher is better
 
 
 @dataclass(frozen=True)
@@ -334,51 +334,52 @@ class SegmentStore:
 
     def query(
         self, vector: torch.Tensor, namespace: str, n: int, filters: list[dict[str, Any]], below: int
-    ) -> list[StoredSegment]:
-        """The ``n`` nearest committed segments of a namespace, nearest first."""
+    ) -> list[Candidate]:
+        """The ``n`` nearest committed segments of a namespace, nearest first (scored by cosine similarity)."""
         with self._collection() as collection:
             result = _read_with_retry(
                 lambda: collection.query(
                     query_embeddings=vector.detach().cpu().float().numpy()[None],
                     n_results=n,
                     where=self._where(namespace, filters, below),
-                    include=["documents", "metadatas", "distances"],
+                    include=["metadatas", "distances"],
                 )
             )
-        return newest_versions(
-            [
-                StoredSegment(rid, text, dict(meta), 1.0 - float(distance))
-                for rid, text, meta, distance in zip(
-                    result["ids"][0],
-                    result["documents"][0],
-                    result["metadatas"][0],
-                    result["distances"][0],
-                    strict=True,
-                )
-            ]
-        )
+        return [
+            Candidate(rid, meta["message_id"], 1.0 - float(distance))
+            for rid, meta, distance in zip(
+                result["ids"][0], result["metadatas"][0], result["distances"][0], strict=True
+            )
+        ]
 
     def lexical_query(
         self, query: str, namespace: str, n: int, filters: list[dict[str, Any]], below: int
-    ) -> tuple[list[StoredSegment], int]:
-        """The committed segments among the namespace's ``n`` best by BM25 that pass ``filters``, best first, and
-        how many the lexical index matched before filtering (fewer than ``n``: no more exist)."""
+    ) -> tuple[list[LexicalMatch], int]:
+        """The matches among the namespace's ``n`` best committed segments by BM25 that pass ``filters`` (checked
+        by Chroma, so every filter means what it means in a vector search), best first, and how many the lexical
+        index matched before filtering (fewer than ``n``: no more exist)."""
         matches = self.lexical.search(namespace, query, n, below)
-        if not matches:
-            return [], 0
-        scores = {record_id(namespace, match.position): match.score for match in matches}
-        rank = {rid: i for i, rid in enumerate(scores)}
+        if not matches or not filters:
+            return matches, len(matches)
+        ids = [record_id(namespace, match.position) for match in matches]
         with self._collection() as collection:
-            result = _read_with_retry(
-                lambda: collection.get(
-                    ids=list(scores), where=self._where(namespace, filters, below), include=["documents", "metadatas"]
-                )
+            passing = set(
+                _read_with_retry(
+                    lambda: collection.get(ids=ids, where=self._where(namespace, filters, below), include=[])
+                )["ids"]
             )
-        found = [
-            StoredSegment(rid, text, dict(meta), scores[rid])
+        return [m for m, rid in zip(matches, ids, strict=True) if rid in passing], len(matches)
+
+    def segments(self, ids: Sequence[str]) -> dict[str, StoredSegment]:
+        """The stored segments of the given record ids that exist, by id."""
+        if not ids:
+            return {}
+        with self._collection() as collection:
+            result = _read_with_retry(lambda: collection.get(ids=list(ids), include=["documents", "metadatas"]))
+        return {
+            rid: StoredSegment(rid, text, dict(meta))
             for rid, text, meta in zip(result["ids"], result["documents"], result["metadatas"], strict=True)
-        ]
-        return newest_versions(sorted(found, key=lambda s: rank[s.record_id])), len(matches)
+        }
 
     def get(
         self, namespace: str, message_ids: Sequence[str] | None = None, below: int | None = None
