@@ -11,6 +11,7 @@ import click
 
 from .journal import JournalError
 from .memory import EvoMemory
+from .ranking import DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE, MODES
 from .schema import check_ids, check_namespace, to_message
 from .state import StateCorruptedError
 from .store import StoreCorruptedError
@@ -123,11 +124,19 @@ def ingest(ctx, file, namespace):
 @click.argument("query")
 @click.option("--namespace", "-n", required=True)
 @click.option("-k", default=10, show_default=True, type=int)
+@click.option("--mode", type=click.Choice(MODES), default=DEFAULT_MODE, show_default=True, help="Search mode.")
+@click.option(
+    "--lexical-weight",
+    type=click.FloatRange(0, 1),
+    default=DEFAULT_LEXICAL_WEIGHT,
+    show_default=True,
+    help="The lexical ranking's share in hybrid mode.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print hits as JSON.")
 @click.pass_context
-def search(ctx, query, namespace, k, as_json):
+def search(ctx, query, namespace, k, mode, lexical_weight, as_json):
     """Search a namespace with its current memory."""
-    hits = _open(ctx).search(query, namespace=namespace, k=k)
+    hits = _open(ctx).search(query, namespace=namespace, k=k, mode=mode, lexical_weight=lexical_weight)
     if as_json:
         click.echo(json.dumps([hit.__dict__ for hit in hits], indent=2))
         return

@@ -28,6 +28,10 @@ def test_ingest_search_stats_delete(tmp_path, tiny_bert_dir):
     result = _run(["search", "dogs", "--namespace", "maya", "-k", "3", "--json"], tmp_path, tiny_bert_dir)
     hits = json.loads(result.output)
     assert len(hits) == 3 and all(hit["id"].startswith("m") for hit in hits)
+    result = _run(["search", "cats", "-n", "maya", "--mode", "lexical", "--json"], tmp_path, tiny_bert_dir)
+    assert json.loads(result.output) == []  # no stored message has the word
+    result = _run(["search", "dogs", "-n", "maya", "--mode", "dense"], tmp_path, tiny_bert_dir)
+    assert result.exit_code == 2 and "dense" in result.output
     result = _run(["check"], tmp_path, tiny_bert_dir)
     assert result.exit_code == 0 and result.output == "namespace maya: ok\n"
     stats = json.loads(_run(["stats"], tmp_path, tiny_bert_dir).output)
