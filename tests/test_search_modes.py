@@ -165,3 +165,14 @@ def test_a_lexical_index_copied_from_another_namespace_is_never_read(memory):
 def test_match_expression_quotes_every_word():
     assert match_expression("Where's Émilie's cat?") == '"where" "émilie" "cat"'.replace('" "', '" OR "')
     assert match_expression("a the of ? !") is None
+
+
+@pytest.mark.parametrize(
+    "query", ['"', "*", "NOT cello", "cello AND", "^cello", "col:cello", "cello*", "(cello", "NEAR(cello harbour, 2)"]
+)
+def test_fts5_syntax_in_a_query_is_read_as_words(memory, query):
+    for mode in ("lexical", "hybrid"):
+        hits = memory.search(query, namespace=NS, k=3, mode=mode)
+        assert all(h.id.startswith("m") for h in hits)
+    if "cello" in query:
+        assert memory.search(query, namespace=NS, k=1, mode="lexical")[0].id == "m4"
