@@ -158,9 +158,10 @@ class EvoMemory:
         """Append chat messages to a namespace's stream; returns their ids once stored durably (an ``AddResult``:
         the list of ids, whose ``unchanged`` are those already stored as sent, skipped, and ``stored`` the rest).
 
-        A message is a dict with ``role`` and ``content`` and optionally ``name``, ``id``, ``timestamp``
-        (ISO 8601 or epoch seconds) and ``metadata`` (flat scalars). It is stored as ``"{name}: {content}"``
-        (the role when there is no name); a message over the segment limit is split into parts that keep its id.
+        A message is a dict with ``content`` and optionally ``role`` (default ``user``), ``name``, ``id``,
+        ``timestamp`` (ISO 8601 or epoch seconds) and ``metadata`` (flat scalars). It is stored as
+        ``"{name}: {content}"`` (the role when there is no name); a message over the segment limit is split into parts
+        that keep its id.
         The batch is atomic: after a crash it is either wholly stored (segments and memory) or not at all.
         """
         namespace = check_namespace(namespace)

@@ -196,19 +196,16 @@ def test_bench_says_when_the_sample_is_short_and_no_scaling_skips_scaling(tmp_pa
     assert f"note: {sample} has 36 turns, fewer than the 100 asked: benchmarking 36" in result.output
 
 
-def test_bench_measures_peak_memory_in_a_process_that_starts_small():
-    """A spawned child's ``ru_maxrss`` starts at its big parent's; ``peak_rss_mb`` is the child's own."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+def test_bench_measures_peak_memory_in_a_process_that_starts_small(model_dir):
+    """A spawned child's ``ru_maxrss`` starts at its big parent's; each mode's figure must be the child's own."""
+    from evomem.bench import bench_peak_memory
 
-    from evomem.bench import peak_rss_mb
-
-    ballast = bytearray(600 * 2**20)  # 600 MB resident in this process
+    ballast = bytearray(1500 * 2**20)  # 1.5 GB resident in this process, more than any child needs
     ballast[::4096] = b"x" * len(ballast[::4096])
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        child = pool.submit(peak_rss_mb).result()
-    assert peak_rss_mb() > 600 and child < peak_rss_mb() - 500
+    peaks = bench_peak_memory(str(model_dir), [f"turn {i} about the harbour" for i in range(8)])
     del ballast
+    assert set(peaks) == {f"{mode}_peak_rss_mb" for mode in ("static", "evolvable_batched", "evolvable_sequential")}
+    assert all(0 < peak < 1500 for peak in peaks.values()), peaks
 
 
 def test_commands_do_not_print_the_transformers_gradient_checkpointing_warning(tmp_path):

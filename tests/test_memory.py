@@ -239,7 +239,7 @@ def test_delete_reports_what_it_deleted_and_what_is_not_there(memory):
 
 
 def test_any_session_id_is_a_namespace_one_per_nfc_spelling(memory):
-    names = ["user:42", "thread/1", "Émilie", "Maya Lopez", "x" * 256, "user:42:7"]
+    names = ["user:42", "user-42", "thread/1", "Émilie", "Maya Lopez", "x" * 256, "user:42:7"]
     for name in names:
         memory.add_messages([{"content": f"hello from {name}", "id": "m0"}], namespace=name)
     decomposed = "E\u0301milie"  # the same name as "Émilie" under NFC
