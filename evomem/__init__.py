@@ -1,15 +1,30 @@
-"""evomem: long-term memory for LLM agents with evolvable embeddings (EvoEmbedding)."""
+"""evomem: long-term memory for LLM agents with evolvable embeddings (EvoEmbedding).
 
-from .config import EvoConfig
-from .encoder import EvoEncoder
-from .memory import EvoMemory
-from .queue import LatentQueue
-from .schema import Hit, Message, Segment
-from .space import StoreFullError
-from .state import StateCorruptedError, StateMissingError
-from .store import StoreCorruptedError
+The public names are imported on first use, so that light modules (``evomem.schema``, the command line's help)
+do not load torch, transformers or Chroma.
+"""
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "EvoConfig": ".config",
+    "EvoEncoder": ".encoder",
+    "EvoMemory": ".memory",
+    "Hit": ".schema",
+    "LatentQueue": ".queue",
+    "Message": ".schema",
+    "Segment": ".schema",
+    "AddResult": ".schema",
+    "DeleteResult": ".schema",
+    "StateCorruptedError": ".errors",
+    "StateMissingError": ".errors",
+    "StoreCorruptedError": ".errors",
+    "StoreFullError": ".space",
+}
 __all__ = [
+    "AddResult",
+    "DeleteResult",
     "EvoConfig",
     "EvoEncoder",
     "EvoMemory",
@@ -23,3 +38,20 @@ __all__ = [
     "StoreFullError",
 ]
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from .config import EvoConfig
+    from .encoder import EvoEncoder
+    from .errors import StateCorruptedError, StateMissingError, StoreCorruptedError
+    from .memory import EvoMemory
+    from .queue import LatentQueue
+    from .schema import AddResult, DeleteResult, Hit, Message, Segment
+    from .space import StoreFullError
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'evomem' has no attribute {name!r}")
+    value = getattr(import_module(_EXPORTS[name], __name__), name)
+    globals()[name] = value
+    return value

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from tqdm.auto import tqdm
 
 from .datasets import load_locomo
 from .encoder import EvoEncoder
@@ -86,10 +87,20 @@ def bench_query(
     }
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory since it started (``VmHWM``, which starts afresh at ``exec``; unlike
+    ``ru_maxrss``, it is not inherited from the parent a spawned process was forked from)."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        line = next(line for line in status.read_text().splitlines() if line.startswith("VmHWM:"))
+        return int(line.split()[1]) / 1024
+    import resource  # no /proc (macOS): ru_maxrss, in bytes there
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
 def _ingest_in_child(model: str | None, texts: list[str], batching: bool | None) -> dict[str, float]:
     """Run one ingest mode in a fresh process; ``batching=None`` is the static base. Returns seconds and peak RSS."""
-    import resource
-
     from .models import load_encoder
 
     encoder = load_encoder(model)
@@ -99,11 +110,11 @@ def _ingest_in_child(model: str | None, texts: list[str], batching: bool | None)
     else:
         run = evolvable_ingest(encoder, encoder.tokenize(texts), batching)
     seconds = _timed(run, 1)
-    return {"seconds": seconds, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {"seconds": seconds, "peak_rss_mb": peak_rss_mb()}
 
 
 def bench_peak_memory(model: str | None, texts: list[str]) -> dict[str, float]:
-    """Peak resident memory of each ingest mode, each measured in its own process."""
+    """Peak resident memory of each ingest mode, each measured inside a fresh (spawned) process of its own."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -177,16 +188,35 @@ def locomo_turns(path: Path, count: int) -> tuple[list[dict], list[str]]:
     return messages, [q.question for q in conversation.questions]
 
 
-def run_bench(model: str | None, data: Path, turns: int = 300, repeats: int = 3, scaling: bool = True) -> dict:
-    """Every figure: ingest three ways and their peak memory, linearity, query latency at 1K/10K/100K."""
+def run_bench(
+    model: str | None,
+    data: Path,
+    turns: int = 300,
+    repeats: int = 3,
+    scaling: bool = True,
+    show_progress: bool = False,
+    echo: Callable[[str], None] = print,
+) -> dict:
+    """Every figure: ingest three ways and their peak memory, and (``scaling``) linearity of ingest cost and query
+    latency at 1K/10K/100K segments. A conversation with fewer than ``turns`` turns is benchmarked whole, said
+    through ``echo``."""
     from .models import load_encoder
 
     encoder = load_encoder(model)
     messages, questions = locomo_turns(data, turns)
+    if len(messages) < turns:
+        echo(f"note: {data} has {len(messages)} turns, fewer than the {turns} asked: benchmarking {len(messages)}")
     texts = [f"{m['name']}: {m['content']}" for m in messages]
-    report = bench_ingest(encoder, texts, repeats)
-    report.update(bench_peak_memory(model, texts))
-    report.update(bench_linearity(encoder, texts))
+    stages: dict[str, Callable[[], dict]] = {
+        "ingest": lambda: bench_ingest(encoder, texts, repeats),
+        "peak memory": lambda: bench_peak_memory(model, texts),
+    }
     if scaling:
-        report.update(bench_query_scaling(encoder, texts, questions))
+        stages["linearity"] = lambda: bench_linearity(encoder, texts)
+        stages["query scaling"] = lambda: bench_query_scaling(encoder, texts, questions)
+    report: dict = {}
+    with tqdm(stages.items(), desc="bench", unit="stage", disable=not show_progress) as bar:
+        for name, stage in bar:
+            bar.set_postfix_str(name)
+            report.update(stage())
     return report

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
+import shlex
 import tempfile
+import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from .journal import JournalError
-from .memory import EvoMemory
+from .errors import JournalError, StateCorruptedError, StoreCorruptedError
 from .ranking import DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE, MODES
-from .schema import check_ids, check_namespace, to_message
-from .state import StateCorruptedError
-from .store import StoreCorruptedError
+from .schema import DeleteResult, check_ids, check_namespace, to_message
 from .training.split import DEV_SHARE, SPLITS
+
+if TYPE_CHECKING:  # torch, transformers and Chroma load inside the commands, so help and usage errors are instant
+    from .memory import EvoMemory
 
 # What evomem raises for bad input, a bad file or a damaged store: shown as one line, not a traceback.
 USER_ERRORS = (ValueError, TypeError, OSError, StateCorruptedError, JournalError, StoreCorruptedError)
@@ -24,11 +28,14 @@ DATA_OPTION = click.option(
     "--data",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="LoCoMo-format JSON (default: LoCoMo dev in ../shared, else the bundled sample).",
+    help="LoCoMo-format JSON (default: $EVOMEM_DEMO_DATA, else shared/data/locomo-dev/locomo_dev.json in the "
+    "working directory or a parent, else the bundled sample).",
 )
 
 
 def _open(ctx: click.Context, show_progress: bool = False, path: str | None = None) -> EvoMemory:
+    from .memory import EvoMemory
+
     options = ctx.obj
     return EvoMemory(
         path=path or options["path"],
@@ -77,6 +84,8 @@ class EvomemGroup(click.Group):
 @click.pass_context
 def main(ctx, path, model, no_segment_batching, chroma_host, chroma_port):
     """evomem: long-term memory with evolvable embeddings."""
+    # transformers warns on every model load about an attribute evomem does not use
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
     ctx.obj = {
         "path": path,
         "model": model,
@@ -89,13 +98,16 @@ def main(ctx, path, model, no_segment_batching, chroma_host, chroma_port):
 def _read_jsonl(file: Path) -> list[dict]:
     """The messages of a JSON-lines file, each checked; an error names the file and line."""
     messages = []
+    lines_of_ids: dict[str, int] = {}
     for number, raw in enumerate(file.read_bytes().splitlines(), start=1):
         try:
             line = raw.decode("utf-8")
             if not line.strip():
                 continue
             message = json.loads(line)
-            to_message(message)
+            checked = to_message(message)
+            if checked.id is not None and lines_of_ids.setdefault(checked.id, number) != number:
+                raise ValueError(f"message id {checked.id!r} is on line {lines_of_ids[checked.id]} already")
         except UnicodeDecodeError:
             raise CliError(f"{file}:{number}: not UTF-8 text (ingest reads JSON lines)") from None
         except json.JSONDecodeError as error:
@@ -113,11 +125,13 @@ def _read_jsonl(file: Path) -> list[dict]:
 @click.option("--namespace", "-n", required=True)
 @click.pass_context
 def ingest(ctx, file, namespace):
-    """Append the messages of FILE (JSON lines: role, content, optional name, id, timestamp, metadata)."""
-    check_namespace(namespace)
+    """Append the messages of FILE (JSON lines: content, optional role (default user), name, id, timestamp,
+    metadata). Messages already stored unchanged (a retried ingest) are skipped and counted."""
+    namespace = check_namespace(namespace)
     messages = _read_jsonl(file)
-    ids = _open(ctx, show_progress=True).add_messages(messages, namespace=namespace)
-    click.echo(f"stored {len(ids)} messages in namespace {namespace}")
+    added = _open(ctx, show_progress=True).add_messages(messages, namespace=namespace)
+    skipped = f"; {len(added.unchanged)} already stored unchanged, skipped" if added.unchanged else ""
+    click.echo(f"stored {len(added.stored)} messages in namespace {namespace}{skipped}")
 
 
 @main.command()
@@ -178,17 +192,48 @@ def check(ctx, namespace, repair):
 @main.command()
 @click.option("--namespace", "-n", required=True)
 @click.option("--id", "ids", multiple=True, help="Delete only these message ids (repeatable).")
+@click.option("--rebuild", is_flag=True, help="With --id: rebuild the memory without the deleted messages.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
-def delete(ctx, namespace, ids, yes):
-    """Delete messages, or a whole namespace with its memory state."""
-    check_namespace(namespace)
+def delete(ctx, namespace, ids, rebuild, yes):
+    """Delete messages, or a whole namespace with its memory state; exit code 1 when the namespace or an id is
+    not there. A deleted message's trace stays in the latent memory until the namespace is rebuilt (--rebuild)."""
+    namespace = check_namespace(namespace)
     check_ids(ids)
+    if rebuild and not ids:
+        raise CliError("--rebuild goes with --id: deleting the namespace deletes its memory too")
     what = f"{len(ids)} messages of {namespace}" if ids else f"namespace {namespace} and its memory"
     if not yes:
         click.confirm(f"Delete {what}?", abort=True)
-    _open(ctx).delete(namespace, ids=list(ids) or None)
-    click.echo(f"deleted {what}")
+    memory = _open(ctx, show_progress=rebuild)
+    result = memory.delete(namespace, ids=list(ids) or None)
+    if not ids:
+        click.echo(_deleted_namespace(result))
+        raise SystemExit(0 if result.existed else 1)
+    click.echo(_deleted_ids(result, len(ids)))
+    if result.messages and rebuild:
+        click.echo(f"rebuilt the memory of namespace {namespace} (step {memory.rebuild(namespace)[namespace]})")
+    elif result.messages:
+        rebuild_command = f"evomem reembed --rebuild --namespace {shlex.quote(namespace)}"
+        click.echo(f"their trace in the latent memory stays until `{rebuild_command}` (or delete with --rebuild)")
+    raise SystemExit(1 if result.missing else 0)
+
+
+def _deleted_namespace(result: DeleteResult) -> str:
+    if not result.existed:
+        return f"no namespace {result.namespace}"
+    return f"deleted namespace {result.namespace}: {result.messages} messages ({result.segments} segments), its memory"
+
+
+def _deleted_ids(result: DeleteResult, asked: int) -> str:
+    lines = [
+        f"deleted {result.messages} of {asked} ids ({result.segments} segments) of namespace {result.namespace}"
+        if result.messages
+        else f"0 of {asked} ids found in namespace {result.namespace}: nothing deleted"
+    ]
+    if result.missing:
+        lines.append(f"not found: {', '.join(result.missing)}")
+    return "\n".join(lines)
 
 
 @main.command()
@@ -210,7 +255,9 @@ def demo(ctx, data, k, keep):
 @click.option("--turns", default=300, show_default=True, type=int)
 @click.option("--repeats", default=3, show_default=True, type=int)
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write JSON here.")
-@click.option("--no-scaling", is_flag=True, help="Skip query latency at 1K/10K/100K segments.")
+@click.option(
+    "--no-scaling", is_flag=True, help="Skip the scaling runs: ingest of 100-800 segments, queries at 1K-100K."
+)
 @click.pass_context
 def bench(ctx, data, turns, repeats, output, no_scaling):
     """Ingest speed and peak memory (segment-batching, one pass per segment, static base), linearity of ingest
@@ -219,7 +266,9 @@ def bench(ctx, data, turns, repeats, output, no_scaling):
     from .bench import run_bench
     from .demo import find_demo_data
 
-    report = run_bench(ctx.obj["model"], find_demo_data(data), turns, repeats, scaling=not no_scaling)
+    note = functools.partial(click.echo, err=True)
+    scaling = not no_scaling
+    report = run_bench(ctx.obj["model"], find_demo_data(data), turns, repeats, scaling, show_progress=True, echo=note)
     width = max(map(len, report))
     for name, value in report.items():
         click.echo(f"{name:<{width}}  {value:,.3f}" if isinstance(value, float) else f"{name:<{width}}  {value}")
@@ -500,4 +549,4 @@ def probe(ctx, count):
     from .evaluation.probe import probe_table, run_probe
     from .models import load_encoder
 
-    click.echo(probe_table(run_probe(load_encoder(ctx.obj["model"]), count=count)))
+    click.echo(probe_table(run_probe(load_encoder(ctx.obj["model"]), count=count, show_progress=True)))

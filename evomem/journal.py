@@ -28,6 +28,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from .errors import JournalError
 from .state import StateCorruptedError, StateDirectory, fsync_dir, rebuild_command, write_atomic
 from .store import GENERATION_NAME, SegmentStore
 
@@ -35,10 +36,6 @@ FORMAT = "evomem-journal"
 VERSION = "2"
 VERSIONS = ("1", "2")  # version 1 overwrote records in place and kept the old ones to restore them
 SUFFIX = ".journal"
-
-
-class JournalError(RuntimeError):
-    """A journal entry that cannot be read or does not match the store."""
 
 
 def _recovery(namespace: str | None) -> str:

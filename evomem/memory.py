@@ -17,6 +17,7 @@ from filelock import FileLock
 from tqdm.auto import tqdm
 
 from .encoder import EvoEncoder
+from .errors import StoreCorruptedError
 from .journal import Journal, JournalError, reconcile, remove_stale_temporaries
 from .lexical import LexicalIndex
 from .models import load_encoder
@@ -32,6 +33,8 @@ from .ranking import (
     widen,
 )
 from .schema import (
+    AddResult,
+    DeleteResult,
     Hit,
     Message,
     Segment,
@@ -48,7 +51,6 @@ from .state import StateDirectory
 from .store import (
     ChromaConnection,
     SegmentStore,
-    StoreCorruptedError,
     StoredSegment,
     embedded_connection,
     record_id,
@@ -152,15 +154,17 @@ class EvoMemory:
 
     # ----- writing ------------------------------------------------------------------------------------------
 
-    def add_messages(self, messages: Iterable[Any], namespace: str) -> list[str]:
-        """Append chat messages to a namespace's stream; returns their ids once stored durably.
+    def add_messages(self, messages: Iterable[Any], namespace: str) -> AddResult:
+        """Append chat messages to a namespace's stream; returns their ids once stored durably (an ``AddResult``:
+        the list of ids, whose ``unchanged`` are those already stored as sent, skipped, and ``stored`` the rest).
 
-        A message is a dict with ``role`` and ``content`` and optionally ``name``, ``id``, ``timestamp``
-        (ISO 8601 or epoch seconds) and ``metadata`` (flat scalars). It is stored as ``"{name}: {content}"``
-        (the role when there is no name); a message over the segment limit is split into parts that keep its id.
+        A message is a dict with ``content`` and optionally ``role`` (default ``user``), ``name``, ``id``,
+        ``timestamp`` (ISO 8601 or epoch seconds) and ``metadata`` (flat scalars). It is stored as
+        ``"{name}: {content}"`` (the role when there is no name); a message over the segment limit is split into parts
+        that keep its id.
         The batch is atomic: after a crash it is either wholly stored (segments and memory) or not at all.
         """
-        check_namespace(namespace)
+        namespace = check_namespace(namespace)
         batch = to_messages(messages)
         parts = [self.segmenter.split_message(message) for message in batch]
         with self._writing(namespace):
@@ -172,14 +176,15 @@ class EvoMemory:
                 ids.append(message_id)
                 for part, text in enumerate(texts):
                     entries.append(Segment(message_id, part, text, self._message_metadata(message)))
-            self._ingest(namespace, queue, self._without_unchanged(namespace, queue.step, entries))
-        return ids
+            unchanged = self._unchanged(namespace, queue.step, entries)
+            self._ingest(namespace, queue, [entry for entry in entries if entry.id not in unchanged])
+        return AddResult(ids, unchanged)
 
     def add_text(
         self, text: str, namespace: str, metadata: dict[str, Any] | None = None, doc_id: str | None = None
     ) -> list[str]:
         """Append a document, split by paragraphs and sentences; returns one id per chunk (``{doc_id}-{i}``)."""
-        check_namespace(namespace)
+        namespace = check_namespace(namespace)
         check_text(text, "text")
         extra = check_metadata(metadata)
         if doc_id is not None:
@@ -258,7 +263,7 @@ class EvoMemory:
         rebuilt. Returns the new memory step of each namespace.
         """
         if namespace is not None:
-            check_namespace(namespace)
+            namespace = check_namespace(namespace)
         show = self.show_progress if show_progress is None else show_progress
         steps, failed = {}, []
         with self._writing(None):
@@ -341,7 +346,7 @@ class EvoMemory:
         ``(start, end)``, either end may be None; every mode honours both.
         """
         check_text(query, "query")
-        check_namespace(namespace)
+        namespace = check_namespace(namespace)
         check_k(k)
         check_mode(mode, lexical_weight)
         filters = self._filters(where, time_range)
@@ -401,7 +406,7 @@ class EvoMemory:
 
     def get(self, ids: Sequence[str] | None, namespace: str) -> list[Segment]:
         """Stored segments of the given message ids (all when None), in stream order."""
-        check_namespace(namespace)
+        namespace = check_namespace(namespace)
         ids = check_ids(ids)
         step = self.states.step(namespace)
         if step == 0:
@@ -410,26 +415,33 @@ class EvoMemory:
         stored = sorted(self.store.get(namespace, ids, below=step), key=_stream_order)
         return [Segment(s.metadata["message_id"], s.metadata["part"], s.text, s.metadata) for s in stored]
 
-    def delete(self, namespace: str, ids: Sequence[str] | None = None) -> None:
-        """Delete messages by id, or (ids None) the whole namespace with its memory state.
+    def delete(self, namespace: str, ids: Sequence[str] | None = None) -> DeleteResult:
+        """Delete messages by id, or (ids None) the whole namespace with its memory state; returns what was deleted.
 
-        Deleting single messages leaves the latent memory as it is: what they wrote into it fades as the queue
-        moves on; delete and re-ingest the namespace to remove every trace at once.
+        Deleting single messages leaves the latent memory as it is: what they wrote into it (and into the latents
+        written after them) stays until the namespace is rebuilt from its stored text (``rebuild(namespace)``,
+        ``evomem reembed --rebuild``). An unknown namespace or id deletes nothing and is reported as such.
         """
-        check_namespace(namespace)
+        namespace = check_namespace(namespace)
         ids = check_ids(ids)
         with self._writing(namespace):
-            self.journal.begin_delete(namespace, ids)  # rolled forward if interrupted
-            self.store.delete(namespace, ids)
-            if ids is None:
-                self.states.delete(namespace)
-            self.journal.end(namespace)
+            found = self.store.get(namespace, ids)
+            found_ids = {s.metadata["message_id"] for s in found}
+            existed = bool(found) or self.states.path(namespace).exists()
+            if found or (ids is None and existed):
+                self.journal.begin_delete(namespace, ids)  # rolled forward if interrupted
+                self.store.delete(namespace, ids)
+                if ids is None:
+                    self.states.delete(namespace)
+                self.journal.end(namespace)
+        missing = [message_id for message_id in ids or [] if message_id not in found_ids]
+        return DeleteResult(namespace, existed, len(found_ids), len(found), missing)
 
     def namespaces(self) -> list[str]:
         return self.states.namespaces()
 
     def stats(self, namespace: str) -> dict[str, Any]:
-        check_namespace(namespace)
+        namespace = check_namespace(namespace)
         queue = self._queue(namespace)
         stored = self.store.get(namespace, below=queue.step) if queue.step else []
         return {
@@ -515,11 +527,11 @@ class EvoMemory:
         ):
             raise self.states.missing(namespace)
 
-    def _without_unchanged(self, namespace: str, step: int, entries: list[Segment]) -> list[Segment]:
-        """The entries less those of messages stored already with the same parts and metadata: a client that
-        retries a write (after a timeout or a crash) does not read the same turns into the memory twice."""
+    def _unchanged(self, namespace: str, step: int, entries: list[Segment]) -> set[str]:
+        """The ids of messages stored already with the same parts and metadata, to skip: a client that retries a
+        write (after a timeout or a crash) does not read the same turns into the memory twice."""
         if step == 0:
-            return entries
+            return set()
         stored: dict[str, list[tuple]] = defaultdict(list)
         for s in sorted(self.store.get(namespace, list({e.id: None for e in entries}), below=step), key=_part):
             stored[s.metadata["message_id"]].append((s.text, user_metadata(s.metadata)))
@@ -529,7 +541,7 @@ class EvoMemory:
         unchanged = {message_id for message_id, parts in new.items() if stored.get(message_id) == parts}
         if unchanged:
             logger.info("namespace %s: %d messages already stored unchanged, skipped", namespace, len(unchanged))
-        return [entry for entry in entries if entry.id not in unchanged]
+        return unchanged
 
     def _queue_shape(self) -> tuple[int, int, int]:
         config = self.encoder.config

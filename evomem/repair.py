@@ -26,9 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .errors import StoreCorruptedError
 from .space import batch_bytes, require_free_space
 from .state import StateDirectory, fsync_dir, write_atomic
-from .store import PAGE, ChromaConnection, SegmentStore, StoreCorruptedError, StoredSegment, collection_name
+from .store import PAGE, ChromaConnection, SegmentStore, StoredSegment, collection_name
 
 if TYPE_CHECKING:
     import torch

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-NAMESPACE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")
+MAX_NAMESPACE_CHARS = 256
 RESERVED_METADATA = frozenset(
     {"namespace", "position", "message_id", "part", "role", "name", "timestamp", "fingerprint", "kind"}
 )
@@ -46,6 +47,34 @@ class Hit:
     metadata: dict[str, Any]
 
 
+class AddResult(list[str]):
+    """What ``add_messages`` returns: the message ids in order (a plain list to compare and iterate), and which of
+    them were ``unchanged``, already stored with the same text and metadata, so skipped (a retried write)."""
+
+    def __init__(self, ids: Iterable[str], unchanged: Iterable[str] = ()):
+        super().__init__(ids)
+        skipped = set(unchanged)
+        self.unchanged: list[str] = [message_id for message_id in self if message_id in skipped]
+
+    @property
+    def stored(self) -> list[str]:
+        """The ids of the messages this call wrote (new ones and updates)."""
+        skipped = set(self.unchanged)
+        return [message_id for message_id in self if message_id not in skipped]
+
+
+@dataclass(frozen=True)
+class DeleteResult:
+    """What ``delete`` removed: ``messages`` and their ``segments`` (parts); ``existed``, whether the namespace
+    had any record or memory state; ``missing``, the requested ids it does not hold."""
+
+    namespace: str
+    existed: bool
+    messages: int
+    segments: int
+    missing: list[str] = field(default_factory=list)
+
+
 @dataclass(frozen=True)
 class Segment:
     """A stored segment: one message, or one part of a long message."""
@@ -57,14 +86,17 @@ class Segment:
 
 
 def check_namespace(namespace: Any) -> str:
+    """A namespace in its canonical form: any text of 1-256 characters, not only blanks, without control
+    characters, normalised to Unicode NFC (case kept). File and collection names are derived from it by hashing."""
     if not isinstance(namespace, str):
         raise TypeError(f"namespace must be a string, got {type(namespace).__name__}")
-    if not NAMESPACE_PATTERN.fullmatch(namespace):
-        raise ValueError(
-            f"invalid namespace {namespace!r}: use 1-128 characters of letters, digits, '_', '.', '@', '-', "
-            "starting with a letter or digit"
-        )
-    return namespace
+    name = unicodedata.normalize("NFC", _check_unicode(namespace, "namespace"))
+    if not name.strip() or len(name) > MAX_NAMESPACE_CHARS:
+        limit = MAX_NAMESPACE_CHARS
+        raise ValueError(f"invalid namespace {namespace[:40]!r}: use 1-{limit} characters, not only blanks")
+    if any(unicodedata.category(c) == "Cc" for c in name):
+        raise ValueError(f"invalid namespace {namespace[:40]!r}: it holds control characters")
+    return name
 
 
 def check_k(k: Any) -> int:

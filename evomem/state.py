@@ -4,24 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 from pathlib import Path
 
 import torch
 from safetensors import safe_open
 from safetensors.torch import save
 
+from .errors import StateCorruptedError, StateMissingError
 from .queue import LatentQueue
 
 FORMAT = "evomem-queue"
 VERSION = "1"
-
-
-class StateCorruptedError(RuntimeError):
-    """A memory-state file failed its checks; it is never silently reset."""
-
-
-class StateMissingError(StateCorruptedError):
-    """A namespace holds stored segments but its memory-state file is gone."""
 
 
 def _checksum(latents: torch.Tensor) -> str:
@@ -32,7 +26,7 @@ def rebuild_command(namespace: str | None = None) -> str:
     """How to rebuild one namespace's memory state (every namespace's when None) from its stored text."""
     if namespace is None:
         return "`evomem reembed --rebuild` (or EvoMemory(...).rebuild())"
-    return f"`evomem reembed --rebuild --namespace {namespace}` (or EvoMemory(...).rebuild({namespace!r}))"
+    return f"`evomem reembed --rebuild --namespace {shlex.quote(namespace)}` (or EvoMemory(...).rebuild({namespace!r}))"
 
 
 def write_atomic(path: Path, data: bytes) -> None:

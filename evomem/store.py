@@ -40,10 +40,6 @@ TRANSIENT_READ_ERROR = "Error creating hnsw segment reader"
 TRANSIENT_RETRIES = 5
 
 
-class StoreCorruptedError(RuntimeError):
-    """An embedded Chroma database that cannot be read."""
-
-
 @dataclass(frozen=True)
 class StoredSegment:
     record_id: str

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
+import warnings
 from importlib.resources import files
 from pathlib import Path
 
@@ -24,7 +27,9 @@ def test_ingest_search_stats_delete(tmp_path, tiny_bert_dir):
     lines = [{"role": "user", "name": "Maya", "content": f"message {i} about dogs", "id": f"m{i}"} for i in range(6)]
     chat.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
     result = _run(["ingest", str(chat), "--namespace", "maya"], tmp_path, tiny_bert_dir)
-    assert result.exit_code == 0 and "stored 6 messages" in result.output
+    assert result.exit_code == 0 and "stored 6 messages in namespace maya\n" in result.output
+    result = _run(["ingest", str(chat), "--namespace", "maya"], tmp_path, tiny_bert_dir)  # a retried ingest
+    assert "stored 0 messages in namespace maya; 6 already stored unchanged, skipped\n" in result.output
     result = _run(["search", "dogs", "--namespace", "maya", "-k", "3", "--json"], tmp_path, tiny_bert_dir)
     hits = json.loads(result.output)
     assert len(hits) == 3 and all(hit["id"].startswith("m") for hit in hits)
@@ -37,8 +42,53 @@ def test_ingest_search_stats_delete(tmp_path, tiny_bert_dir):
     stats = json.loads(_run(["stats"], tmp_path, tiny_bert_dir).output)
     assert stats["segments"] == 6 and stats["namespace"] == "maya"
     result = _run(["delete", "--namespace", "maya", "--yes"], tmp_path, tiny_bert_dir)
-    assert result.exit_code == 0
+    assert result.exit_code == 0 and result.output == "deleted namespace maya: 6 messages (6 segments), its memory\n"
     assert _run(["stats"], tmp_path, tiny_bert_dir).output == ""
+
+
+def test_delete_says_what_was_deleted_and_what_is_not_there(tmp_path, tiny_bert_dir):
+    chat = tmp_path / "chat.jsonl"
+    chat.write_text("".join(json.dumps({"content": f"turn {i}", "id": f"m{i}"}) + "\n" for i in range(3)))
+    _run(["ingest", str(chat), "-n", "user:42"], tmp_path, tiny_bert_dir)
+    result = _run(["delete", "-n", "typo-ns", "--yes"], tmp_path, tiny_bert_dir)
+    assert (result.exit_code, result.output) == (1, "no namespace typo-ns\n")
+    result = _run(["delete", "-n", "user:42", "--id", "DOES-NOT-EXIST", "--yes"], tmp_path, tiny_bert_dir)
+    assert result.exit_code == 1
+    assert result.output == "0 of 1 ids found in namespace user:42: nothing deleted\nnot found: DOES-NOT-EXIST\n"
+    result = _run(["delete", "-n", "user:42", "--id", "m0", "--yes"], tmp_path, tiny_bert_dir)
+    assert result.exit_code == 0 and result.output.startswith("deleted 1 of 1 ids (1 segments) of namespace user:42\n")
+    assert "stays until `evomem reembed --rebuild --namespace user:42`" in result.output
+    again = ["delete", "-n", "user:42", "--id", "m1", "--id", "m0", "--rebuild", "--yes"]
+    result = _run(again, tmp_path, tiny_bert_dir)
+    assert result.exit_code == 1 and "deleted 1 of 2 ids" in result.output and "not found: m0" in result.output
+    assert "rebuilt the memory of namespace user:42 (step 3)" in result.output
+    stats = json.loads(_run(["stats", "-n", "user:42"], tmp_path, tiny_bert_dir).output)
+    assert (stats["messages"], stats["memory_step"]) == (1, 3)
+
+
+def test_help_and_usage_errors_load_no_model_libraries():
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from evomem.cli import main\n"
+        "runner = CliRunner()\n"
+        "assert runner.invoke(main, ['--help']).exit_code == 0\n"
+        "assert runner.invoke(main, ['demo', '--help']).exit_code == 0\n"
+        "assert runner.invoke(main, ['ingest']).exit_code == 2\n"
+        "assert runner.invoke(main, ['bench', '--turns', 'x']).exit_code == 2\n"
+        "print(sorted({'torch', 'transformers', 'chromadb', 'sentence_transformers'} & set(sys.modules)))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout == "[]\n"
+
+
+def test_demo_help_names_the_data_the_demo_reads():
+    from evomem.demo import LOCOMO_DEV
+
+    help_text = " ".join(CliRunner().invoke(main, ["demo", "--help"]).output.split())
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text().split())
+    for where in ("$EVOMEM_DEMO_DATA", LOCOMO_DEV.as_posix(), "working directory or a parent"):
+        assert where in help_text and where.lstrip("$") in readme
 
 
 def test_check_exits_1_and_lists_what_search_cannot_reach(tmp_path, tiny_bert_dir, monkeypatch):
@@ -62,6 +112,11 @@ def test_ingest_reports_bad_lines(tmp_path, tiny_bert_dir):
         main, ["--path", str(tmp_path), "--model", str(tiny_bert_dir), "ingest", str(chat), "-n", "x"]
     )
     assert result.exit_code != 0 and "empty" in result.output
+    chat.write_text('{"content": "one", "id": "a"}\n{"content": "two", "id": "b"}\n{"content": "three", "id": "a"}\n')
+    result = CliRunner().invoke(
+        main, ["--path", str(tmp_path), "--model", str(tiny_bert_dir), "ingest", str(chat), "-n", "x"]
+    )
+    assert result.exit_code == 2 and "chat.jsonl:3: message id 'a' is on line 1 already" in result.output
 
 
 def test_demo_on_the_bundled_sample_with_the_real_default_model(tmp_path):
@@ -104,8 +159,8 @@ def test_bad_input_and_damaged_stores_are_one_error_line(tmp_path, tiny_bert_dir
     ]:
         chat.write_bytes(content)
         assert expected in _error_line(["ingest", str(chat), "-n", "maya"], tmp_path, tiny_bert_dir)
-    assert "invalid namespace 'a/b'" in _error_line(["stats", "-n", "a/b"], tmp_path, tiny_bert_dir)
-    assert "invalid namespace '../x'" in _error_line(["delete", "-n", "../x", "--yes"], tmp_path, tiny_bert_dir)
+    assert "invalid namespace 'a\\tb'" in _error_line(["stats", "-n", "a\tb"], tmp_path, tiny_bert_dir)
+    assert "invalid namespace ' '" in _error_line(["delete", "-n", " ", "--yes"], tmp_path, tiny_bert_dir)
     assert "message id is empty" in _error_line(["delete", "-n", "x", "--id", "", "--yes"], tmp_path, tiny_bert_dir)
     pickled = Path(shutil.copytree(tiny_bert_dir, tmp_path / "pickled"))
     for weights in pickled.glob("*.safetensors"):
@@ -125,3 +180,39 @@ def test_bad_input_and_damaged_stores_are_one_error_line(tmp_path, tiny_bert_dir
     state.write_bytes(b"damaged")
     line = _error_line(["search", "dog", "-n", "maya"], tmp_path, tiny_bert_dir)
     assert f"memory state {state} is unreadable" in line and "reembed --rebuild --namespace maya" in line
+
+
+def test_bench_says_when_the_sample_is_short_and_no_scaling_skips_scaling(tmp_path, monkeypatch):
+    import evomem.bench as bench
+    import evomem.models
+
+    ran = []
+    monkeypatch.setattr(evomem.models, "load_encoder", lambda model: None)
+    for stage in ("bench_ingest", "bench_peak_memory", "bench_linearity", "bench_query_scaling"):
+        monkeypatch.setattr(bench, stage, lambda *args, stage=stage, **kwargs: ran.append(stage) or {stage: 1.0})
+    sample = Path(str(files("evomem") / "data" / "sample_conversation.json"))
+    result = CliRunner().invoke(main, ["bench", "--data", str(sample), "--turns", "100", "--no-scaling"])
+    assert result.exit_code == 0 and ran == ["bench_ingest", "bench_peak_memory"]
+    assert f"note: {sample} has 36 turns, fewer than the 100 asked: benchmarking 36" in result.output
+
+
+def test_bench_measures_peak_memory_in_a_process_that_starts_small(model_dir):
+    """A spawned child's ``ru_maxrss`` starts at its big parent's; each mode's figure must be the child's own."""
+    from evomem.bench import bench_peak_memory
+
+    ballast = bytearray(1500 * 2**20)  # 1.5 GB resident in this process, more than any child needs
+    ballast[::4096] = b"x" * len(ballast[::4096])
+    peaks = bench_peak_memory(str(model_dir), [f"turn {i} about the harbour" for i in range(8)])
+    del ballast
+    assert set(peaks) == {f"{mode}_peak_rss_mb" for mode in ("static", "evolvable_batched", "evolvable_sequential")}
+    assert all(0 < peak < 1500 for peak in peaks.values()), peaks
+
+
+def test_commands_do_not_print_the_transformers_gradient_checkpointing_warning(tmp_path):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert _run(["stats"], tmp_path).exit_code == 0  # loads the real default model
+        warnings.warn("is_gradient_checkpointing elsewhere", UserWarning, stacklevel=1)  # only that one is silenced
+    assert [str(w.message) for w in caught if "is_gradient_checkpointing" in str(w.message)] == [
+        "is_gradient_checkpointing elsewhere"
+    ]

@@ -146,7 +146,7 @@ def test_reciprocal_rank_fusion_prefers_agreement():
     assert list(reciprocal_rank_fusion([["a", "b"], ["b", "c"]]))[0] == "b"
 
 
-def test_evaluate_all_systems_and_write_report(tmp_path, tiny_bert_dir):
+def test_evaluate_all_systems_and_write_report(tmp_path, tiny_bert_dir, monkeypatch):
     path = tmp_path / "locomo.json"
     path.write_text(json.dumps(LOCOMO))
     encoder = EvoEncoder(small_config(tiny_bert_dir))
@@ -157,8 +157,15 @@ def test_evaluate_all_systems_and_write_report(tmp_path, tiny_bert_dir):
     assert bm25["overall"]["n"] == 2 and bm25["categories"]["5"]["n"] == 1
     assert bm25["categories"]["4"]["recall@1"] == 100.0  # "dog called" has no lexical hit; "Maya's" does
     table = markdown_table(results)
-    assert "| bm25+evomem | 2 |" in table and "cat 5" in table
+    assert "| bm25+evomem | 2 |" in table
+    assert "| system (R@10) | multi-hop (1) | single-hop (4) | adversarial (5) |" in table  # names, not numbers
+    from matplotlib.axes import Axes
+
+    ticks = []
+    set_xticks = Axes.set_xticks
+    monkeypatch.setattr(Axes, "set_xticks", lambda axes, *args: ticks.append(args[1:]) or set_xticks(axes, *args))
     paths = write_outputs(results, tmp_path / "out")
+    assert (["multi-hop (1)", "single-hop (4)", "adversarial (5)"],) in ticks  # the bars are labelled by name
     assert json.loads(paths["json"].read_text())["task"] == "locomo"
     assert paths["plot"].stat().st_size > 1000
 

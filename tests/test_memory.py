@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import small_config
 
-from evomem import EvoEncoder, EvoMemory
+from evomem import DeleteResult, EvoEncoder, EvoMemory
 
 CHAT = [
     {
@@ -149,7 +150,7 @@ def test_add_text_splits_a_document(memory):
         (lambda m: m.add_messages([{"content": "x", "metadata": {"a": None}}], namespace="n"), TypeError),
         (lambda m: m.add_messages([{"content": "x", "metadata": {"position": 3}}], namespace="n"), ValueError),
         (lambda m: m.add_messages([{"content": "x"}], namespace=""), ValueError),
-        (lambda m: m.add_messages([{"content": "x"}], namespace="a:b"), ValueError),
+        (lambda m: m.add_messages([{"content": "x"}], namespace="a\tb"), ValueError),
         (lambda m: m.search("x", namespace="n", k=0), ValueError),
         (lambda m: m.search(42, namespace="n"), TypeError),
     ],
@@ -168,7 +169,7 @@ def test_reopening_in_another_process_gives_identical_results(tmp_path, tiny_ber
     memory.add_messages(CHAT, namespace="n")
     here = [(h.id, round(h.score, 5)) for h in memory.search("the race in Lisbon", namespace="n", k=4)]
     script = (
-        "import json, sys; from evomem import EvoMemory; "
+        "import json, sys; from evomem import DeleteResult, EvoMemory; "
         "m = EvoMemory(sys.argv[1], model=sys.argv[2]); "
         "print(json.dumps([(h.id, round(h.score, 5)) for h in m.search('the race in Lisbon', namespace='n', k=4)]))"
     )
@@ -211,11 +212,51 @@ def test_a_retried_write_is_a_no_op_and_a_changed_message_an_update(tmp_path, en
     memory.add_messages(chat, namespace="ns")
     before = memory.stats("ns")
     state = memory.states.path("ns").read_bytes()
-    assert memory.add_messages(chat, namespace="ns") == [m["id"] for m in chat]  # a client retrying after a timeout
+    retried = memory.add_messages(chat, namespace="ns")  # a client retrying after a timeout
+    assert retried == [m["id"] for m in chat] and retried.unchanged == retried and retried.stored == []
     assert memory.stats("ns") == before and memory.states.path("ns").read_bytes() == state  # memory read once
     changed = [chat[0], {**chat[1], "content": "message 1, corrected"}, {**chat[4], "timestamp": 1800000000}]
-    memory.add_messages(changed, namespace="ns")
+    added = memory.add_messages(changed, namespace="ns")
+    assert (added.stored, added.unchanged) == (["m1", "m4"], ["m0"])
     after = memory.stats("ns")
     assert after["messages"] == 5 and after["memory_step"] == before["memory_step"] + 2  # only the two updates
     assert [s.text for s in memory.get(["m1"], namespace="ns")] == ["user: message 1, corrected"]
     assert memory.get(["m4"], namespace="ns")[0].metadata["timestamp"] == 1800000000
+
+
+def test_delete_reports_what_it_deleted_and_what_is_not_there(memory):
+    long = " ".join(f"word{i} about the long note" for i in range(60))
+    memory.add_messages([*CHAT, {"role": "user", "content": long, "id": "long"}], namespace="n")
+    parts = len(memory.get(["long"], namespace="n"))
+    assert parts > 1
+    assert memory.delete("n", ids=["m1", "long", "nope"]) == DeleteResult("n", True, 2, 1 + parts, ["nope"])
+    assert memory.search("Pepper beagle", namespace="n", mode="lexical") == []  # the lexical index in step
+    assert memory.delete("n", ids=["m1"]) == DeleteResult("n", True, 0, 0, ["m1"])  # deleted already
+    assert memory.delete("typo-ns") == DeleteResult("typo-ns", False, 0, 0)
+    assert memory.delete("typo-ns", ids=["m2"]) == DeleteResult("typo-ns", False, 0, 0, ["m2"])
+    assert not memory.journal.files() and memory.namespaces() == ["n"]  # nothing written for nothing deleted
+    assert memory.delete("n") == DeleteResult("n", True, 3, 3) and memory.namespaces() == []
+
+
+def test_any_session_id_is_a_namespace_one_per_nfc_spelling(memory):
+    names = ["user:42", "user-42", "thread/1", "Émilie", "Maya Lopez", "x" * 256, "user:42:7"]
+    for name in names:
+        memory.add_messages([{"content": f"hello from {name}", "id": "m0"}], namespace=name)
+    decomposed = "E\u0301milie"  # the same name as "Émilie" under NFC
+    assert memory.add_messages([{"content": "hello from Émilie", "id": "m0"}], namespace=decomposed).unchanged == ["m0"]
+    memory.add_messages([{"content": "hi", "id": "m0"}], namespace="émilie")  # case is kept: another namespace
+    assert memory.namespaces() == sorted([*names, "émilie"])
+    for name in names:
+        hits = memory.search("hello", namespace=name, k=5)
+        assert [(h.text, h.metadata["namespace"]) for h in hits] == [(f"user: hello from {name}", name)]
+    assert memory.stats(decomposed)["namespace"] == "Émilie" and memory.get(None, decomposed)[0].id == "m0"
+    assert memory.stats("user:42")["messages"] == 1  # "user:42:7" (its record ids "user:42:7:0") is apart
+    assert memory.delete(decomposed).existed and "Émilie" not in memory.namespaces()
+
+
+def test_a_message_without_a_role_is_the_users_as_the_readme_says(memory):
+    memory.add_messages([{"content": "hi there"}], namespace="n")
+    segment = memory.get(None, namespace="n")[0]
+    assert (segment.text, segment.metadata["role"]) == ("user: hi there", "user")
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8").split())
+    assert "A message is a dict with `content` and optionally `role` (default `user`)" in readme

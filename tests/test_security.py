@@ -79,7 +79,7 @@ def test_no_pickle_loading_in_the_library():
 
 def test_user_names_never_reach_chroma_or_the_disk_as_names(tmp_path, tiny_bert_dir):
     memory = EvoMemory(tmp_path / "data", model=EvoEncoder(small_config(tiny_bert_dir)))
-    for namespace in ["alice", "Alice", "a.b-c@d_e", "x" * 128]:
+    for namespace in ["alice", "Alice", "a.b-c@d_e", "x" * 256, "user:42", "thread/1", "../../etc/passwd", "Émilie"]:
         memory.add_messages(
             [{"content": "hi", "id": "../../etc/passwd", "metadata": {"collection": "evil-name"}}], namespace=namespace
         )
@@ -87,7 +87,7 @@ def test_user_names_never_reach_chroma_or_the_disk_as_names(tmp_path, tiny_bert_
         names = [c if isinstance(c, str) else c.name for c in client.list_collections()]
     assert names == [f"evomem-{memory.fingerprint}"] and re.fullmatch(r"evomem-[0-9a-f]{24}", names[0])
     state_files = sorted(p.name for p in memory.states.directory.iterdir())
-    assert len(state_files) == 8 and all(re.fullmatch(r"[0-9a-f]{32}\.(safetensors|lexical)", n) for n in state_files)
+    assert len(state_files) == 16 and all(re.fullmatch(r"[0-9a-f]{32}\.(safetensors|lexical)", n) for n in state_files)
     assert sorted(p.name for p in (tmp_path / "data").iterdir()) == [
         "chroma",
         "chroma.generation",

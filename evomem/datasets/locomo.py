@@ -15,6 +15,8 @@ from pathlib import Path
 EVIDENCE_ID = re.compile(r"D\d+:\d+")
 SESSION_KEY = re.compile(r"^session_(\d+)$")
 DATE_FORMATS = ("%I:%M %p on %d %B, %Y", "%I:%M %p on %d %b, %Y", "%d.%m.%Y, %H:%M:%S")
+# question categories as numbered in the released locomo10.json (as in docs/model-card.md)
+CATEGORY_NAMES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from tqdm.auto import tqdm
+
 from .systems import build_rankers
 from .tasks import Group
 
@@ -98,12 +100,14 @@ def make_probes(count: int = 30, length: int = 45, seed: int = 7) -> list[Probe]
     return probes
 
 
-def run_probe(encoder, systems: tuple[str, ...] = ("evomem", "static", "bm25"), count: int = 30) -> dict:
+def run_probe(
+    encoder, systems: tuple[str, ...] = ("evomem", "static", "bm25"), count: int = 30, show_progress: bool = False
+) -> dict:
     """Share of queries whose top hit lies in the asked third, per system and per third."""
     rankers = build_rankers(systems, encoder)
     probes = make_probes(count)
     results = {name: {which: 0.0 for which in THIRDS} for name in rankers}
-    for probe in probes:
+    for probe in tqdm(probes, desc="probe", unit="conversation", disable=not show_progress):
         length = len(probe.group.segment_ids)
         for name, ranker in rankers.items():
             rankings = ranker.rank(probe.group, [probe.queries[which] for which in THIRDS])

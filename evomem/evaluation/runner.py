@@ -56,6 +56,7 @@ def evaluate(
         "task": task.name,
         "fingerprint": encoder.fingerprint(),
         "headline_excludes": sorted(task.headline_excludes),
+        "category_names": task.category_names,
         "systems": {name: _aggregate(rows, task.headline_excludes) for name, rows in per_query.items()},
         "per_query": per_query,
     }
@@ -76,6 +77,13 @@ def _aggregate(rows: list[dict], excludes: frozenset[str]) -> dict:
     }
 
 
+def category_labels(results: dict) -> dict[str, str]:
+    """Each category of the results, in order, with its label: ``multi-hop (1)`` where it has a name."""
+    names = results.get("category_names", {})
+    categories = sorted({c for result in results["systems"].values() for c in result["categories"]})
+    return {c: f"{names[c]} ({c})" if c in names else f"cat {c}" for c in categories}
+
+
 def markdown_table(results: dict) -> str:
     """Overall metrics per system, then R@10 per category."""
     systems = results["systems"]
@@ -90,8 +98,9 @@ def markdown_table(results: dict) -> str:
         overall = result["overall"]
         cells = " | ".join(f"{overall[m]:.1f}" for m in METRICS)
         lines.append(f"| {name} | {overall['n']} | {cells} |")
-    categories = sorted({c for result in systems.values() for c in result["categories"]})
-    lines += ["", "| system (R@10) | " + " | ".join(f"cat {c}" for c in categories) + " |"]
+    labels = category_labels(results)
+    categories = list(labels)
+    lines += ["", "| system (R@10) | " + " | ".join(labels.values()) + " |"]
     lines.append("|---|" + "---|" * len(categories))
     for name, result in systems.items():
         cells = " | ".join(
@@ -117,12 +126,13 @@ def plot(results: dict, path: Path) -> None:
         curves.plot(RECALL_AT, [result["overall"][f"recall@{k}"] for k in RECALL_AT], marker="o", label=name)
     curves.set(xlabel="k", ylabel="recall@k (%)", title=f"{results['task']}: recall@k", xticks=list(RECALL_AT))
     curves.legend()
-    categories = sorted({c for result in systems.values() for c in result["categories"]})
+    labels = category_labels(results)
+    categories = list(labels)
     width = 0.8 / max(1, len(systems))
     for i, (name, result) in enumerate(systems.items()):
         values = [result["categories"].get(c, {}).get("recall@10", 0.0) for c in categories]
         bars.bar([x + i * width for x in range(len(categories))], values, width, label=name)
-    bars.set_xticks([x + 0.4 - width / 2 for x in range(len(categories))], [f"cat {c}" for c in categories])
+    bars.set_xticks([x + 0.4 - width / 2 for x in range(len(categories))], list(labels.values()))
     bars.set(ylabel="recall@10 (%)", title="recall@10 per category")
     figure.tight_layout()
     figure.savefig(path, dpi=110)

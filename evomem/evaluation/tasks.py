@@ -9,10 +9,10 @@ from __future__ import annotations
 import csv
 import json
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..datasets.locomo import Conversation, load_locomo, load_realtalk
+from ..datasets.locomo import CATEGORY_NAMES, Conversation, load_locomo, load_realtalk
 
 FORMATS = ("locomo", "realtalk", "longmemeval", "beir", "records")
 
@@ -42,13 +42,14 @@ class Task:
     groups: list[Group]
     queries: list[Query]
     headline_excludes: frozenset[str] = field(default_factory=frozenset)
+    category_names: dict[str, str] = field(default_factory=dict)  # a label for a numbered category
 
     def first(self, count: int) -> Task:
         """The task on its first ``count`` groups."""
         groups = self.groups[:count]
         kept = {group.id for group in groups}
         queries = [query for query in self.queries if query.group in kept]
-        return Task(self.name, groups, queries, self.headline_excludes)
+        return Task(self.name, groups, queries, self.headline_excludes, self.category_names)
 
 
 def _from_conversations(name: str, conversations: list[Conversation], excludes: frozenset[str]) -> Task:
@@ -158,7 +159,8 @@ def load_task(kind: str, path: str | Path) -> Task:
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")
     if kind == "locomo":
-        return _from_conversations("locomo", load_locomo(path), frozenset({"5"}))
+        task = _from_conversations("locomo", load_locomo(path), frozenset({"5"}))
+        return replace(task, category_names={str(number): name for number, name in CATEGORY_NAMES.items()})
     if kind == "realtalk":
         return _from_conversations("realtalk", load_realtalk(path), frozenset())
     if kind == "longmemeval":

@@ -19,6 +19,7 @@ from langchain_core.messages import (
 )
 
 from evomem import EvoMemory, Segment
+from evomem.schema import check_namespace
 
 from .retrievers import HISTORY_KEY
 
@@ -58,7 +59,7 @@ class EvoChatMessageHistory(BaseChatMessageHistory):
 
     def __init__(self, memory: EvoMemory, session_id: str):
         self.memory = memory
-        self.session_id = session_id
+        self.session_id = check_namespace(session_id)
 
     @property
     def messages(self) -> list[BaseMessage]:  # type: ignore[override]

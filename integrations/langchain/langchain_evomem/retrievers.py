@@ -8,10 +8,11 @@ from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, Callba
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables.config import run_in_executor
-from pydantic import ConfigDict, model_validator
+from pydantic import ConfigDict, field_validator, model_validator
 
 from evomem import EvoMemory, Hit
 from evomem.ranking import DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE, check_mode
+from evomem.schema import check_namespace
 
 HISTORY_KEY = "lc_message"  # metadata key where EvoChatMessageHistory keeps the serialised message
 
@@ -44,6 +45,8 @@ class EvoMemoryRetriever(BaseRetriever):
     time_range: tuple[Any, Any] | None = None
     mode: str = DEFAULT_MODE
     lexical_weight: float = DEFAULT_LEXICAL_WEIGHT
+
+    _check_namespace = field_validator("namespace")(check_namespace)
 
     @model_validator(mode="after")
     def _check_mode(self) -> EvoMemoryRetriever:

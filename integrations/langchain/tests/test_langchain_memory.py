@@ -18,6 +18,22 @@ from evomem import EvoMemory
 # ----- retriever ---------------------------------------------------------------------------------------------
 
 
+def test_session_ids_are_namespaces_checked_on_construction(memory):
+    for bad in ["", "a\x00b", "x" * 257]:
+        with pytest.raises(ValueError, match="invalid namespace"):
+            EvoMemoryRetriever(memory=memory, namespace=bad)
+        with pytest.raises(ValueError, match="invalid namespace"):
+            EvoChatMessageHistory(memory, session_id=bad)
+    history = EvoChatMessageHistory(memory, session_id="E\u0301milie")
+    history.add_user_message("I adopted a beagle called Pepper.")
+    retriever = EvoMemoryRetriever(memory=memory, namespace="Émilie", k=1)  # the same namespace under NFC
+    assert retriever.namespace == history.session_id == "Émilie"
+    assert retriever.invoke("dog")[0].page_content == "user: I adopted a beagle called Pepper."
+    for session in ["user:42", "thread/1"]:
+        EvoChatMessageHistory(memory, session_id=session).add_ai_message(f"hello {session}")
+        assert [m.content for m in EvoChatMessageHistory(memory, session_id=session).messages] == [f"hello {session}"]
+
+
 def test_retriever_finds_the_turn_and_carries_metadata(chat_memory):
     retriever = EvoMemoryRetriever(memory=chat_memory, namespace="maya", k=3)
     docs = retriever.invoke("Where did Maya run her half marathon?")

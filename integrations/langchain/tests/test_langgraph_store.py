@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from pathlib import Path
 from typing import TypedDict
 
 import pytest
@@ -241,3 +242,16 @@ def test_a_rejected_put_changes_nothing(store):
     with pytest.raises(ValueError, match="control characters"):
         store.batch([PutOp(namespace, "pet", {"text": "Pepper turned four."}), PutOp(namespace, "a\nb", {"text": "x"})])
     assert indexed_pet() == before and store.get(namespace, "a\nb") is None
+
+
+def _readme_snippet(heading: str) -> str:
+    readme = (Path(__file__).parents[3] / "README.md").read_text(encoding="utf-8")
+    return next(block for block in readme.split("```python\n")[1:] if block.startswith(heading)).split("```")[0]
+
+
+@pytest.mark.parametrize("heading", ["# LangChain:", "# LangGraph:"])
+def test_readme_snippet_runs_as_written(heading, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # the snippet writes ./evomem-data, with the real default model
+    exec(compile(_readme_snippet(heading), f"README.md {heading}", "exec"), {"__name__": "readme"})
+    if heading == "# LangGraph:":
+        assert capsys.readouterr().out == "['Maya adopted a beagle called Pepper.']\n"

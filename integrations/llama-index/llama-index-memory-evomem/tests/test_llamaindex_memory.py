@@ -89,3 +89,12 @@ def test_inside_llamaindex_memory(memory):
     assert len(recalled) == 3 and "Pepper" in " ".join(recalled)
     assert all(line.startswith("[2025-03-06") for line in recalled)  # from the flushed first session
     assert len(messages) - 1 == len(TURNS) - flushed  # the rest of the chat is still short-term
+
+
+def test_any_session_id_is_a_namespace_checked_on_construction(memory):
+    with pytest.raises(ValueError, match="invalid namespace"):
+        EvoMemoryBlock(memory=memory, namespace="a\nb")  # before any write, not at the first one
+    block = EvoMemoryBlock(memory=memory, namespace="E\u0301milie:thread/1", k=1)
+    assert block.namespace == "Émilie:thread/1"  # NFC: one namespace for both spellings
+    asyncio.run(block.aput([ChatMessage(role="user", content="Pepper learned to sit.")]))
+    assert memory.stats("Émilie:thread/1")["messages"] == 1

@@ -7,11 +7,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 from llama_index.core.base.llms.types import ChatMessage, TextBlock
-from llama_index.core.bridge.pydantic import Field, model_validator
+from llama_index.core.bridge.pydantic import Field, field_validator, model_validator
 from llama_index.core.memory.memory import BaseMemoryBlock
 
 from evomem import EvoMemory, Hit
 from evomem.ranking import DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE, check_mode
+from evomem.schema import check_namespace
 
 
 def message_text(message: ChatMessage) -> str:
@@ -44,6 +45,8 @@ class EvoMemoryBlock(BaseMemoryBlock[str]):
     retrieval_context_window: int = Field(default=1, gt=0, description="Messages whose text forms the query.")
     mode: str = Field(default=DEFAULT_MODE, description="Search mode: hybrid, evolvable or lexical.")
     lexical_weight: float = Field(default=DEFAULT_LEXICAL_WEIGHT, description="Lexical share of a hybrid search.")
+
+    _check_namespace = field_validator("namespace")(check_namespace)
 
     @model_validator(mode="after")
     def _check_mode(self) -> EvoMemoryBlock:

@@ -1,0 +1,17 @@
+"""The errors evomem raises for a damaged store, in a module light enough for the command line to import."""
+
+
+class StateCorruptedError(RuntimeError):
+    """A memory-state file failed its checks; it is never silently reset."""
+
+
+class StateMissingError(StateCorruptedError):
+    """A namespace holds stored segments but its memory-state file is gone."""
+
+
+class StoreCorruptedError(RuntimeError):
+    """An embedded Chroma database that cannot be read."""
+
+
+class JournalError(RuntimeError):
+    """A journal entry that cannot be read or does not match the store."""
