@@ -28,9 +28,17 @@ SUFFIX = ".lexical"
 FORMAT = "evomem-lexical-1"
 TOKENIZER = "porter unicode61 remove_diacritics 2"
 BUSY_TIMEOUT_MS = 30_000  # a reader waits this long at most for a writer's commit (a few milliseconds)
-# Lucene's English stop words (as bm25s's "en"): dropped from queries, where they only add common matches.
-_STOP_WORDS = "a an and are as at be but by for if in into is it no not of on or such that the their then there these "
-STOP_WORDS = frozenset((_STOP_WORDS + "they this to was will with").split())
+# Stop words, dropped from queries, where they only add common matches: Lucene's English list (as bm25s's "en")
+# and English function words (pronouns, wh-words, auxiliaries), which questions to a chat memory are full of
+# (chosen on the training sources' dev parts: docs/search.md).
+_LUCENE = "a an and are as at be but by for if in into is it no not of on or such that the their then there these "
+LUCENE_STOP_WORDS = frozenset((_LUCENE + "they this to was will with").split())
+_FUNCTION = """i me my mine myself we us our ours you your yours he him his she her hers it its they them their theirs
+what which who whom whose when where why how do does did done doing have has had having am were been being can could
+would should shall may might must about after again all also any because before between both each few from further
+here just more most other over same so some than too under until up very while off out own only once now"""
+FUNCTION_WORDS = frozenset(_FUNCTION.split())
+STOP_WORDS = LUCENE_STOP_WORDS | FUNCTION_WORDS
 QUERY_TOKEN = re.compile(r"\b\w\w+\b")
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",

@@ -163,7 +163,7 @@ def test_a_lexical_index_copied_from_another_namespace_is_never_read(memory):
 
 
 def test_match_expression_quotes_every_word():
-    assert match_expression("Where's Émilie's cat?") == '"where" "émilie" "cat"'.replace('" "', '" OR "')
+    assert match_expression("Where's Émilie's cat?") == '"émilie" OR "cat"'  # "where" is a stop word
     assert match_expression("a the of ? !") is None
 
 
