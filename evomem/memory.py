@@ -136,14 +136,19 @@ class EvoMemory:
         self._thread_lock = threading.RLock()
         self._file_lock = FileLock(str(self.path / "writer.lock"))
         self.recovered: list[str] = []  # what reconciling interrupted writes did, one line each
+        if self.store.legacy_records():  # a store of evomem's first layout: one collection per namespace now
+            with self._writing(None):
+                self.store.migrate_legacy(show_progress)
         self._reconcile_if_idle()
 
     def _open_store(self, connection: ChromaConnection) -> SegmentStore:
         """This model's collection; an embedded database that SQLite cannot read is a ``StoreCorruptedError``."""
         from chromadb.errors import InternalError
 
+        store = SegmentStore(connection, self.fingerprint, self.encoder.dim, lexical=LexicalIndex(self.states))
         try:
-            return SegmentStore(connection, self.fingerprint, self.encoder.dim, lexical=LexicalIndex(self.states))
+            store.legacy_records()  # reads the database
+            return store
         except InternalError as error:
             if not connection.embedded:
                 raise
