@@ -79,7 +79,7 @@ class RepairReport:
     def lines(self) -> list[str]:
         damaged = sum(1 for n in self.namespaces if n.unsearchable_before)
         head = (
-            f"rebuilt the collections of {damaged} namespaces in {self.seconds:.1f} s"
+            f"rebuilt {damaged} of {len(self.namespaces)} namespace collections in {self.seconds:.1f} s"
             if self.rebuilt
             else "nothing unsearchable: no repair"
         )
