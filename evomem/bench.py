@@ -181,6 +181,43 @@ def bench_query_scaling(
     return report
 
 
+def bench_many_namespaces(
+    encoder: EvoEncoder,
+    texts: list[str],
+    questions: list[str],
+    namespaces: int = 1000,
+    size: int = 100,
+    queries: int = 50,
+) -> dict[str, float]:
+    """Query latency of every search mode in one of ``namespaces`` namespaces of ``size`` segments each (a
+    service with many users). The first namespace is ingested normally; the others hold copies of its stored text
+    and vectors plus small noise, with its memory state."""
+    report: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        memory = EvoMemory(scratch, model=encoder)
+        base = (texts * (size // len(texts) + 1))[:size]
+        memory.add_messages([{"role": "user", "content": t, "id": f"m{i}"} for i, t in enumerate(base)], "user-0")
+        stored = memory.store.fetch([record_id("user-0", position) for position in range(size)])
+        vectors = torch.tensor([record.embedding for record in stored])
+        queue = memory.states.load("user-0", *memory._queue_shape())
+        generator = torch.Generator().manual_seed(0)
+        for number in range(1, namespaces):
+            name = f"user-{number}"
+            noisy = torch.nn.functional.normalize(
+                vectors + 0.02 * torch.randn(*vectors.shape, generator=generator), dim=-1
+            )
+            metadatas = [{**record.metadata, "namespace": name} for record in stored]
+            ids = [record_id(name, record.metadata["position"]) for record in stored]
+            memory.store.upsert(ids, noisy, [record.text for record in stored], metadatas)
+            memory.states.save(name, queue)
+        asked = (questions * (queries // len(questions) + 1))[:queries]
+        for mode in MODES:
+            figures = bench_query(memory, f"user-{namespaces // 2}", asked, mode=mode)
+            report[f"query_{mode}_p50_ms_in_{namespaces}_namespaces"] = figures["p50_ms"]
+            report[f"query_{mode}_p95_ms_in_{namespaces}_namespaces"] = figures["p95_ms"]
+    return report
+
+
 def locomo_turns(path: Path, count: int) -> tuple[list[dict], list[str]]:
     """The first ``count`` turns of the first conversation as messages, and its questions."""
     conversation = load_locomo(path)[0]
@@ -214,6 +251,7 @@ def run_bench(
     if scaling:
         stages["linearity"] = lambda: bench_linearity(encoder, texts)
         stages["query scaling"] = lambda: bench_query_scaling(encoder, texts, questions)
+        stages["many namespaces"] = lambda: bench_many_namespaces(encoder, texts, questions)
     report: dict = {}
     with tqdm(stages.items(), desc="bench", unit="stage", disable=not show_progress) as bar:
         for name, stage in bar:
