@@ -11,8 +11,10 @@ _EXPORTS = {
     "EvoConfig": ".config",
     "EvoEncoder": ".encoder",
     "EvoMemory": ".memory",
+    "EvoMemoryClient": ".service.client",
     "Hit": ".schema",
     "LatentQueue": ".queue",
+    "MemoryAPI": ".api",
     "Message": ".schema",
     "Segment": ".schema",
     "AddResult": ".schema",
@@ -28,8 +30,10 @@ __all__ = [
     "EvoConfig",
     "EvoEncoder",
     "EvoMemory",
+    "EvoMemoryClient",
     "Hit",
     "LatentQueue",
+    "MemoryAPI",
     "Message",
     "Segment",
     "StateCorruptedError",
@@ -40,12 +44,14 @@ __all__ = [
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from .api import MemoryAPI
     from .config import EvoConfig
     from .encoder import EvoEncoder
     from .errors import StateCorruptedError, StateMissingError, StoreCorruptedError
     from .memory import EvoMemory
     from .queue import LatentQueue
     from .schema import AddResult, DeleteResult, Hit, Message, Segment
+    from .service.client import EvoMemoryClient
     from .space import StoreFullError
 
 
