@@ -41,6 +41,33 @@ bearer = HTTPBearer(auto_error=False, description="An API key made with `evomem 
 ERRORS = {status: {"model": ErrorResponse} for status in (401, 403, 413, 422)}
 
 
+def tenant(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Tenant:
+    """The tenant of the request's bearer key (401 without a known one); everyone's without auth."""
+    keys: KeyFile | None = request.app.state.keys
+    if keys is None:
+        return UNRESTRICTED
+    found = keys.tenant(credentials.credentials) if credentials is not None else None
+    if found is None:
+        detail = "an API key is required" if credentials is None else "unknown API key"
+        raise HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
+    return found
+
+
+Caller = Annotated[Tenant, Depends(tenant)]
+
+
+def owned(caller: Tenant, namespace: str) -> str:
+    """The namespace in canonical form, if the caller's tenant owns it (else 403)."""
+    namespace = check_namespace(namespace)
+    if not caller.owns(namespace):
+        raise HTTPException(403, f"namespace {namespace[:40]!r} is outside this key's prefix {caller.prefix!r}")
+    return namespace
+
+
+def service(request: Request) -> tuple[EvoMemory, Workers]:
+    return request.app.state.memory, request.app.state.work
+
+
 def create_app(open_memory: Callable[[], EvoMemory], keys: KeyFile | None, workers: int = 2) -> FastAPI:
     """The server's app; ``keys=None`` serves without auth (the CLI allows that on loopback only)."""
 
@@ -55,29 +82,9 @@ def create_app(open_memory: Callable[[], EvoMemory], keys: KeyFile | None, worke
             pool.close()
 
     app = FastAPI(title="evomem", version=__version__, lifespan=lifespan, responses=ERRORS)
+    app.state.keys = keys
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     install_error_handlers(app)
-
-    def tenant(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Tenant:
-        if keys is None:
-            return UNRESTRICTED
-        found = keys.tenant(credentials.credentials) if credentials is not None else None
-        if found is None:
-            detail = "an API key is required" if credentials is None else "unknown API key"
-            raise HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
-        return found
-
-    Caller = Annotated[Tenant, Depends(tenant)]
-
-    def owned(caller: Tenant, namespace: str) -> str:
-        """The namespace in canonical form, if the caller's tenant owns it."""
-        namespace = check_namespace(namespace)
-        if not caller.owns(namespace):
-            raise HTTPException(403, f"namespace {namespace[:40]!r} is outside this key's prefix {caller.prefix!r}")
-        return namespace
-
-    def service(request: Request) -> tuple[EvoMemory, Workers]:
-        return request.app.state.memory, request.app.state.work
 
     @app.post("/v1/messages", response_model=AddResponse, tags=["write"])
     async def add_messages(body: AddMessagesRequest, caller: Caller, request: Request) -> AddResponse:

@@ -27,6 +27,8 @@ def error_response(status: int, error: str, detail: str, headers: dict[str, str]
 def _validation_detail(error: RequestValidationError) -> tuple[str, str]:
     """``TypeError`` when every problem is a wrong type (as the facade says it), else ``ValueError``."""
     problems = error.errors()
+    if any(p["type"] == "json_invalid" for p in problems):
+        return "ValueError", "the request body is not valid JSON"
     kind = "TypeError" if all(p["type"].endswith("_type") for p in problems) else "ValueError"
     where = (".".join(str(part) for part in p["loc"] if part != "body") or "body" for p in problems)
     return kind, "; ".join(f"{place}: {p['msg']}" for place, p in zip(where, problems, strict=True))

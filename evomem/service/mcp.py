@@ -24,7 +24,6 @@ from .models import (
     HitOut,
     MessageIn,
     NamespacesResponse,
-    Scalar,
     SearchResponse,
     StatsResponse,
 )
@@ -75,7 +74,7 @@ def create_mcp(memory: EvoMemory, namespace: str | None = None) -> MCPServer:
     def remember(
         messages: Annotated[list[MessageIn] | None, Field(description=MESSAGES)] = None,
         text: Annotated[str | None, Field(description="A document to store (split into passages).")] = None,
-        metadata: Annotated[dict[str, Scalar] | None, Field(description="Flat metadata of a text document.")] = None,
+        metadata: Annotated[dict[str, Any] | None, Field(description="Flat metadata of a text document.")] = None,
         namespace: Namespace = None,
     ) -> AddResponse:
         """Store chat messages or a document in long-term memory, after everything stored before in the

@@ -14,7 +14,7 @@ from ..ranking import DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE
 from ..schema import AddResult, DeleteResult, Hit, Segment
 from .limits import MAX_IDS, MAX_K, MAX_MESSAGES, MAX_QUERY_CHARS
 
-Scalar = str | int | float | bool
+METADATA = Field(default=None, description="Flat: string, number or bool values (the facade checks them).")
 NAMESPACE = Field(description="Any text of 1-256 characters (NFC), e.g. 'user:42' or 'thread/1'.")
 
 
@@ -26,7 +26,7 @@ class MessageIn(BaseModel):
     name: str | None = None
     id: str | int | None = Field(default=None, description="Give ids to make retries safe (a resend is a no-op).")
     timestamp: str | float | None = Field(default=None, description="ISO 8601 or epoch seconds.")
-    metadata: dict[str, Scalar] | None = None
+    metadata: dict[str, Any] | None = METADATA
 
 
 class AddMessagesRequest(BaseModel):
@@ -37,7 +37,7 @@ class AddMessagesRequest(BaseModel):
 class AddTextRequest(BaseModel):
     namespace: str = NAMESPACE
     text: str
-    metadata: dict[str, Scalar] | None = None
+    metadata: dict[str, Any] | None = METADATA
     doc_id: str | None = None
 
 
