@@ -1,4 +1,4 @@
-"""EvoChatMessageHistory: a LangChain chat history kept in one namespace of an EvoMemory."""
+"""EvoChatMessageHistory: a LangChain chat history kept in one namespace of an EvoMemory (or EvoMemoryClient)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from langchain_core.messages import (
     messages_from_dict,
 )
 
-from evomem import EvoMemory, Segment
+from evomem import MemoryAPI, Segment
 from evomem.schema import check_namespace
 
 from .retrievers import HISTORY_KEY
@@ -51,13 +51,14 @@ def to_evomem_message(message: BaseMessage) -> dict[str, Any]:
 
 
 class EvoChatMessageHistory(BaseChatMessageHistory):
-    """A session's messages, stored in order in the EvoMemory namespace ``session_id``.
+    """A session's messages, stored in order in the namespace ``session_id`` of ``memory`` (an ``EvoMemory``, or an
+    ``EvoMemoryClient`` of an ``evomem serve``).
 
     Each message is also part of the namespace's evolving stream, so an ``EvoMemoryRetriever`` over the same
     namespace searches the conversation. ``clear()`` deletes the namespace with its memory state.
     """
 
-    def __init__(self, memory: EvoMemory, session_id: str):
+    def __init__(self, memory: MemoryAPI, session_id: str):
         self.memory = memory
         self.session_id = check_namespace(session_id)
 

@@ -1,4 +1,4 @@
-"""EvoMemoryRetriever: search one namespace of an EvoMemory from LangChain."""
+"""EvoMemoryRetriever: search one namespace of an EvoMemory (or EvoMemoryClient) from LangChain."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables.config import run_in_executor
 from pydantic import ConfigDict, field_validator, model_validator
 
-from evomem import EvoMemory, Hit
+from evomem import Hit, MemoryAPI
 from evomem.ranking import DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE, check_mode
 from evomem.schema import check_namespace
 
@@ -38,7 +38,7 @@ class EvoMemoryRetriever(BaseRetriever):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    memory: EvoMemory
+    memory: MemoryAPI  # an EvoMemory, or an EvoMemoryClient of an `evomem serve`
     namespace: str
     k: int = 4
     where: dict[str, Any] | None = None

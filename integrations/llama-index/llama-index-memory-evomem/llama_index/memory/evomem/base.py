@@ -10,7 +10,7 @@ from llama_index.core.base.llms.types import ChatMessage, TextBlock
 from llama_index.core.bridge.pydantic import Field, field_validator, model_validator
 from llama_index.core.memory.memory import BaseMemoryBlock
 
-from evomem import EvoMemory, Hit
+from evomem import Hit, MemoryAPI
 from evomem.ranking import DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE, check_mode
 from evomem.schema import check_namespace
 
@@ -39,7 +39,7 @@ class EvoMemoryBlock(BaseMemoryBlock[str]):
     """
 
     name: str = Field(default="EvoMemory", description="The name of the memory block.")
-    memory: EvoMemory = Field(description="The EvoMemory that stores the turns.")
+    memory: MemoryAPI = Field(description="The EvoMemory (or EvoMemoryClient) that stores the turns.")
     namespace: str = Field(description="The EvoMemory namespace (one stream) of this memory.")
     k: int = Field(default=5, gt=0, description="How many earlier turns to retrieve.")
     retrieval_context_window: int = Field(default=1, gt=0, description="Messages whose text forms the query.")
