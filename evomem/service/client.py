@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -113,7 +114,7 @@ class EvoMemoryClient:
         if time_range is not None:
             if not isinstance(time_range, tuple | list) or len(time_range) != 2:
                 raise TypeError("time_range must be a (start, end) pair")
-            time_range = [parse_timestamp(end) for end in time_range]  # datetimes too, as epoch seconds
+            time_range = [parse_timestamp(end) if isinstance(end, datetime) else end for end in time_range]
         body = {"namespace": check_namespace(namespace), "query": query, "k": k, "where": where, "mode": mode}
         body |= {"time_range": time_range, "lexical_weight": lexical_weight}
         found = self._call("POST", "/v1/search", json=body)["hits"]
