@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import subprocess
+import sys
 import threading
 import time
 import unicodedata
@@ -18,7 +20,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langchain_evomem import EvoChatMessageHistory, EvoMemoryRetriever
 from llama_index.core.base.llms.types import ChatMessage
 from llama_index.memory.evomem import EvoMemoryBlock
-from service_servers import serve
+from service_servers import child_env, serve
 
 from evomem import AddResult, DeleteResult, EvoMemory, EvoMemoryClient, Hit, Segment
 from evomem.cli import main
@@ -253,61 +255,6 @@ def test_limits_give_413_and_422(server, tokens):
     assert httpx.get(server.url + "/v1/stats", params={"namespace": namespace}, headers=headers).json()["segments"] == 0
 
 
-def test_writes_of_one_namespace_keep_arrival_order_and_reads_do_not_wait(server, tokens, alice):
-    namespace = A + "ordered"
-    alice.add_messages([{"content": "the first message, already stored", "id": "seed"}], namespace)
-    big = [{"content": f"filler turn number {i} about nothing much at all", "id": f"big-{i}"} for i in range(800)]
-    small = [[{"content": f"small batch {i} turn {j}", "id": f"b{i}-{j}"} for j in range(2)] for i in range(6)]
-    done: dict[str, float] = {}
-
-    def send(name: str, batch: list[dict], delay: float) -> None:
-        time.sleep(delay)
-        with EvoMemoryClient(server.url, api_key=tokens[A]) as client:
-            client.add_messages(batch, namespace)
-        done[name] = time.monotonic()
-
-    writers = [threading.Thread(target=send, args=("big", big, 0))]
-    writers += [threading.Thread(target=send, args=(f"b{i}", b, 0.3 + 0.05 * i)) for i, b in enumerate(small)]
-    for writer in writers:
-        writer.start()
-    time.sleep(0.5)
-    during = alice.search("message", namespace, k=5)  # while the big batch is being written
-    read_at = time.monotonic()
-    for writer in writers:
-        writer.join(timeout=120)
-    assert read_at < done["big"], "the read waited for the write"
-    assert [hit.id for hit in during] == ["seed"]  # readers see committed batches only
-    order = [s.id for s in alice.get(None, namespace)]
-    assert order == ["seed"] + [m["id"] for m in big] + [m["id"] for b in small for m in b]
-    assert alice.stats(namespace)["memory_step"] == len(order)
-
-
-def test_sigterm_during_a_write_finishes_the_batch_then_stops(model_dir, tmp_path):
-    path = tmp_path / "store"
-    server = serve(model_dir, path, "--no-auth")
-    batch = [{"content": f"turn {i} of a long conversation about the weather", "id": f"t{i}"} for i in range(800)]
-    answer: dict[str, object] = {}
-
-    def write() -> None:
-        with EvoMemoryClient(server.url) as client:
-            answer["ids"] = client.add_messages(batch, "talk")
-        answer["at"] = time.monotonic()
-
-    writer = threading.Thread(target=write)
-    writer.start()
-    time.sleep(0.5)
-    terminated_at = time.monotonic()
-    server.process.send_signal(signal.SIGTERM)
-    writer.join(timeout=120)
-    assert server.process.wait(timeout=60) == -signal.SIGTERM, server.output()  # uvicorn re-raises it when done
-    assert "Application shutdown complete" in server.output()
-    assert answer["at"] > terminated_at, "the batch was not in flight at SIGTERM"
-    assert answer["ids"] == [m["id"] for m in batch]
-    reopened = EvoMemory(path, model=model_dir)
-    assert [s.id for s in reopened.get(None, "talk")] == answer["ids"]
-    assert reopened.stats("talk")["memory_step"] == len(batch) and reopened.recovered == []
-
-
 def test_serve_refuses_no_auth_off_loopback_and_a_missing_key_file(tmp_path):
     runner = CliRunner()
     result = runner.invoke(main, ["serve", "--no-auth", "--host", "0.0.0.0"])
@@ -340,3 +287,77 @@ def test_llamaindex_memory_block_over_a_live_server(alice):
     asyncio.run(block.aput([ChatMessage(role="user", content="My sister Ana lives in Porto.")]))
     recalled = asyncio.run(block.aget([ChatMessage(role="user", content="Where does Ana live?")]))
     assert recalled == "user: My sister Ana lives in Porto."
+
+
+def test_service_help_and_refusals_load_no_server_or_model_library():
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from evomem.cli import main\n"
+        "runner = CliRunner()\n"
+        "for args in (['serve', '--help'], ['mcp', '--help'], ['keys', 'add', '--help'], ['serve', '--no-auth', "
+        "'--host', '0.0.0.0']):\n"
+        "    assert runner.invoke(main, args).exit_code in (0, 2), args\n"
+        "print(sorted({'torch', 'chromadb', 'fastapi', 'uvicorn', 'mcp', 'httpx'} & set(sys.modules)))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=child_env())
+    assert result.stdout == "[]\n"
+
+
+def test_writes_of_one_namespace_keep_arrival_order_and_reads_do_not_wait(server, tokens, alice):
+    namespace = A + "ordered"
+    alice.add_messages([{"content": "the first message, already stored", "id": "seed"}], namespace)
+    big = [{"content": f"filler turn number {i} about nothing much at all", "id": f"big-{i}"} for i in range(800)]
+    small = [[{"content": f"small batch {i} turn {j}", "id": f"b{i}-{j}"} for j in range(2)] for i in range(6)]
+    done: dict[str, float] = {}
+    clients = [EvoMemoryClient(server.url, api_key=tokens[A]) for _ in range(len(small) + 1)]
+
+    def send(client: EvoMemoryClient, name: str, batch: list[dict], delay: float) -> None:
+        time.sleep(delay)
+        client.add_messages(batch, namespace)
+        done[name] = time.monotonic()
+
+    writers = [threading.Thread(target=send, args=(clients[0], "big", big, 0))]
+    writers += [
+        threading.Thread(target=send, args=(client, f"b{i}", b, 0.3 + 0.1 * i))
+        for i, (client, b) in enumerate(zip(clients[1:], small, strict=True))
+    ]
+    for writer in writers:
+        writer.start()
+    time.sleep(0.5)
+    during = alice.search("message", namespace, k=5)  # while the big batch is being written
+    read_at = time.monotonic()
+    for writer in writers:
+        writer.join(timeout=120)
+    for client in clients:
+        client.close()
+    assert read_at < done["big"], "the read waited for the write"
+    assert [hit.id for hit in during] == ["seed"]  # readers see committed batches only
+    order = [s.id for s in alice.get(None, namespace)]
+    assert order == ["seed"] + [m["id"] for m in big] + [m["id"] for b in small for m in b]
+    assert alice.stats(namespace)["memory_step"] == len(order)
+
+
+def test_sigterm_during_a_write_finishes_the_batch_then_stops(server, tokens, store, model_dir):
+    """Last in this file: it stops the module's server."""
+    batch = [{"content": f"turn {i} of a long conversation about the weather", "id": f"t{i}"} for i in range(800)]
+    answer: dict[str, object] = {}
+
+    def write() -> None:
+        with EvoMemoryClient(server.url, api_key=tokens[A]) as client:
+            answer["ids"] = client.add_messages(batch, A + "talk")
+        answer["at"] = time.monotonic()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    time.sleep(0.5)
+    terminated_at = time.monotonic()
+    server.process.send_signal(signal.SIGTERM)
+    writer.join(timeout=120)
+    assert server.process.wait(timeout=60) == -signal.SIGTERM, server.output()  # uvicorn re-raises it when done
+    assert "Application shutdown complete" in server.output()
+    assert answer["at"] > terminated_at, "the batch was not in flight at SIGTERM"
+    assert answer["ids"] == [m["id"] for m in batch]
+    reopened = EvoMemory(store, model=model_dir)  # the store as the next server opens it
+    assert [s.id for s in reopened.get(None, A + "talk")] == answer["ids"]
+    assert reopened.stats(A + "talk")["memory_step"] == len(batch) and reopened.recovered == []

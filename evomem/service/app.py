@@ -41,8 +41,13 @@ bearer = HTTPBearer(auto_error=False, description="An API key made with `evomem 
 ERRORS = {status: {"model": ErrorResponse} for status in (401, 403, 413, 422)}
 
 
-def tenant(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Tenant:
-    """The tenant of the request's bearer key (401 without a known one); everyone's without auth."""
+async def tenant(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Tenant:
+    """The tenant of the request's bearer key (401 without a known one); everyone's without auth.
+
+    Async, so that it runs on the event loop: a request reaches its namespace's write queue in arrival order.
+    """
     keys: KeyFile | None = request.app.state.keys
     if keys is None:
         return UNRESTRICTED
@@ -117,7 +122,7 @@ def create_app(open_memory: Callable[[], EvoMemory], keys: KeyFile | None, worke
             mode=body.mode,
             lexical_weight=body.lexical_weight,
         )
-        return SearchResponse(hits=[HitOut.of(hit) for hit in hits])
+        return SearchResponse(hits=[HitOut.model_validate(hit) for hit in hits])
 
     @app.post("/v1/get", response_model=GetResponse, tags=["read"])
     async def get(body: IdsRequest, caller: Caller, request: Request) -> GetResponse:
@@ -125,14 +130,14 @@ def create_app(open_memory: Callable[[], EvoMemory], keys: KeyFile | None, worke
         memory, work = service(request)
         namespace = owned(caller, body.namespace)
         segments = await work.read(memory.get, body.ids, namespace)
-        return GetResponse(segments=[SegmentOut.of(segment) for segment in segments])
+        return GetResponse(segments=[SegmentOut.model_validate(segment) for segment in segments])
 
     @app.post("/v1/delete", response_model=DeleteResponse, tags=["write"])
     async def delete(body: IdsRequest, caller: Caller, request: Request) -> DeleteResponse:
         """Delete messages by id, or (ids null) the whole namespace with its memory."""
         memory, work = service(request)
         namespace = owned(caller, body.namespace)
-        return DeleteResponse.of(await work.write(namespace, memory.delete, namespace, body.ids))
+        return DeleteResponse.model_validate(await work.write(namespace, memory.delete, namespace, body.ids))
 
     @app.get("/v1/namespaces", response_model=NamespacesResponse, tags=["read"])
     async def namespaces(caller: Caller, request: Request) -> NamespacesResponse:

@@ -106,7 +106,7 @@ def create_mcp(memory: EvoMemory, namespace: str | None = None) -> MCPServer:
         time_range = (since, until) if since is not None or until is not None else None
         with _tool_errors():
             hits = memory.search(query, name, k, where, time_range, mode, DEFAULT_LEXICAL_WEIGHT)
-        return SearchResponse(hits=[HitOut.of(hit) for hit in hits])
+        return SearchResponse(hits=[HitOut.model_validate(hit) for hit in hits])
 
     @server.tool(annotations=ToolAnnotations(destructive_hint=True))
     def forget(
@@ -117,7 +117,7 @@ def create_mcp(memory: EvoMemory, namespace: str | None = None) -> MCPServer:
         in the namespace. Reports what was deleted and which ids were not found."""
         name = resolve(namespace)
         with _tool_errors():
-            return DeleteResponse.of(memory.delete(name, ids))
+            return DeleteResponse.model_validate(memory.delete(name, ids))
 
     @server.tool(annotations=ToolAnnotations(read_only_hint=True))
     def list_namespaces() -> NamespacesResponse:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..ranking import DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE
-from ..schema import AddResult, DeleteResult, Hit, Segment
+from ..schema import AddResult
 from .limits import MAX_IDS, MAX_K, MAX_MESSAGES, MAX_QUERY_CHARS
 
 METADATA = Field(default=None, description="Flat: string, number or bool values (the facade checks them).")
@@ -27,6 +27,12 @@ class MessageIn(BaseModel):
     id: str | int | None = Field(default=None, description="Give ids to make retries safe (a resend is a no-op).")
     timestamp: str | float | None = Field(default=None, description="ISO 8601 or epoch seconds.")
     metadata: dict[str, Any] | None = METADATA
+
+
+class Record(BaseModel):
+    """A response read from the attributes of the facade's record (``Model.model_validate(record)``)."""
+
+    model_config = ConfigDict(from_attributes=True)
 
 
 class AddMessagesRequest(BaseModel):
@@ -73,46 +79,34 @@ class IdsResponse(BaseModel):
     ids: list[str]
 
 
-class HitOut(BaseModel):
+class HitOut(Record):
     id: str
     text: str
     score: float
     metadata: dict[str, Any]
-
-    @classmethod
-    def of(cls, hit: Hit) -> HitOut:
-        return cls(id=hit.id, text=hit.text, score=hit.score, metadata=hit.metadata)
 
 
 class SearchResponse(BaseModel):
     hits: list[HitOut]
 
 
-class SegmentOut(BaseModel):
+class SegmentOut(Record):
     id: str
     part: int
     text: str
     metadata: dict[str, Any]
-
-    @classmethod
-    def of(cls, segment: Segment) -> SegmentOut:
-        return cls(id=segment.id, part=segment.part, text=segment.text, metadata=segment.metadata)
 
 
 class GetResponse(BaseModel):
     segments: list[SegmentOut]
 
 
-class DeleteResponse(BaseModel):
+class DeleteResponse(Record):
     namespace: str
     existed: bool
     messages: int
     segments: int
     missing: list[str]
-
-    @classmethod
-    def of(cls, result: DeleteResult) -> DeleteResponse:
-        return cls(**result.__dict__)
 
 
 class NamespacesResponse(BaseModel):
