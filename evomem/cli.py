@@ -565,7 +565,13 @@ STORE_OPTION = click.option("--path", "store", default=None, help="Data director
 @STORE_OPTION
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1), help="Writes run at once.")
+@click.option(
+    "--workers",
+    default=2,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Write threads (the store commits one batch at a time).",
+)
 @click.option(
     "--api-keys",
     type=click.Path(dir_okay=False, path_type=Path),

@@ -1,8 +1,9 @@
 """Where the server's blocking work runs: off the event loop, writes of one namespace in arrival order.
 
 Writes go to a pool of ``workers`` threads behind a per-namespace FIFO lock (``asyncio.Lock`` wakes waiters in
-the order they came), so batches of one namespace are stored in the order their requests arrived while other
-namespaces' batches proceed beside them. Reads have their own pool and never queue behind a write.
+the order they came), so batches of one namespace are stored in the order their requests arrived, and a batch of
+another namespace never waits in that queue (``EvoMemory``'s writer lock still commits one batch at a time per
+store). Reads have their own pool and never queue behind a write.
 """
 
 from __future__ import annotations
