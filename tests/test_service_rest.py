@@ -34,6 +34,12 @@ CHAT = [
 ]
 
 
+def long_batch(prefix: str) -> list[dict]:
+    """As many messages as a request may carry, long enough that writing them takes a while (seconds)."""
+    text = "turn {}: we talked about the weather, the harbour, the bakery on the corner and the long run on Sunday"
+    return [{"content": text.format(i), "id": f"{prefix}-{i}"} for i in range(MAX_MESSAGES)]
+
+
 @pytest.fixture(scope="module")
 def tokens(tmp_path_factory) -> dict[str, object]:
     """Two tenants' keys made with `evomem keys add`, and their file."""
@@ -307,7 +313,7 @@ def test_service_help_and_refusals_load_no_server_or_model_library():
 def test_writes_of_one_namespace_keep_arrival_order_and_reads_do_not_wait(server, tokens, alice):
     namespace = A + "ordered"
     alice.add_messages([{"content": "the first message, already stored", "id": "seed"}], namespace)
-    big = [{"content": f"filler turn number {i} about nothing much at all", "id": f"big-{i}"} for i in range(800)]
+    big = long_batch("big")
     small = [[{"content": f"small batch {i} turn {j}", "id": f"b{i}-{j}"} for j in range(2)] for i in range(6)]
     done: dict[str, float] = {}
     clients = [EvoMemoryClient(server.url, api_key=tokens[A]) for _ in range(len(small) + 1)]
@@ -319,12 +325,12 @@ def test_writes_of_one_namespace_keep_arrival_order_and_reads_do_not_wait(server
 
     writers = [threading.Thread(target=send, args=(clients[0], "big", big, 0))]
     writers += [
-        threading.Thread(target=send, args=(client, f"b{i}", b, 0.3 + 0.1 * i))
+        threading.Thread(target=send, args=(client, f"b{i}", b, 0.2 + 0.08 * i))
         for i, (client, b) in enumerate(zip(clients[1:], small, strict=True))
     ]
     for writer in writers:
         writer.start()
-    time.sleep(0.5)
+    time.sleep(0.3)
     during = alice.search("message", namespace, k=5)  # while the big batch is being written
     read_at = time.monotonic()
     for writer in writers:
@@ -340,7 +346,7 @@ def test_writes_of_one_namespace_keep_arrival_order_and_reads_do_not_wait(server
 
 def test_sigterm_during_a_write_finishes_the_batch_then_stops(server, tokens, store, model_dir):
     """Last in this file: it stops the module's server."""
-    batch = [{"content": f"turn {i} of a long conversation about the weather", "id": f"t{i}"} for i in range(800)]
+    batch = long_batch("t")
     answer: dict[str, object] = {}
 
     def write() -> None:
@@ -350,7 +356,7 @@ def test_sigterm_during_a_write_finishes_the_batch_then_stops(server, tokens, st
 
     writer = threading.Thread(target=write)
     writer.start()
-    time.sleep(0.5)
+    time.sleep(0.3)
     terminated_at = time.monotonic()
     server.process.send_signal(signal.SIGTERM)
     writer.join(timeout=120)
