@@ -34,6 +34,14 @@ CHAT = [
 ]
 
 
+def wait_for_a_write(url: str) -> None:
+    """Until the server has a write running (its request arrived)."""
+    deadline = time.monotonic() + 60
+    while httpx.get(url + "/readyz").json()["writes"] == 0:
+        assert time.monotonic() < deadline, "the write never reached the server"
+        time.sleep(0.01)
+
+
 def long_batch(prefix: str) -> list[dict]:
     """As many messages as a request may carry, long enough that writing them takes a while (seconds)."""
     text = "turn {}: we talked about the weather, the harbour, the bakery on the corner and the long run on Sunday"
@@ -324,13 +332,14 @@ def test_writes_of_one_namespace_keep_arrival_order_and_reads_do_not_wait(server
         done[name] = time.monotonic()
 
     writers = [threading.Thread(target=send, args=(clients[0], "big", big, 0))]
+    writers[0].start()
+    wait_for_a_write(server.url)
     writers += [
-        threading.Thread(target=send, args=(client, f"b{i}", b, 0.2 + 0.08 * i))
+        threading.Thread(target=send, args=(client, f"b{i}", b, 0.08 * i))
         for i, (client, b) in enumerate(zip(clients[1:], small, strict=True))
     ]
-    for writer in writers:
+    for writer in writers[1:]:
         writer.start()
-    time.sleep(0.3)
     during = alice.search("message", namespace, k=5)  # while the big batch is being written
     read_at = time.monotonic()
     for writer in writers:
@@ -356,7 +365,7 @@ def test_sigterm_during_a_write_finishes_the_batch_then_stops(server, tokens, st
 
     writer = threading.Thread(target=write)
     writer.start()
-    time.sleep(0.3)
+    wait_for_a_write(server.url)
     terminated_at = time.monotonic()
     server.process.send_signal(signal.SIGTERM)
     writer.join(timeout=120)

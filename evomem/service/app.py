@@ -158,8 +158,9 @@ def create_app(open_memory: Callable[[], EvoMemory], keys: KeyFile | None, worke
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["health"])
-    async def readyz(request: Request) -> dict[str, str]:
-        """The store is open and the model loaded: requests are served."""
-        return {"status": "ready", "fingerprint": request.app.state.memory.fingerprint}
+    async def readyz(request: Request) -> dict[str, str | int]:
+        """The store is open and the model loaded: requests are served; ``writes``: running or queued."""
+        memory, work = service(request)
+        return {"status": "ready", "fingerprint": memory.fingerprint, "writes": work.writes}
 
     return app

@@ -38,6 +38,11 @@ class Workers:
             if not self._waiting[namespace]:  # nobody else queued: forget the namespace's lock
                 del self._waiting[namespace], self._locks[namespace]
 
+    @property
+    def writes(self) -> int:
+        """Writes running or queued."""
+        return sum(self._waiting.values())
+
     async def read(self, function: Callable[..., T], *args, **kwargs) -> T:
         return await self._run(self._readers, function, *args, **kwargs)
 
