@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from .. import __version__
-from ..memory import EvoMemory
 from ..schema import check_namespace
 from .auth import UNRESTRICTED, KeyFile, Tenant
 from .http import BodyLimit, install_error_handlers
@@ -36,6 +35,9 @@ from .models import (
     StatsResponse,
 )
 from .work import Workers
+
+if TYPE_CHECKING:  # torch loads with the store, when the server starts
+    from ..memory import EvoMemory
 
 bearer = HTTPBearer(auto_error=False, description="An API key made with `evomem keys add`.")
 ERRORS = {status: {"model": ErrorResponse} for status in (401, 403, 413, 422)}

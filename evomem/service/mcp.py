@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from ..memory import EvoMemory
 from ..ranking import DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE
 from ..schema import check_namespace
 from .models import (
@@ -27,6 +26,9 @@ from .models import (
     SearchResponse,
     StatsResponse,
 )
+
+if TYPE_CHECKING:  # torch loads with the store, when the server starts
+    from ..memory import EvoMemory
 
 INSTRUCTIONS = """Long-term memory with evolvable embeddings. Store what the user says and what you learn with
 `remember` (chat messages in order, or a document as text), and look it up later with `recall` (a question in
