@@ -175,26 +175,26 @@ def _cos(a, b) -> float:
     return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
-def test_embed_documents_reads_one_ordered_stream(evo_encoder):
-    embeddings = EvoEmbeddings(model=evo_encoder)
+def test_embed_documents_continue_one_stream(evo_encoder):
     texts = ["Maya adopted a beagle.", "Her name is Pepper.", "Leo works at a bakery."]
-    vectors = embeddings.embed_documents(texts)
-    assert len(vectors) == 3 and all(math.isclose(np.linalg.norm(v), 1.0, rel_tol=1e-4) for v in vectors)
-    # a prefix of the stream gets the same vectors: what comes later does not change what came before
-    assert np.allclose(embeddings.embed_documents(texts[:2]), vectors[:2], atol=1e-5)
-    # what came before does change a text's vector
-    other = embeddings.embed_documents(["The weather in Lisbon was hot.", "Her name is Pepper."])
-    assert _cos(other[1], vectors[1]) < 0.99999
-    assert np.allclose(other[0], embeddings.embed_documents(["The weather in Lisbon was hot."])[0], atol=1e-5)
+    at_once = EvoEmbeddings(model=evo_encoder, segment_batching=False).embed_documents(texts)
+    assert len(at_once) == 3 and all(math.isclose(np.linalg.norm(v), 1.0, rel_tol=1e-4) for v in at_once)
+    # batch after batch, the calls read one stream: the same vectors as one call
+    embeddings = EvoEmbeddings(model=evo_encoder, segment_batching=False)
+    in_two = embeddings.embed_documents(texts[:2]) + embeddings.embed_documents(texts[2:])
+    assert np.allclose(in_two, at_once, atol=1e-5) and embeddings.step == 3
+    # what came before changes a text's vector
+    other = EvoEmbeddings(model=evo_encoder).embed_documents(["The weather in Lisbon was hot.", "Her name is Pepper."])
+    assert _cos(other[1], at_once[1]) < 0.99999
 
 
-def test_embed_query_uses_the_last_stream(evo_encoder):
+def test_embed_query_reads_the_stream(evo_encoder):
     embeddings = EvoEmbeddings(model=evo_encoder)
     empty = embeddings.embed_query("What is the dog's name?")
     vectors = embeddings.embed_documents(["Maya adopted a beagle.", "Her name is Pepper.", "Leo bakes bread."])
-    step = embeddings.queue.step
+    step = embeddings.step
     with_memory = embeddings.embed_query("What is the dog's name?")
-    assert embeddings.queue.step == step == 3  # queries do not write memory
+    assert embeddings.step == step == 3  # queries do not write memory
     assert _cos(empty, with_memory) < 0.99999
     assert embeddings.embed_query("What is the dog's name?") == with_memory
     assert int(np.argmax(np.array(vectors) @ np.array(with_memory))) == 1
@@ -206,7 +206,7 @@ def test_long_texts_are_read_as_several_segments(evo_encoder):
     embeddings = EvoEmbeddings(model=evo_encoder)
     long_text = " ".join(f"Paragraph sentence number {i} talks about sourdough bread." for i in range(60))
     vectors = embeddings.embed_documents(["short", long_text, ""])
-    assert len(vectors) == 3 and embeddings.queue.step > 3
+    assert len(vectors) == 3 and embeddings.step > 3
     assert all(math.isclose(np.linalg.norm(v), 1.0, rel_tol=1e-4) for v in vectors)
 
 
@@ -221,7 +221,8 @@ def test_embed_documents_refuses_a_lone_string(evo_encoder):
 def test_embeddings_share_an_evomemory_encoder(chat_memory):
     embeddings = EvoEmbeddings(memory=chat_memory)
     assert embeddings.encoder is chat_memory.encoder and embeddings.dim == 384
-    assert asyncio.run(embeddings.aembed_documents(["a", "b"])) == embeddings.embed_documents(["a", "b"])
+    fresh = EvoEmbeddings(model=chat_memory.encoder)
+    assert asyncio.run(embeddings.aembed_documents(["a", "b"])) == fresh.embed_documents(["a", "b"])
 
 
 def test_embeddings_reject_a_missing_model_directory(tmp_path):
