@@ -13,12 +13,14 @@ _EXPORTS = {
     "EvoMemory": ".memory",
     "EvoMemoryClient": ".service.client",
     "Hit": ".schema",
+    "HitMetadata": ".schema",
     "LatentQueue": ".queue",
     "MemoryAPI": ".api",
     "Message": ".schema",
     "Segment": ".schema",
     "AddResult": ".schema",
     "DeleteResult": ".schema",
+    "MemoryClosedError": ".errors",
     "StateCorruptedError": ".errors",
     "StateMissingError": ".errors",
     "StoreCorruptedError": ".errors",
@@ -32,8 +34,10 @@ __all__ = [
     "EvoMemory",
     "EvoMemoryClient",
     "Hit",
+    "HitMetadata",
     "LatentQueue",
     "MemoryAPI",
+    "MemoryClosedError",
     "Message",
     "Segment",
     "StateCorruptedError",
@@ -47,10 +51,10 @@ if TYPE_CHECKING:
     from .api import MemoryAPI
     from .config import EvoConfig
     from .encoder import EvoEncoder
-    from .errors import StateCorruptedError, StateMissingError, StoreCorruptedError
+    from .errors import MemoryClosedError, StateCorruptedError, StateMissingError, StoreCorruptedError
     from .memory import EvoMemory
     from .queue import LatentQueue
-    from .schema import AddResult, DeleteResult, Hit, Message, Segment
+    from .schema import AddResult, DeleteResult, Hit, HitMetadata, Message, Segment
     from .service.client import EvoMemoryClient
     from .space import StoreFullError
 

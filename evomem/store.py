@@ -115,9 +115,11 @@ class ChromaConnection:
     re-opening the client first when another process wrote. ``using(writing=True)`` also records the write.
     """
 
-    def __init__(self, client: Any = None, directory: Path | None = None):
+    def __init__(self, client: Any = None, directory: Path | None = None, owned: bool = False):
         self._client = client
         self.directory = directory
+        self._owned = owned or directory is not None  # whether ``release`` may close the client
+        self._users = 1
         self._lock = threading.RLock()
         self._seen: str | None = None
         if directory is not None:
@@ -159,6 +161,20 @@ class ChromaConnection:
                     self.discard()
                 raise
 
+    def share(self) -> ChromaConnection:
+        """One more user of this connection (each ``release``s it when done)."""
+        with self._lock:
+            self._users += 1
+            return self
+
+    def release(self) -> None:
+        """One user is done; the last one closes a client this connection opened (an embedded store's is opened
+        again by the next call)."""
+        with self._lock:
+            self._users -= 1
+            if self._users <= 0 and self._owned:
+                self.discard()
+
     def discard(self) -> None:
         """Close the client: the next call opens a new one, and every store fetches its collection again."""
         if self._client is not None:
@@ -186,7 +202,8 @@ def embedded_connection(directory: str | Path) -> ChromaConnection:
     with _EMBEDDED_LOCK:
         if directory not in _EMBEDDED:
             _EMBEDDED[directory] = ChromaConnection(directory=directory)
-        return _EMBEDDED[directory]
+            return _EMBEDDED[directory]
+        return _EMBEDDED[directory].share()
 
 
 class SegmentStore:
@@ -365,6 +382,35 @@ class SegmentStore:
                 )["ids"]
             )
         return [m for m, rid in zip(matches, ids, strict=True) if rid in passing], len(matches)
+
+    def latest_messages_start(self, namespace: str, n: int, below: int, hidden: frozenset[str]) -> int:
+        """The stream position where the namespace's latest ``n`` messages below ``below`` begin (0 when it holds no
+        more than ``n``), leaving ``hidden`` records aside. A message's parts sit at consecutive positions, so
+        the records are read from the newest back, in a window that doubles until an older message shows."""
+        window = 2 * n
+        while True:
+            low = max(0, below - window)
+            with self._collection() as collection:
+                where = self._where(namespace, [{"position": {"$gte": low}}], below)
+                found = collection.get(where=where, include=["metadatas"])
+            newest_first = sorted(
+                (
+                    (meta["position"], meta["message_id"])
+                    for rid, meta in zip(found["ids"], found["metadatas"], strict=True)
+                    if rid not in hidden
+                ),
+                reverse=True,
+            )
+            latest: set[str] = set()
+            start = below
+            for position, message_id in newest_first:
+                if message_id not in latest and len(latest) == n:
+                    return start
+                latest.add(message_id)
+                start = position
+            if low == 0:
+                return 0
+            window *= 2
 
     def segments(self, ids: Sequence[str]) -> dict[str, StoredSegment]:
         """The stored segments of the given record ids that exist, by id."""
