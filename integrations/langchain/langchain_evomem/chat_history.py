@@ -69,8 +69,15 @@ class EvoChatMessageHistory(BaseChatMessageHistory):
         A record that this class did not write (another client's, or one whose ``lc_message`` metadata is not a
         LangChain message) is rebuilt from its stored text and role.
         """
+        return self._messages(self.memory.get(None, self.session_id))
+
+    async def aget_messages(self) -> list[BaseMessage]:
+        """``messages``, read in a worker thread (``EvoMemory.aget``)."""
+        return self._messages(await self.memory.aget(None, self.session_id))
+
+    def _messages(self, segments: list[Segment]) -> list[BaseMessage]:
         messages, seen = [], set()
-        for segment in self.memory.get(None, self.session_id):  # in stream order; long messages have parts
+        for segment in segments:  # in stream order; long messages have parts
             if segment.id not in seen:
                 seen.add(segment.id)
                 messages.append(self._stored_message(segment) or self._text_message(segment))
@@ -105,5 +112,13 @@ class EvoChatMessageHistory(BaseChatMessageHistory):
         if messages:
             self.memory.add_messages([to_evomem_message(m) for m in messages], self.session_id)
 
+    async def aadd_messages(self, messages: Sequence[BaseMessage]) -> None:
+        """``add_messages`` in the memory's writer thread (``EvoMemory.aadd_messages``): writes stay in order."""
+        if messages:
+            await self.memory.aadd_messages([to_evomem_message(m) for m in messages], self.session_id)
+
     def clear(self) -> None:
         self.memory.delete(self.session_id)
+
+    async def aclear(self) -> None:
+        await self.memory.adelete(self.session_id)

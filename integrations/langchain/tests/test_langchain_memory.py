@@ -15,6 +15,17 @@ from langchain_evomem import EvoChatMessageHistory, EvoEmbeddings, EvoMemoryRetr
 
 from evomem import EvoMemory
 
+CHAT = [
+    ("Maya", "Hi Leo! I finally adopted a dog last weekend, a three-year-old beagle."),
+    ("Leo", "That's wonderful news! What's the dog's name?"),
+    ("Maya", "Her name is Pepper. She came from the shelter on Hill Street."),
+    ("Leo", "I started a new job at a bakery downtown, by the way."),
+    ("Maya", "I ran a half marathon in Lisbon with my sister Ana."),
+    ("Leo", "Impressive! Who looked after Pepper during the race?"),
+    ("Maya", "My parents did. She loved their garden."),
+    ("Leo", "I quit the bakery; I work at a cafe by the harbour now."),
+]
+
 # ----- retriever ---------------------------------------------------------------------------------------------
 
 
@@ -82,6 +93,39 @@ def test_retriever_on_empty_namespace_returns_nothing(chat_memory):
     assert EvoMemoryRetriever(memory=chat_memory, namespace="nobody").invoke("anything") == []
 
 
+def test_chat_history_and_retriever_on_one_namespace_never_recall_the_question(memory):
+    """The README pattern end to end: a chain whose history and retriever share one namespace, asked twice."""
+    window = 4  # the latest messages the prompt shows as chat history
+    history = EvoChatMessageHistory(memory, session_id="maya")
+    history.add_messages([HumanMessage(text, name=name) for name, text in CHAT])
+    retriever = EvoMemoryRetriever(memory=memory, namespace="maya", k=4, exclude_latest=window)
+    recalled: list[list[str]] = []
+
+    def respond(inputs: dict) -> AIMessage:  # a chat model's stand-in: recalled turns + the latest history
+        docs = retriever.invoke(inputs["question"])
+        recalled.append([doc.page_content for doc in docs])
+        assert len(inputs["history"][-window:]) == window
+        return AIMessage(f"From what I remember: {docs[0].page_content}")
+
+    chain = RunnableWithMessageHistory(
+        RunnableLambda(respond),
+        lambda session_id: EvoChatMessageHistory(memory, session_id=session_id),
+        input_messages_key="question",
+        history_messages_key="history",
+    )
+    question = "What is the name of Maya's dog?"
+    config = {"configurable": {"session_id": "maya"}}
+    for _ in range(2):
+        chain.invoke({"question": question}, config=config)
+    assert [len(docs) for docs in recalled] == [4, 4]  # k hits, though the latest turns are left out
+    assert not any(question in text or "From what I remember" in text for docs in recalled for text in docs)
+    assert any("Pepper" in text for text in recalled[1])
+    # without the exclusion the second question recalls the first (the failure this guards against)
+    assert any(
+        question in doc.page_content for doc in EvoMemoryRetriever(memory=memory, namespace="maya").invoke(question)
+    )
+
+
 # ----- chat history ------------------------------------------------------------------------------------------
 
 
@@ -110,6 +154,27 @@ def test_history_round_trips_messages_in_order(memory):
     assert "lc_message" not in docs[0].metadata
     history.clear()
     assert history.messages == [] and "s1" not in memory.namespaces()
+
+
+def test_history_async_methods_use_the_memory_async_methods(memory, monkeypatch):
+    history = EvoChatMessageHistory(memory, session_id="s1")
+    used = []
+    for name in ("aadd_messages", "aget", "adelete"):
+        method = getattr(memory, name)
+        monkeypatch.setattr(memory, name, lambda *a, _m=method, _n=name, **k: used.append(_n) or _m(*a, **k))
+
+    async def main():
+        await history.aadd_messages([HumanMessage("I adopted a beagle called Pepper.", id="h1"), AIMessage("Lovely!")])
+        read = await history.aget_messages()
+        await history.aclear()
+        return read, await history.aget_messages()
+
+    read, cleared = asyncio.run(main())
+    assert [(type(m), m.content) for m in read] == [
+        (HumanMessage, "I adopted a beagle called Pepper."),
+        (AIMessage, "Lovely!"),
+    ]
+    assert cleared == [] and used == ["aadd_messages", "aget", "adelete", "aget"]
 
 
 def test_history_reads_messages_written_without_langchain(memory):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timezone
 from typing import Any
 
@@ -58,8 +57,8 @@ class EvoMemoryBlock(BaseMemoryBlock[str]):
         query = "\n".join(text for text in texts if text)
         if not query:
             return ""
-        hits = await asyncio.to_thread(
-            self.memory.search, query, self.namespace, self.k, mode=self.mode, lexical_weight=self.lexical_weight
+        hits = await self.memory.asearch(
+            query, self.namespace, self.k, mode=self.mode, lexical_weight=self.lexical_weight
         )
         return "\n".join(format_hit(hit) for hit in sorted(hits, key=lambda hit: hit.metadata["position"]))
 
@@ -77,4 +76,4 @@ class EvoMemoryBlock(BaseMemoryBlock[str]):
                 record["metadata"] = {"session_id": extra["session_id"]}
             records.append(record)
         if records:
-            await asyncio.to_thread(self.memory.add_messages, records, self.namespace)
+            await self.memory.aadd_messages(records, self.namespace)
