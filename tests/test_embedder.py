@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -28,6 +29,19 @@ def test_batches_continue_one_stream_and_queries_leave_it(encoder):
     assert not torch.allclose(queries[0], empty_query, atol=1e-4)  # ... but they read it
     embedder.reset()
     assert embedder.step == 0 and torch.allclose(embedder.embed_query(QUERIES[0]), empty_query, atol=1e-5)
+
+
+def test_async_batches_enter_the_stream_in_the_order_awaited(encoder):
+    embedder = StreamEmbedder(encoder, segment_batching=False)
+
+    async def main() -> tuple[torch.Tensor, torch.Tensor]:
+        batches = await asyncio.gather(*(embedder.aembed_documents([text]) for text in TEXTS))
+        return torch.cat(batches), await embedder.aembed_queries(QUERIES)
+
+    vectors, queries = asyncio.run(main())
+    reference = StreamEmbedder(encoder, segment_batching=False)
+    assert torch.allclose(vectors, reference.embed_documents(TEXTS), atol=1e-5)
+    assert torch.allclose(queries, reference.embed_queries(QUERIES), atol=1e-5)
 
 
 def test_two_namespaces_on_one_path_do_not_influence_each_other(encoder, tmp_path):

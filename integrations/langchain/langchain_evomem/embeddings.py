@@ -62,6 +62,13 @@ class EvoEmbeddings(Embeddings):
     def embed_query(self, text: str) -> list[float]:
         return self.stream.embed_query(text).tolist()
 
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        """``embed_documents`` in a worker thread; batches enter the stream in the order they were awaited."""
+        return (await self.stream.aembed_documents(texts)).tolist()
+
+    async def aembed_query(self, text: str) -> list[float]:
+        return (await self.stream.aembed_queries([text]))[0].tolist()
+
     def reset(self) -> None:
         """Start the stream again from an empty memory."""
         self.stream.reset()

@@ -32,7 +32,8 @@ class EvoEmbedding(BaseEmbedding):
     - One namespace per index: building an index with another namespace never changes this one's vectors.
       ``reset()`` starts the stream again from an empty memory.
 
-    Async methods compute on the calling thread, so concurrent batches still enter the stream in call order.
+    Async methods run in the embedder's worker thread, never blocking the event loop; batches enter the stream
+    in the order they were awaited.
     A text over the segment limit (128 tokens by default) is read as several segments; its vector is their
     normalised mean.
 
@@ -103,10 +104,10 @@ class EvoEmbedding(BaseEmbedding):
         return self._stream.embed_query(query).tolist()
 
     async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
-        return self._get_text_embeddings(texts)
+        return (await self._stream.aembed_documents(texts)).tolist()
 
     async def _aget_text_embedding(self, text: str) -> Embedding:
-        return self._get_text_embedding(text)
+        return (await self._aget_text_embeddings([text]))[0]
 
     async def _aget_query_embedding(self, query: str) -> Embedding:
-        return self._get_query_embedding(query)
+        return (await self._stream.aembed_queries([query]))[0].tolist()
