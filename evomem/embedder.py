@@ -11,10 +11,8 @@ index built with one namespace never changes the vectors of another's.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ from filelock import FileLock
 from .encoder import EvoEncoder
 from .queue import LatentQueue
 from .schema import check_namespace, check_texts
+from .serial import SerialWorker
 from .state import StateDirectory
 from .stream import embed_texts
 
@@ -61,7 +60,7 @@ class StreamEmbedder:
             self._states.directory.mkdir(parents=True, exist_ok=True)
             self._file_lock = FileLock(str(self._states.directory / "writer.lock"))
         self._queue = self.encoder.new_queue()
-        self._worker: ThreadPoolExecutor | None = None  # the async methods' thread, started on first use
+        self._worker = SerialWorker("evomem-embed")  # the thread of the async methods
 
     def _current(self) -> LatentQueue:
         """The stream's memory: as persisted under ``path`` (another embedder may have continued it), else this
@@ -113,18 +112,12 @@ class StreamEmbedder:
         """``embed_documents`` in this embedder's worker thread: the event loop never blocks, and batches enter
         the stream in the order they were awaited."""
         texts = check_texts(texts)
-        return await asyncio.wrap_future(self._pool().submit(self.embed_documents, texts))
+        return await self._worker.run(self.embed_documents, texts)
 
     async def aembed_queries(self, queries: list[str]) -> torch.Tensor:
         """``embed_queries`` in the same worker thread, so a query reads the memory of the batches before it."""
         queries = check_texts(queries)
-        return await asyncio.wrap_future(self._pool().submit(self.embed_queries, queries))
-
-    def _pool(self) -> ThreadPoolExecutor:
-        with self._lock:
-            if self._worker is None:
-                self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evomem-embed")
-            return self._worker
+        return await self._worker.run(self.embed_queries, queries)
 
     def reset(self) -> None:
         """Start the stream again from an empty memory (persisted too, with a ``path``)."""

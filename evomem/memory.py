@@ -10,7 +10,6 @@ import logging
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
@@ -55,6 +54,7 @@ from .schema import (
     parse_timestamp,
     to_messages,
 )
+from .serial import SerialWorker
 from .space import MARGIN_BYTES, StoreFullError, batch_bytes, require_free_space
 from .state import StateDirectory
 from .store import (
@@ -94,8 +94,9 @@ def _in_thread(
 
     async def run(self: EvoMemory, *args: P.args, **kwargs: P.kwargs) -> R:
         self._check_open()
-        pool = self._write_pool() if writes else None
-        return await asyncio.get_running_loop().run_in_executor(pool, functools.partial(method, self, *args, **kwargs))
+        if writes:
+            return await self._writes.run(method, self, *args, **kwargs)
+        return await asyncio.to_thread(method, self, *args, **kwargs)
 
     run.__name__ = run.__qualname__ = f"a{method.__name__}"
     run.__doc__ = f"``{method.__name__}`` awaited: it runs in a worker thread, never blocking the event loop."
@@ -179,7 +180,7 @@ class EvoMemory:
         self._file_lock = FileLock(str(self.path / "writer.lock"))
         self.recovered: list[str] = []  # what reconciling interrupted writes did, one line each
         self._closed = False
-        self._writes: ThreadPoolExecutor | None = None  # the async writes' thread, started on first use
+        self._writes = SerialWorker("evomem-write")  # the thread of the async writes
         self._reconcile_if_idle()
 
     # ----- life cycle -----------------------------------------------------------------------------------------
@@ -192,8 +193,7 @@ class EvoMemory:
             if self._closed:
                 return
             self._closed = True
-        if self._writes is not None:
-            self._writes.shutdown(wait=True)
+        self._writes.shutdown()
         self.store.connection.release()
 
     def __enter__(self) -> EvoMemory:
@@ -206,12 +206,6 @@ class EvoMemory:
     def _check_open(self) -> None:
         if self._closed:
             raise MemoryClosedError(f"this EvoMemory ({self.path}) is closed; open a new EvoMemory to use the store")
-
-    def _write_pool(self) -> ThreadPoolExecutor:
-        with self._thread_lock:
-            if self._writes is None:
-                self._writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evomem-write")
-            return self._writes
 
     def _open_store(self, connection: ChromaConnection) -> SegmentStore:
         """This model's collection; an embedded database that SQLite cannot read is a ``StoreCorruptedError``."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import pytest
@@ -130,8 +131,8 @@ def test_close_and_the_context_manager_release_the_store(tmp_path, encoder):
         other = EvoMemory(tmp_path, model=encoder)  # shares this process's connection to the embedded store
         connection = memory.store.connection
         asyncio.run(memory.aadd_messages([{"content": "One more.", "id": "m6"}], "maya"))
-        writer = memory._writes
-    assert writer is not None and writer._shutdown
+        assert any(thread.name.startswith("evomem-write") for thread in threading.enumerate())
+    assert not any(thread.name.startswith("evomem-write") for thread in threading.enumerate())  # its thread ended
     assert other.stats("maya")["messages"] == 6  # the other one still works ...
     other.close()
     assert connection._client is None  # ... and the last one to close releases the Chroma client
