@@ -8,7 +8,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from .schema import AddResult, DeleteResult, Hit, Segment
+from typing_extensions import Unpack
+
+from .schema import AddResult, DeleteResult, Hit, SearchOptions, Segment
 
 
 @runtime_checkable
@@ -21,16 +23,7 @@ class MemoryAPI(Protocol):
         self, text: str, namespace: str, metadata: dict[str, Any] | None = None, doc_id: str | None = None
     ) -> list[str]: ...
 
-    def search(
-        self,
-        query: str,
-        namespace: str,
-        k: int = 10,
-        where: dict[str, Any] | None = None,
-        time_range: tuple[Any, Any] | None = None,
-        mode: str = ...,
-        lexical_weight: float = ...,
-    ) -> list[Hit]: ...
+    def search(self, query: str, namespace: str, k: int = 10, **options: Unpack[SearchOptions]) -> list[Hit]: ...
 
     def get(self, ids: Sequence[str] | None, namespace: str) -> list[Segment]: ...
 
@@ -39,3 +32,21 @@ class MemoryAPI(Protocol):
     def namespaces(self) -> list[str]: ...
 
     def stats(self, namespace: str) -> dict[str, Any]: ...
+
+    # the async twins: each runs its method in a worker thread (writes in the order they were awaited)
+
+    async def aadd_messages(self, messages: Iterable[Any], namespace: str) -> AddResult: ...
+
+    async def aadd_text(
+        self, text: str, namespace: str, metadata: dict[str, Any] | None = None, doc_id: str | None = None
+    ) -> list[str]: ...
+
+    async def asearch(self, query: str, namespace: str, k: int = 10, **options: Unpack[SearchOptions]) -> list[Hit]: ...
+
+    async def aget(self, ids: Sequence[str] | None, namespace: str) -> list[Segment]: ...
+
+    async def adelete(self, namespace: str, ids: Sequence[str] | None = None) -> DeleteResult: ...
+
+    async def anamespaces(self) -> list[str]: ...
+
+    async def astats(self, namespace: str) -> dict[str, Any]: ...

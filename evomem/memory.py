@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import hashlib
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
@@ -26,12 +25,9 @@ from .lexical import LexicalIndex
 from .models import load_encoder
 from .queue import LatentQueue
 from .ranking import (
-    DEFAULT_LEXICAL_WEIGHT,
-    DEFAULT_MODE,
     FUSION_DEPTH,
     Candidate,
     Fetched,
-    check_mode,
     fuse,
     widen,
 )
@@ -43,18 +39,17 @@ from .schema import (
     Message,
     SearchOptions,
     Segment,
-    check_count,
     check_ids,
     check_k,
     check_metadata,
     check_namespace,
-    check_roles,
     check_text,
     check_texts,
     parse_timestamp,
+    search_options,
     to_messages,
 )
-from .serial import SerialWorker
+from .serial import SerialWorker, in_thread
 from .space import MARGIN_BYTES, StoreFullError, batch_bytes, require_free_space
 from .state import StateDirectory
 from .store import (
@@ -83,23 +78,6 @@ def _open_only(method: Callable[Concatenate[EvoMemory, P], R]) -> Callable[Conca
         self._check_open()
         return method(self, *args, **kwargs)
 
-    return run
-
-
-def _in_thread(
-    method: Callable[Concatenate[EvoMemory, P], R], writes: bool = False
-) -> Callable[Concatenate[EvoMemory, P], Coroutine[Any, Any, R]]:
-    """The async form of a public method: it runs in a worker thread, so awaiting it never blocks the event loop.
-    Writes run one at a time in one thread, in the order they were awaited (writers are serialised anyway)."""
-
-    async def run(self: EvoMemory, *args: P.args, **kwargs: P.kwargs) -> R:
-        self._check_open()
-        if writes:
-            return await self._writes.run(method, self, *args, **kwargs)
-        return await asyncio.to_thread(method, self, *args, **kwargs)
-
-    run.__name__ = run.__qualname__ = f"a{method.__name__}"
-    run.__doc__ = f"``{method.__name__}`` awaited: it runs in a worker thread, never blocking the event loop."
     return run
 
 
@@ -429,18 +407,11 @@ class EvoMemory:
             check_text(query, "query")
         namespace = check_namespace(namespace)
         check_k(k)
-        unknown = set(options) - SearchOptions.__optional_keys__
-        if unknown:
-            known = sorted(SearchOptions.__optional_keys__)
-            raise TypeError(f"unexpected search options {sorted(unknown)}; the options are {known}")
-        mode = options.get("mode", DEFAULT_MODE)
-        lexical_weight = options.get("lexical_weight", DEFAULT_LEXICAL_WEIGHT)
-        check_mode(mode, lexical_weight)
-        filters = self._filters(options.get("where"), options.get("time_range"))
-        roles = check_roles(options.get("exclude_roles", ()))
-        if roles:
-            filters.append({"role": {"$nin": roles}})
-        exclude_latest = check_count(options.get("exclude_latest", 0), "exclude_latest")
+        checked = search_options(options)
+        mode, lexical_weight, exclude_latest = checked["mode"], checked["lexical_weight"], checked["exclude_latest"]
+        filters = self._filters(checked["where"], checked["time_range"])
+        if checked["exclude_roles"]:
+            filters.append({"role": {"$nin": checked["exclude_roles"]}})
         queue = self._queue(namespace)
         if queue.step == 0 or not queries:
             return [[] for _ in queries]
@@ -570,18 +541,18 @@ class EvoMemory:
 
     # ----- async -------------------------------------------------------------------------------------------
 
-    aadd_messages = _in_thread(add_messages, writes=True)
-    aadd_text = _in_thread(add_text, writes=True)
-    adelete = _in_thread(delete, writes=True)
-    arebuild = _in_thread(rebuild, writes=True)
-    arepair = _in_thread(repair, writes=True)
-    areembed = _in_thread(reembed, writes=True)
-    asearch = _in_thread(search)
-    asearch_many = _in_thread(search_many)
-    aget = _in_thread(get)
-    anamespaces = _in_thread(namespaces)
-    astats = _in_thread(stats)
-    acheck = _in_thread(check)
+    aadd_messages = in_thread(add_messages, writes=True)
+    aadd_text = in_thread(add_text, writes=True)
+    adelete = in_thread(delete, writes=True)
+    arebuild = in_thread(rebuild, writes=True)
+    arepair = in_thread(repair, writes=True)
+    areembed = in_thread(reembed, writes=True)
+    asearch = in_thread(search)
+    asearch_many = in_thread(search_many)
+    aget = in_thread(get)
+    anamespaces = in_thread(namespaces)
+    astats = in_thread(stats)
+    acheck = in_thread(check)
 
     # ----- helpers --------------------------------------------------------------------------------------------
 

@@ -145,6 +145,22 @@ def check_count(value: Any, what: str) -> int:
     return value
 
 
+def search_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """``SearchOptions`` checked (``where`` and ``time_range`` by whoever uses them), with the defaults filled in."""
+    from .ranking import DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE, check_mode
+
+    unknown = set(options) - SearchOptions.__optional_keys__
+    if unknown:
+        known = sorted(SearchOptions.__optional_keys__)
+        raise TypeError(f"unexpected search options {sorted(unknown)}; the options are {known}")
+    defaults = {"where": None, "time_range": None, "mode": DEFAULT_MODE, "lexical_weight": DEFAULT_LEXICAL_WEIGHT}
+    checked = {**defaults, "exclude_roles": (), "exclude_latest": 0, **options}
+    check_mode(checked["mode"], checked["lexical_weight"])
+    checked["exclude_roles"] = check_roles(checked["exclude_roles"])
+    check_count(checked["exclude_latest"], "exclude_latest")
+    return checked
+
+
 def check_k(k: Any) -> int:
     if isinstance(k, bool) or not isinstance(k, int):
         raise TypeError(f"k must be an integer, got {type(k).__name__}")

@@ -292,8 +292,11 @@ def test_langchain_history_and_retriever_over_a_live_server(alice):
     assert [(d.id, d.page_content, d.metadata["speaker"]) for d in docs] == [
         ("h1", "user: I adopted a beagle called Pepper.", "user")
     ]
-    history.clear()
-    assert history.messages == [] and A + "lc" not in alice.namespaces()
+    evolvable = EvoMemoryRetriever(memory=alice, namespace=A + "lc", k=2, mode="evolvable")
+    assert [d.id for d in evolvable.invoke("beagle", exclude_latest=1)] == ["h1"]  # left out on the server
+    assert [d.id for d in asyncio.run(evolvable.ainvoke("beagle", exclude_roles=["user"]))] == ["h2"]
+    asyncio.run(history.aclear())
+    assert asyncio.run(history.aget_messages()) == [] and A + "lc" not in alice.namespaces()
 
 
 def test_llamaindex_memory_block_over_a_live_server(alice):

@@ -123,6 +123,8 @@ def create_app(open_memory: Callable[[], EvoMemory], keys: KeyFile | None, worke
             time_range=body.time_range,
             mode=body.mode,
             lexical_weight=body.lexical_weight,
+            exclude_roles=body.exclude_roles,
+            exclude_latest=body.exclude_latest,
         )
         return SearchResponse(hits=[HitOut.model_validate(hit) for hit in hits])
 

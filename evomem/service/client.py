@@ -12,14 +12,15 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+from typing_extensions import Unpack
 
-from ..errors import JournalError, StateCorruptedError, StateMissingError, StoreCorruptedError
-from ..ranking import DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE, check_mode
+from ..errors import JournalError, MemoryClosedError, StateCorruptedError, StateMissingError, StoreCorruptedError
 from ..schema import (
     AddResult,
     DeleteResult,
     Hit,
     Message,
+    SearchOptions,
     Segment,
     check_ids,
     check_k,
@@ -27,8 +28,10 @@ from ..schema import (
     check_namespace,
     check_text,
     parse_timestamp,
+    search_options,
     to_messages,
 )
+from ..serial import SerialWorker, in_thread
 
 RAISED = {
     "ValueError": ValueError,
@@ -52,15 +55,18 @@ class EvoMemoryClient:
 
     Same methods and return types as ``EvoMemory`` (``add_messages`` -> ``AddResult``, ``search`` -> ``list[Hit]``,
     ``get`` -> ``list[Segment]``, ``delete`` -> ``DeleteResult``, ``add_text``, ``namespaces``, ``stats``); a
-    missing or wrong key, or another tenant's namespace, raises ``PermissionError``.
+    missing or wrong key, or another tenant's namespace, raises ``PermissionError``. The async twins (``aadd_messages``,
+    ``asearch``, ``aget``, ``adelete``, ...) run in worker threads, writes in the order they were awaited.
     """
 
     def __init__(self, url: str, api_key: str | None = None, timeout: float = 120.0):
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.url = url.rstrip("/")
         self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+        self._writes = SerialWorker("evomem-client-write")  # the async writes' thread: they stay in order
 
     def close(self) -> None:
+        self._writes.shutdown()
         self._http.close()
 
     def __enter__(self) -> EvoMemoryClient:
@@ -98,25 +104,15 @@ class EvoMemoryClient:
         body |= {"metadata": check_metadata(metadata) or None, "doc_id": doc_id}
         return self._call("POST", "/v1/text", json=body)["ids"]
 
-    def search(
-        self,
-        query: str,
-        namespace: str,
-        k: int = 10,
-        where: dict[str, Any] | None = None,
-        time_range: tuple[Any, Any] | None = None,
-        mode: str = DEFAULT_MODE,
-        lexical_weight: float = DEFAULT_LEXICAL_WEIGHT,
-    ) -> list[Hit]:
+    def search(self, query: str, namespace: str, k: int = 10, **options: Unpack[SearchOptions]) -> list[Hit]:
         check_text(query, "query")
         check_k(k)
-        check_mode(mode, lexical_weight)
+        body = {"namespace": check_namespace(namespace), "query": query, "k": k, **search_options(options)}
+        time_range = body["time_range"]
         if time_range is not None:
             if not isinstance(time_range, tuple | list) or len(time_range) != 2:
                 raise TypeError("time_range must be a (start, end) pair")
-            time_range = [parse_timestamp(end) if isinstance(end, datetime) else end for end in time_range]
-        body = {"namespace": check_namespace(namespace), "query": query, "k": k, "where": where, "mode": mode}
-        body |= {"time_range": time_range, "lexical_weight": lexical_weight}
+            body["time_range"] = [parse_timestamp(end) if isinstance(end, datetime) else end for end in time_range]
         found = self._call("POST", "/v1/search", json=body)["hits"]
         return [Hit(hit["id"], hit["text"], hit["score"], hit["metadata"]) for hit in found]
 
@@ -134,3 +130,15 @@ class EvoMemoryClient:
 
     def stats(self, namespace: str) -> dict[str, Any]:
         return self._call("GET", "/v1/stats", params={"namespace": check_namespace(namespace)})
+
+    def _check_open(self) -> None:
+        if self._http.is_closed:
+            raise MemoryClosedError(f"this EvoMemoryClient ({self.url}) is closed; open a new one")
+
+    aadd_messages = in_thread(add_messages, writes=True)
+    aadd_text = in_thread(add_text, writes=True)
+    adelete = in_thread(delete, writes=True)
+    asearch = in_thread(search)
+    aget = in_thread(get)
+    anamespaces = in_thread(namespaces)
+    astats = in_thread(stats)

@@ -107,7 +107,9 @@ def create_mcp(memory: EvoMemory, namespace: str | None = None) -> MCPServer:
         name = resolve(namespace)
         time_range = (since, until) if since is not None or until is not None else None
         with _tool_errors():
-            hits = memory.search(query, name, k, where, time_range, mode, DEFAULT_LEXICAL_WEIGHT)
+            hits = memory.search(
+                query, name, k, where=where, time_range=time_range, mode=mode, lexical_weight=DEFAULT_LEXICAL_WEIGHT
+            )
         return SearchResponse(hits=[HitOut.model_validate(hit) for hit in hits])
 
     @server.tool(annotations=ToolAnnotations(destructive_hint=True))

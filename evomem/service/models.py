@@ -57,6 +57,8 @@ class SearchRequest(BaseModel):
     )
     mode: str = Field(default=DEFAULT_MODE, description="hybrid, evolvable or lexical.")
     lexical_weight: float = Field(default=DEFAULT_LEXICAL_WEIGHT, description="The lexical share of hybrid.")
+    exclude_roles: list[str] = Field(default_factory=list, description="Roles whose messages are left out.")
+    exclude_latest: int = Field(default=0, ge=0, description="How many of the latest messages are left out.")
 
 
 class IdsRequest(BaseModel):
