@@ -11,12 +11,16 @@ _EXPORTS = {
     "EvoConfig": ".config",
     "EvoEncoder": ".encoder",
     "EvoMemory": ".memory",
+    "EvoMemoryClient": ".service.client",
     "Hit": ".schema",
+    "HitMetadata": ".schema",
     "LatentQueue": ".queue",
+    "MemoryAPI": ".api",
     "Message": ".schema",
     "Segment": ".schema",
     "AddResult": ".schema",
     "DeleteResult": ".schema",
+    "MemoryClosedError": ".errors",
     "StateCorruptedError": ".errors",
     "StateMissingError": ".errors",
     "StoreCorruptedError": ".errors",
@@ -28,8 +32,12 @@ __all__ = [
     "EvoConfig",
     "EvoEncoder",
     "EvoMemory",
+    "EvoMemoryClient",
     "Hit",
+    "HitMetadata",
     "LatentQueue",
+    "MemoryAPI",
+    "MemoryClosedError",
     "Message",
     "Segment",
     "StateCorruptedError",
@@ -40,12 +48,14 @@ __all__ = [
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from .api import MemoryAPI
     from .config import EvoConfig
     from .encoder import EvoEncoder
-    from .errors import StateCorruptedError, StateMissingError, StoreCorruptedError
+    from .errors import MemoryClosedError, StateCorruptedError, StateMissingError, StoreCorruptedError
     from .memory import EvoMemory
     from .queue import LatentQueue
-    from .schema import AddResult, DeleteResult, Hit, Message, Segment
+    from .schema import AddResult, DeleteResult, Hit, HitMetadata, Message, Segment
+    from .service.client import EvoMemoryClient
     from .space import StoreFullError
 
 

@@ -48,15 +48,21 @@ def _open(ctx: click.Context, show_progress: bool = False, path: str | None = No
 
 
 EVAL_MODULES = {"sentence_transformers": "sentence-transformers", "bm25s": "bm25s", "matplotlib": "matplotlib"}
+SERVER_MODULES = {"fastapi": "fastapi", "uvicorn": "uvicorn", "mcp": "mcp"}
+
+
+def require_extra(command: str, extra: str, modules: dict[str, str]) -> None:
+    """An extra's modules, or a message naming the extra instead of a failure deep inside a run."""
+    missing = [dist for module, dist in modules.items() if importlib.util.find_spec(module) is None]
+    if missing:
+        raise click.ClickException(
+            f"evomem {command} needs {', '.join(missing)}: pip install 'evomem[{extra}]' (or -e '.[{extra}]')"
+        )
 
 
 def require_eval_extra(command: str) -> None:
-    """Baselines and plots come with the ``eval`` extra; say so instead of failing deep inside a run."""
-    missing = [dist for module, dist in EVAL_MODULES.items() if importlib.util.find_spec(module) is None]
-    if missing:
-        raise click.ClickException(
-            f"evomem {command} needs {', '.join(missing)}: pip install 'evomem[eval]' (or -e '.[eval]')"
-        )
+    """Baselines and plots come with the ``eval`` extra."""
+    require_extra(command, "eval", EVAL_MODULES)
 
 
 class CliError(click.ClickException):
@@ -550,3 +556,102 @@ def probe(ctx, count):
     from .models import load_encoder
 
     click.echo(probe_table(run_probe(load_encoder(ctx.obj["model"]), count=count, show_progress=True)))
+
+
+STORE_OPTION = click.option("--path", "store", default=None, help="Data directory (default: the global --path).")
+
+
+@main.command()
+@STORE_OPTION
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--workers",
+    default=2,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Write threads (the store commits one batch at a time).",
+)
+@click.option(
+    "--api-keys",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="EVOMEM_API_KEYS",
+    help="API key file made with `evomem keys add` (also $EVOMEM_API_KEYS).",
+)
+@click.option("--no-auth", is_flag=True, help="Serve without API keys: a loopback --host only.")
+@click.pass_context
+def serve(ctx, store, host, port, workers, api_keys, no_auth):
+    """Serve the memory as a REST API (OpenAPI docs at /docs); needs the `server` extra. Each API key reaches
+    the namespaces that start with its prefix; SIGTERM finishes the batches in flight, then stops."""
+    from .service.auth import KeyFile, is_loopback
+
+    require_extra("serve", "server", SERVER_MODULES)
+    if no_auth == (api_keys is not None):
+        raise CliError("give --api-keys FILE (see `evomem keys add`), or --no-auth on a loopback --host")
+    if no_auth and not is_loopback(host):
+        raise CliError(f"--no-auth serves anyone who can reach {host}: allowed on a loopback host (127.0.0.1) only")
+    keys = None if no_auth else KeyFile(api_keys)
+    if keys is not None and not keys.records:
+        raise CliError(f"no API keys in {api_keys}: make one with `evomem keys add --file {api_keys} --prefix P`")
+    import uvicorn
+
+    from .service.app import create_app
+
+    app = create_app(functools.partial(_open, ctx, path=store), keys, workers)
+    uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+@main.group()
+def keys():
+    """API keys of `evomem serve`: each reaches the namespaces starting with its prefix (its tenant)."""
+
+
+KEY_FILE_OPTION = click.option("--file", "key_file", type=click.Path(dir_okay=False, path_type=Path), required=True)
+
+
+@keys.command(name="add")
+@KEY_FILE_OPTION
+@click.option("--prefix", required=True, help='Namespaces this key reaches, e.g. "tenant-a:" ("" for all).')
+@click.option("--name", default=None, help="A name for the key (default key-N).")
+def keys_add(key_file, prefix, name):
+    """Make a key, store its sha256 hash in FILE and print the token: it is shown this once."""
+    from .service.auth import KeyFile
+
+    click.echo(KeyFile(key_file).add(prefix, name))
+    click.echo(f"(only its hash is kept in {key_file}: store the token now)", err=True)
+
+
+@keys.command(name="list")
+@KEY_FILE_OPTION
+def keys_list(key_file):
+    """The keys of FILE: name, prefix and the start of the hash."""
+    from .service.auth import KeyFile
+
+    for record in KeyFile(key_file).records:
+        click.echo(f"{record.name}  prefix={record.prefix!r}  sha256={record.sha256[:12]}...")
+
+
+@main.command(name="mcp")
+@STORE_OPTION
+@click.option("--transport", type=click.Choice(["stdio", "http"]), default="stdio", show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="With --transport http: a loopback host.")
+@click.option("--port", default=8766, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--namespace", "-n", default=None, help="Serve this namespace only (default: named in each call).")
+@click.pass_context
+def mcp_command(ctx, store, transport, host, port, namespace):
+    """Serve the memory as MCP tools (remember, recall, forget, list_namespaces, stats) over stdio or
+    streamable HTTP at /mcp; needs the `server` extra."""
+    from .service.auth import is_loopback
+
+    require_extra("mcp", "server", SERVER_MODULES)
+    if transport == "http" and not is_loopback(host):
+        raise CliError(f"the MCP server has no API keys: serve it on a loopback host (127.0.0.1), not {host}")
+    if namespace is not None:
+        namespace = check_namespace(namespace)
+    from .service.mcp import create_mcp
+
+    server = create_mcp(_open(ctx, path=store), namespace)
+    if transport == "stdio":
+        server.run("stdio")
+    else:
+        server.run("streamable-http", host=host, port=port)

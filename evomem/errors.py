@@ -15,3 +15,7 @@ class StoreCorruptedError(RuntimeError):
 
 class JournalError(RuntimeError):
     """A journal entry that cannot be read or does not match the store."""
+
+
+class MemoryClosedError(RuntimeError):
+    """An ``EvoMemory`` used after ``close()`` (or after its ``with`` block)."""

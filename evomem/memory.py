@@ -3,32 +3,31 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
 import torch
 from filelock import FileLock
 from tqdm.auto import tqdm
+from typing_extensions import Unpack
 
 from .encoder import EvoEncoder
-from .errors import StoreCorruptedError
+from .errors import MemoryClosedError, StoreCorruptedError
 from .journal import Journal, JournalError, reconcile, remove_stale_temporaries
 from .lexical import LexicalIndex
 from .models import load_encoder
 from .queue import LatentQueue
 from .ranking import (
-    DEFAULT_LEXICAL_WEIGHT,
-    DEFAULT_MODE,
     FUSION_DEPTH,
     Candidate,
     Fetched,
-    check_mode,
     fuse,
     widen,
 )
@@ -36,16 +35,21 @@ from .schema import (
     AddResult,
     DeleteResult,
     Hit,
+    HitMetadata,
     Message,
+    SearchOptions,
     Segment,
     check_ids,
     check_k,
     check_metadata,
     check_namespace,
     check_text,
+    check_texts,
     parse_timestamp,
+    search_options,
     to_messages,
 )
+from .serial import SerialWorker, in_thread
 from .space import MARGIN_BYTES, StoreFullError, batch_bytes, require_free_space
 from .state import StateDirectory
 from .store import (
@@ -62,6 +66,19 @@ if TYPE_CHECKING:
     from .repair import RepairReport
 
 logger = logging.getLogger("evomem")
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _open_only(method: Callable[Concatenate[EvoMemory, P], R]) -> Callable[Concatenate[EvoMemory, P], R]:
+    """A public method that refuses to run on a closed ``EvoMemory``."""
+
+    @functools.wraps(method)
+    def run(self: EvoMemory, *args: P.args, **kwargs: P.kwargs) -> R:
+        self._check_open()
+        return method(self, *args, **kwargs)
+
+    return run
 
 
 def _part(segment: StoredSegment) -> int:
@@ -70,6 +87,10 @@ def _part(segment: StoredSegment) -> int:
 
 def _stream_order(segment: StoredSegment) -> tuple[int, int]:
     return segment.metadata["position"], segment.metadata["part"]
+
+
+def _hit(candidate: Candidate, segment: StoredSegment) -> Hit:
+    return Hit(candidate.message_id, segment.text, candidate.score, cast(HitMetadata, segment.metadata))
 
 
 class EvoMemory:
@@ -124,7 +145,7 @@ class EvoMemory:
         elif chroma_host:
             import chromadb
 
-            connection = ChromaConnection(client=chromadb.HttpClient(host=chroma_host, port=chroma_port))
+            connection = ChromaConnection(client=chromadb.HttpClient(host=chroma_host, port=chroma_port), owned=True)
         else:
             connection = embedded_connection(self.path / "chroma")
         self.states = StateDirectory(self.path, self.fingerprint)
@@ -136,10 +157,36 @@ class EvoMemory:
         self._thread_lock = threading.RLock()
         self._file_lock = FileLock(str(self.path / "writer.lock"))
         self.recovered: list[str] = []  # what reconciling interrupted writes did, one line each
+        self._closed = False
+        self._writes = SerialWorker("evomem-write")  # the thread of the async writes
         if self.store.legacy_records():  # a store of evomem's first layout: one collection per namespace now
             with self._writing(None):
                 self.store.migrate_legacy(show_progress)
         self._reconcile_if_idle()
+
+    # ----- life cycle -----------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Wait for async writes in flight, then release the Chroma client (the embedded store's, once no other
+        ``EvoMemory`` of this process uses it; a client passed in stays open) and the worker thread. Any later
+        call raises ``MemoryClosedError``. Closing twice is harmless."""
+        with self._thread_lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._writes.shutdown()
+        self.store.connection.release()
+
+    def __enter__(self) -> EvoMemory:
+        self._check_open()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise MemoryClosedError(f"this EvoMemory ({self.path}) is closed; open a new EvoMemory to use the store")
 
     def _open_store(self, connection: ChromaConnection) -> SegmentStore:
         """This model's collection; an embedded database that SQLite cannot read is a ``StoreCorruptedError``."""
@@ -159,6 +206,7 @@ class EvoMemory:
 
     # ----- writing ------------------------------------------------------------------------------------------
 
+    @_open_only
     def add_messages(self, messages: Iterable[Any], namespace: str) -> AddResult:
         """Append chat messages to a namespace's stream; returns their ids once stored durably (an ``AddResult``:
         the list of ids, whose ``unchanged`` are those already stored as sent, skipped, and ``stored`` the rest).
@@ -185,6 +233,7 @@ class EvoMemory:
             self._ingest(namespace, queue, [entry for entry in entries if entry.id not in unchanged])
         return AddResult(ids, unchanged)
 
+    @_open_only
     def add_text(
         self, text: str, namespace: str, metadata: dict[str, Any] | None = None, doc_id: str | None = None
     ) -> list[str]:
@@ -260,6 +309,7 @@ class EvoMemory:
         except Exception as error:  # committed: the next writer deletes them (readers skip them meanwhile)
             self.recovered.append(f"left {len(superseded)} superseded records of namespace {namespace}: {error}")
 
+    @_open_only
     def rebuild(self, namespace: str | None = None, show_progress: bool | None = None) -> dict[str, int]:
         """Rebuild memory states from the stored text, e.g. after a state file was damaged.
 
@@ -318,12 +368,14 @@ class EvoMemory:
             vectors = encode_stream(self.encoder, queue, token_ids, self.segment_batching, bar.update)
         return queue, {s.record_id: vector for s, vector in zip(stored, vectors, strict=True)}
 
+    @_open_only
     def repair(self, show_progress: bool | None = None) -> RepairReport:
         """Rebuild this model's collection when vector search misses stored records; see ``evomem.repair``."""
         from .repair import repair
 
         return repair(self, self.show_progress if show_progress is None else show_progress)
 
+    @_open_only
     def reembed(self, source: str | None = None, **options: Any) -> dict[str, int]:
         """Migrate a store written by another model into this one, from the stored text; see ``evomem.reembed``."""
         from .reembed import reembed
@@ -332,83 +384,97 @@ class EvoMemory:
 
     # ----- reading ------------------------------------------------------------------------------------------
 
-    def search(
-        self,
-        query: str,
-        namespace: str,
-        k: int = 10,
-        where: dict[str, Any] | None = None,
-        time_range: tuple[Any, Any] | None = None,
-        mode: str = DEFAULT_MODE,
-        lexical_weight: float = DEFAULT_LEXICAL_WEIGHT,
-    ) -> list[Hit]:
+    @_open_only
+    def search(self, query: str, namespace: str, k: int = 10, **options: Unpack[SearchOptions]) -> list[Hit]:
         """The ``k`` best messages for ``query``; at most one hit per message (its best part), best first.
 
         ``mode``: ``"evolvable"`` ranks by the evolvable embeddings, read with the namespace's current memory
         (``score``: cosine similarity); ``"lexical"`` by BM25 over the words of the stored text (``score``: BM25);
-        ``"hybrid"`` fuses both rankings by reciprocal-rank fusion, ``lexical_weight`` (0 to 1) giving the lexical
-        ranking's share (``score``: the fused score). ``where`` is a Chroma filter on metadata; ``time_range`` is
-        ``(start, end)``, either end may be None; every mode honours both.
+        ``"hybrid"`` (the default) fuses both rankings by reciprocal-rank fusion, ``lexical_weight`` (0 to 1,
+        default 0.3) giving the lexical ranking's share (``score``: the fused score). ``where`` is a Chroma filter
+        on metadata; ``time_range`` is ``(start, end)``, either end may be None; every mode honours both.
+
+        Turns the caller should not get back are left out inside the search, so ``k`` hits still come back when
+        the namespace has them: ``exclude_roles`` (e.g. ``["assistant"]``) by role, ``exclude_latest`` the
+        namespace's latest n messages (those a chat prompt already shows, the question being asked among them).
         """
         check_text(query, "query")
+        return self.search_many([query], namespace, k, **options)[0]
+
+    @_open_only
+    def search_many(
+        self, queries: Sequence[str], namespace: str, k: int = 10, **options: Unpack[SearchOptions]
+    ) -> list[list[Hit]]:
+        """``search`` for each of ``queries`` in one call: one list of hits per query, in order, each as
+        ``search`` would return it. The queries are encoded in one batch, with the same memory."""
+        queries = check_texts(queries)
+        for query in queries:
+            check_text(query, "query")
         namespace = check_namespace(namespace)
         check_k(k)
-        check_mode(mode, lexical_weight)
-        filters = self._filters(where, time_range)
+        checked = search_options(options)
+        mode, lexical_weight, exclude_latest = checked["mode"], checked["lexical_weight"], checked["exclude_latest"]
+        filters = self._filters(checked["where"], checked["time_range"])
+        if checked["exclude_roles"]:
+            filters.append({"role": {"$nin": checked["exclude_roles"]}})
         queue = self._queue(namespace)
-        if queue.step == 0:
-            return []
+        if queue.step == 0 or not queries:
+            return [[] for _ in queries]
         hidden = self.journal.superseded(namespace, queue.step)  # old parts of messages added again, until deleted
         if mode != "evolvable" and not self.store.lexical.covers(namespace, queue.step):
             with self._writing(namespace):  # a store written before lexical indexes: index it once
                 self.store.index_lexically(namespace, self.states.step(namespace))
-        if mode == "evolvable":
-            found = self._evolvable(query, namespace, queue, k, filters, hidden)
-        elif mode == "lexical":
-            found = self._lexical(query, namespace, queue.step, k, filters, hidden)
-        else:
-            depth = max(k, FUSION_DEPTH)
-            evolvable = self._evolvable(query, namespace, queue, depth, filters, hidden)
-            lexical = self._lexical(query, namespace, queue.step, depth, filters, hidden)
-            found = fuse(evolvable, lexical, lexical_weight, k)
-        stored = self.store.segments([c.record_id for c in found])  # one that a writer deleted meanwhile is left out
-        return [
-            Hit(c.message_id, stored[c.record_id].text, c.score, stored[c.record_id].metadata)
-            for c in found
-            if c.record_id in stored
-        ]
+        below = queue.step
+        if exclude_latest:
+            below = self.store.latest_messages_start(namespace, exclude_latest, queue.step, hidden)
+        if below == 0:
+            return [[] for _ in queries]
+        vectors = None
+        if mode != "lexical":
+            with torch.inference_mode():
+                vectors = self.encoder.encode_queries(queue.latents, queue.latent_steps(), queries)
+        depth = max(k, FUSION_DEPTH) if mode == "hybrid" else k
+        rankings = []
+        for i, query in enumerate(queries):
+            evolvable = [] if vectors is None else self._evolvable(vectors[i], namespace, below, depth, filters, hidden)
+            lexical = [] if mode == "evolvable" else self._lexical(query, namespace, below, depth, filters, hidden)
+            if mode == "hybrid":
+                rankings.append(fuse(evolvable, lexical, lexical_weight, k))
+            else:
+                rankings.append(evolvable if mode == "evolvable" else lexical)
+        stored = self.store.segments(list({c.record_id: None for found in rankings for c in found}))
+        # a segment that a writer deleted meanwhile is left out
+        return [[_hit(c, stored[c.record_id]) for c in found if c.record_id in stored] for found in rankings]
 
     def _evolvable(
         self,
-        query: str,
+        vector: torch.Tensor,
         namespace: str,
-        queue: LatentQueue,
+        below: int,
         k: int,
         filters: list[dict[str, Any]],
         hidden: frozenset[str],
     ) -> list[Candidate]:
-        with torch.inference_mode():
-            vector = self.encoder.encode_queries(queue.latents, queue.latent_steps(), [query])[0]
-
         def fetch(n: int) -> Fetched:
-            found = self.store.query(vector, namespace, n, filters, below=queue.step)
+            found = self.store.query(vector, namespace, n, filters, below=below)
             return Fetched([c for c in found if c.record_id not in hidden], len(found) < n)
 
-        # every committed segment took one memory step, so the namespace holds at most queue.step of them
+        # every committed segment took one memory step, so positions below ``below`` hold at most that many
         with _filter_errors(filters):
-            return widen(fetch, k, queue.step)
+            return widen(fetch, k, below)
 
     def _lexical(
-        self, query: str, namespace: str, step: int, k: int, filters: list[dict[str, Any]], hidden: frozenset[str]
+        self, query: str, namespace: str, below: int, k: int, filters: list[dict[str, Any]], hidden: frozenset[str]
     ) -> list[Candidate]:
         def fetch(n: int) -> Fetched:
-            found, matched = self.store.lexical_query(query, namespace, n, filters, below=step)
+            found, matched = self.store.lexical_query(query, namespace, n, filters, below=below)
             candidates = [Candidate(record_id(namespace, m.position), m.message_id, m.score) for m in found]
             return Fetched([c for c in candidates if c.record_id not in hidden], matched < n)
 
         with _filter_errors(filters):
-            return widen(fetch, k, step)
+            return widen(fetch, k, below)
 
+    @_open_only
     def get(self, ids: Sequence[str] | None, namespace: str) -> list[Segment]:
         """Stored segments of the given message ids (all when None), in stream order."""
         namespace = check_namespace(namespace)
@@ -420,6 +486,7 @@ class EvoMemory:
         stored = sorted(self.store.get(namespace, ids, below=step), key=_stream_order)
         return [Segment(s.metadata["message_id"], s.metadata["part"], s.text, s.metadata) for s in stored]
 
+    @_open_only
     def delete(self, namespace: str, ids: Sequence[str] | None = None) -> DeleteResult:
         """Delete messages by id, or (ids None) the whole namespace with its memory state; returns what was deleted.
 
@@ -442,9 +509,11 @@ class EvoMemory:
         missing = [message_id for message_id in ids or [] if message_id not in found_ids]
         return DeleteResult(namespace, existed, len(found_ids), len(found), missing)
 
+    @_open_only
     def namespaces(self) -> list[str]:
         return self.states.namespaces()
 
+    @_open_only
     def stats(self, namespace: str) -> dict[str, Any]:
         namespace = check_namespace(namespace)
         queue = self._queue(namespace)
@@ -459,6 +528,7 @@ class EvoMemory:
             "fingerprint": self.fingerprint,
         }
 
+    @_open_only
     def check(self, namespace: str | None = None) -> dict[str, list[str]]:
         """Records that vector search cannot return, or that the lexical index and the vector store do not both
         hold, per namespace (every namespace with records when None).
@@ -473,6 +543,21 @@ class EvoMemory:
             step = self.states.step(name)
             report[name] = sorted({*self.store.unsearchable(name), *self.store.lexically_unindexed(name, step)})
         return report
+
+    # ----- async -------------------------------------------------------------------------------------------
+
+    aadd_messages = in_thread(add_messages, writes=True)
+    aadd_text = in_thread(add_text, writes=True)
+    adelete = in_thread(delete, writes=True)
+    arebuild = in_thread(rebuild, writes=True)
+    arepair = in_thread(repair, writes=True)
+    areembed = in_thread(reembed, writes=True)
+    asearch = in_thread(search)
+    asearch_many = in_thread(search_many)
+    aget = in_thread(get)
+    anamespaces = in_thread(namespaces)
+    astats = in_thread(stats)
+    acheck = in_thread(check)
 
     # ----- helpers --------------------------------------------------------------------------------------------
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
+
+from typing_extensions import NotRequired, TypedDict
 
 MAX_NAMESPACE_CHARS = 256
 RESERVED_METADATA = frozenset(
@@ -37,6 +39,36 @@ class Message:
         return self.name or self.role
 
 
+# A stored segment's metadata: the keys evomem sets, and the message's own (``metadata=``) beside them. (Functional
+# syntax: this module's postponed annotations would hide ``NotRequired`` from ``TypedDict``.)
+HitMetadata = TypedDict(  # noqa: UP013
+    "HitMetadata",
+    {
+        "namespace": str,
+        "position": int,  # the segment's place in the namespace's stream
+        "message_id": str,
+        "part": int,  # which part of a long message (0 for the first)
+        "role": str,  # a message's role; "document" for ``add_text`` chunks
+        "kind": str,  # "message" or "document"
+        "fingerprint": str,  # the model that wrote the vector
+        "name": NotRequired[str],
+        "timestamp": NotRequired[float],  # epoch seconds
+    },
+    extra_items=Scalar,
+)
+
+
+class SearchOptions(TypedDict, total=False):
+    """``EvoMemory.search``'s keyword options, every one optional (see ``search`` for what each does)."""
+
+    where: dict[str, Any] | None
+    time_range: tuple[Any, Any] | None
+    mode: str
+    lexical_weight: float
+    exclude_roles: Sequence[str]
+    exclude_latest: int
+
+
 @dataclass(frozen=True)
 class Hit:
     """A search result: the best-scoring segment of one message."""
@@ -44,7 +76,7 @@ class Hit:
     id: str
     text: str
     score: float
-    metadata: dict[str, Any]
+    metadata: HitMetadata
 
 
 class AddResult(list[str]):
@@ -97,6 +129,36 @@ def check_namespace(namespace: Any) -> str:
     if any(unicodedata.category(c) == "Cc" for c in name):
         raise ValueError(f"invalid namespace {namespace[:40]!r}: it holds control characters")
     return name
+
+
+def check_roles(roles: Any) -> list[str]:
+    """Roles to leave out of a search: a list of role names; a lone string is refused (it reads as characters)."""
+    return [check_text(role, "role") for role in _as_list(roles, "exclude_roles must be a list of roles")]
+
+
+def check_count(value: Any, what: str) -> int:
+    """A whole number of at least 0."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what} must be an integer, got {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{what} must be 0 or more, got {value}")
+    return value
+
+
+def search_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """``SearchOptions`` checked (``where`` and ``time_range`` by whoever uses them), with the defaults filled in."""
+    from .ranking import DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE, check_mode
+
+    unknown = set(options) - SearchOptions.__optional_keys__
+    if unknown:
+        known = sorted(SearchOptions.__optional_keys__)
+        raise TypeError(f"unexpected search options {sorted(unknown)}; the options are {known}")
+    defaults = {"where": None, "time_range": None, "mode": DEFAULT_MODE, "lexical_weight": DEFAULT_LEXICAL_WEIGHT}
+    checked = {**defaults, "exclude_roles": (), "exclude_latest": 0, **options}
+    check_mode(checked["mode"], checked["lexical_weight"])
+    checked["exclude_roles"] = check_roles(checked["exclude_roles"])
+    check_count(checked["exclude_latest"], "exclude_latest")
+    return checked
 
 
 def check_k(k: Any) -> int:

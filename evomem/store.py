@@ -36,6 +36,7 @@ COLLECTION_PREFIX = "evomem-"
 GENERATION_NAME = "chroma.generation"
 ACCESS_LOCK_NAME = "chroma.lock"
 PAGE = 1000  # records per page when scanning a collection
+EMPTY_GET = {"ids": [], "documents": [], "metadatas": [], "embeddings": []}  # what ``get`` finds in no collection
 BOOKKEEPING = ("namespace", "position", "message_id", "part", "fingerprint")  # metadata evomem adds to a segment
 TRANSIENT_READ_ERROR = "Error creating hnsw segment reader"
 TRANSIENT_RETRIES = 5
@@ -124,9 +125,11 @@ class ChromaConnection:
     re-opening the client first when another process wrote. ``using(writing=True)`` also records the write.
     """
 
-    def __init__(self, client: Any = None, directory: Path | None = None):
+    def __init__(self, client: Any = None, directory: Path | None = None, owned: bool = False):
         self._client = client
         self.directory = directory
+        self._owned = owned or directory is not None  # whether ``release`` may close the client
+        self._users = 1
         self._lock = threading.RLock()
         self._seen: str | None = None
         if directory is not None:
@@ -168,6 +171,20 @@ class ChromaConnection:
                     self.discard()
                 raise
 
+    def share(self) -> ChromaConnection:
+        """One more user of this connection (each ``release``s it when done)."""
+        with self._lock:
+            self._users += 1
+            return self
+
+    def release(self) -> None:
+        """One user is done; the last one closes a client this connection opened (an embedded store's is opened
+        again by the next call)."""
+        with self._lock:
+            self._users -= 1
+            if self._users <= 0 and self._owned:
+                self.discard()
+
     def discard(self) -> None:
         """Close the client: the next call opens a new one, and every store fetches its collection again."""
         if self._client is not None:
@@ -195,7 +212,8 @@ def embedded_connection(directory: str | Path) -> ChromaConnection:
     with _EMBEDDED_LOCK:
         if directory not in _EMBEDDED:
             _EMBEDDED[directory] = ChromaConnection(directory=directory)
-        return _EMBEDDED[directory]
+            return _EMBEDDED[directory]
+        return _EMBEDDED[directory].share()
 
 
 class SegmentStore:
@@ -423,6 +441,36 @@ class SegmentStore:
         passing = set(self._call(namespace, lambda c: c.get(ids=ids, where=where, include=[])["ids"], default=[]))
         return [m for m, rid in zip(matches, ids, strict=True) if rid in passing], len(matches)
 
+    def latest_messages_start(self, namespace: str, n: int, below: int, hidden: frozenset[str]) -> int:
+        """The stream position where the namespace's latest ``n`` messages below ``below`` begin (0 when it holds no
+        more than ``n``), leaving ``hidden`` records aside. A message's parts sit at consecutive positions, so
+        the records are read from the newest back, in a window that doubles until an older message shows."""
+        window = 2 * n
+        while True:
+            low = max(0, below - window)
+            where = self._where([{"position": {"$gte": low}}], below)
+            found = self._call(
+                namespace, lambda c, where=where: c.get(where=where, include=["metadatas"]), default=EMPTY_GET
+            )
+            newest_first = sorted(
+                (
+                    (meta["position"], meta["message_id"])
+                    for rid, meta in zip(found["ids"], found["metadatas"], strict=True)
+                    if rid not in hidden
+                ),
+                reverse=True,
+            )
+            latest: set[str] = set()
+            start = below
+            for position, message_id in newest_first:
+                if message_id not in latest and len(latest) == n:
+                    return start
+                latest.add(message_id)
+                start = position
+            if low == 0:
+                return 0
+            window *= 2
+
     def segments(self, ids: Sequence[str]) -> dict[str, StoredSegment]:
         """The stored segments of the given record ids that exist, by id."""
         found: dict[str, StoredSegment] = {}
@@ -462,7 +510,7 @@ class SegmentStore:
                 result = self._call(
                     namespace,
                     lambda c, page=page: c.get(ids=page, include=["documents", "metadatas", "embeddings"]),
-                    default={"ids": [], "documents": [], "metadatas": [], "embeddings": []},
+                    default=EMPTY_GET,
                 )
                 for rid, text, meta, vector in zip(
                     result["ids"], result["documents"], result["metadatas"], result["embeddings"], strict=True

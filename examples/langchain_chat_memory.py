@@ -1,6 +1,7 @@
 """A LangChain chain with evomem long-term memory: a multi-session chat is remembered session by session
 (EvoChatMessageHistory), and questions about it are answered by a local LLM from the turns EvoMemoryRetriever
-recalls, put back in time order. The assistant's own questions and answers are kept in evomem as well.
+recalls, put back in time order. The assistant's own questions and answers join the same history, and the retriever
+leaves out the latest turns, which the prompt shows as chat history.
 
     python examples/langchain_chat_memory.py            # LoCoMo dev (when found) or evomem's sample
     python examples/langchain_chat_memory.py --short    # smoke test: the short sample, 2 questions
@@ -55,18 +56,19 @@ def main(argv: list[str] | None = None) -> None:
         )
     print(f"remembered {len(conversation.turns)} turns in {len(sessions(conversation))} sessions")
 
-    # 2. A chain: recall -> prompt -> LLM. The assistant's own dialogue is kept in evomem too.
-    retriever = EvoMemoryRetriever(memory=memory, namespace="chat", k=args.k)
+    # 2. A chain: recall -> prompt -> LLM. The assistant's own dialogue joins the same namespace. The prompt shows
+    #    the latest turns as chat history, and the retriever leaves those out (the question being asked among
+    #    them, once it is kept), inside the search: it recalls k older turns, never a copy of a question.
+    window = 4
+    retriever = EvoMemoryRetriever(memory=memory, namespace="chat", k=args.k, exclude_latest=window)
     recall = itemgetter("question") | retriever | RunnableLambda(in_time_order)
     chain = RunnablePassthrough.assign(memory=recall) | PROMPT | langchain_chat_model(args) | StrOutputParser()
-    dialogue = EvoChatMessageHistory(memory, session_id="assistant")
     for question in questions:
-        recent = dialogue.messages[-4:]
-        answer = chain.invoke({"question": question.question, "history": recent})
-        dialogue.add_messages([HumanMessage(question.question), AIMessage(answer)])
         print(f"\nQ: {question.question}\n{recall.invoke({'question': question.question})}")
+        answer = chain.invoke({"question": question.question, "history": chat.messages[-window:]})
+        chat.add_messages([HumanMessage(question.question), AIMessage(answer)])
         print(f"A: {answer}\ngold: {question.answer}")
-    print(f"\nassistant history: {len(dialogue.messages)} messages kept in evomem")
+    print(f"\nthe chat and the assistant's dialogue: {len(chat.messages)} messages kept in evomem")
 
 
 if __name__ == "__main__":

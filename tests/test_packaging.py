@@ -93,3 +93,19 @@ def test_the_check_sees_a_missing_declaration(tmp_path):
     names = declared(tmp_path / "pyproject.toml")
     assert distributions_of("click") & names
     assert not distributions_of("filelock") & names
+
+
+TYPED_PACKAGES = [
+    ROOT / "evomem",
+    ROOT / "integrations/langchain/langchain_evomem",
+    ROOT / "integrations/llama-index/llama-index-embeddings-evomem/llama_index/embeddings/evomem",
+    ROOT / "integrations/llama-index/llama-index-memory-evomem/llama_index/memory/evomem",
+]
+
+
+@pytest.mark.parametrize("package", TYPED_PACKAGES, ids=lambda p: p.name if p.name != "evomem" else str(p.parent.name))
+def test_every_package_ships_a_py_typed_marker(package):
+    assert (package / "py.typed").is_file()
+    if package == ROOT / "evomem":  # setuptools ships only the package data it is told of; hatch ships every file
+        package_data = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+        assert "py.typed" in package_data["package-data"]["evomem"]

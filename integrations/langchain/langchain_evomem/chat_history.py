@@ -1,4 +1,4 @@
-"""EvoChatMessageHistory: a LangChain chat history kept in one namespace of an EvoMemory."""
+"""EvoChatMessageHistory: a LangChain chat history kept in one namespace of an EvoMemory (or EvoMemoryClient)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from langchain_core.messages import (
     messages_from_dict,
 )
 
-from evomem import EvoMemory, Segment
+from evomem import MemoryAPI, Segment
 from evomem.schema import check_namespace
 
 from .retrievers import HISTORY_KEY
@@ -51,13 +51,14 @@ def to_evomem_message(message: BaseMessage) -> dict[str, Any]:
 
 
 class EvoChatMessageHistory(BaseChatMessageHistory):
-    """A session's messages, stored in order in the EvoMemory namespace ``session_id``.
+    """A session's messages, stored in order in the namespace ``session_id`` of ``memory`` (an ``EvoMemory``, or an
+    ``EvoMemoryClient`` of an ``evomem serve``).
 
     Each message is also part of the namespace's evolving stream, so an ``EvoMemoryRetriever`` over the same
     namespace searches the conversation. ``clear()`` deletes the namespace with its memory state.
     """
 
-    def __init__(self, memory: EvoMemory, session_id: str):
+    def __init__(self, memory: MemoryAPI, session_id: str):
         self.memory = memory
         self.session_id = check_namespace(session_id)
 
@@ -68,8 +69,15 @@ class EvoChatMessageHistory(BaseChatMessageHistory):
         A record that this class did not write (another client's, or one whose ``lc_message`` metadata is not a
         LangChain message) is rebuilt from its stored text and role.
         """
+        return self._messages(self.memory.get(None, self.session_id))
+
+    async def aget_messages(self) -> list[BaseMessage]:
+        """``messages``, read in a worker thread (``EvoMemory.aget``)."""
+        return self._messages(await self.memory.aget(None, self.session_id))
+
+    def _messages(self, segments: list[Segment]) -> list[BaseMessage]:
         messages, seen = [], set()
-        for segment in self.memory.get(None, self.session_id):  # in stream order; long messages have parts
+        for segment in segments:  # in stream order; long messages have parts
             if segment.id not in seen:
                 seen.add(segment.id)
                 messages.append(self._stored_message(segment) or self._text_message(segment))
@@ -104,5 +112,13 @@ class EvoChatMessageHistory(BaseChatMessageHistory):
         if messages:
             self.memory.add_messages([to_evomem_message(m) for m in messages], self.session_id)
 
+    async def aadd_messages(self, messages: Sequence[BaseMessage]) -> None:
+        """``add_messages`` in the memory's writer thread (``EvoMemory.aadd_messages``): writes stay in order."""
+        if messages:
+            await self.memory.aadd_messages([to_evomem_message(m) for m in messages], self.session_id)
+
     def clear(self) -> None:
         self.memory.delete(self.session_id)
+
+    async def aclear(self) -> None:
+        await self.memory.adelete(self.session_id)

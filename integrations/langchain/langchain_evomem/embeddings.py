@@ -3,43 +3,39 @@
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
-import torch
 from langchain_core.embeddings import Embeddings
 
-from evomem import EvoEncoder, EvoMemory, LatentQueue
+from evomem import EvoEncoder, EvoMemory
+from evomem.embedder import DEFAULT_NAMESPACE, StreamEmbedder
 from evomem.models import load_encoder
-from evomem.schema import check_texts
-from evomem.stream import embed_texts
-
-
-def embed_query(encoder: EvoEncoder, queue: LatentQueue, text: str) -> torch.Tensor:
-    """A query vector (D,) read with the memory in ``queue`` (which it does not change)."""
-    with torch.inference_mode():
-        return encoder.encode_queries(queue.latents, queue.latent_steps(), [text])[0]
 
 
 class EvoEmbeddings(Embeddings):
-    """Evolvable embeddings (EvoEmbedding) as a LangChain ``Embeddings``.
+    """Evolvable embeddings (EvoEmbedding) as a LangChain ``Embeddings``, bound to one stream (``namespace``).
 
-    Unlike a static embedder, the vector of a text depends on what was read before it:
+    The vector of a text depends on what was read before it in the stream:
 
-    - ``embed_documents(texts)`` reads ``texts`` as **one ordered stream**, starting from an empty latent memory,
-      and returns each text's vector read with the memory of the texts before it. Reorder the texts and the
-      vectors change; call it once per conversation or document, in order.
-    - ``embed_query(text)`` reads the query with the memory left by the **last** ``embed_documents`` call (an empty
-      memory before the first call); it does not change that memory.
+    - ``embed_documents(texts)`` reads ``texts`` as the stream's next segments, in order, continuing the memory
+      of every earlier call: a vector store that embeds an index batch by batch reads it as one stream.
+    - ``embed_query(text)`` reads the query with the stream's memory as it stands; it does not change it.
+    - With ``path`` the memory is persisted there after every call (atomically): give the directory where the
+      index is persisted, and an ``EvoEmbeddings`` opened later on the same path and namespace, in any process,
+      continues the stream and embeds queries exactly as before. Without it the memory lives in this object.
+    - One namespace per index: building an index with another namespace never changes this one's vectors.
+      ``reset()`` starts the stream again from an empty memory.
 
     A text longer than the encoder's segment limit (128 tokens by default) is read as several segments; its
-    vector is their normalised mean. For long-term memory with persistence, namespaces and metadata filters use
-    ``EvoMemoryRetriever`` over an ``EvoMemory`` instead.
+    vector is their normalised mean. For long-term chat memory with metadata filters use ``EvoMemoryRetriever``
+    over an ``EvoMemory`` instead.
 
     Args:
         model: ``None`` for evomem's default model (or ``$EVOMEM_MODEL`` when set), a model directory, or an
             ``EvoEncoder``.
         memory: an ``EvoMemory`` whose encoder to share (instead of ``model``).
+        namespace: the stream's name.
+        path: where to persist the stream's memory.
         segment_batching: pack consecutive segments into one memory pass (faster).
     """
 
@@ -48,33 +44,44 @@ class EvoEmbeddings(Embeddings):
         model: str | Path | EvoEncoder | None = None,
         *,
         memory: EvoMemory | None = None,
+        namespace: str = DEFAULT_NAMESPACE,
+        path: str | Path | None = None,
         segment_batching: bool = True,
     ):
         if memory is not None:
-            self.encoder = memory.encoder
+            encoder = memory.encoder
         else:
             model = model if model is not None else os.environ.get("EVOMEM_MODEL") or None
-            self.encoder = load_encoder(model)
+            encoder = load_encoder(model)
         self.model = model
-        self.segment_batching = segment_batching
-        self.queue = self.encoder.new_queue()
-        self._lock = threading.Lock()
+        self.stream = StreamEmbedder(encoder, namespace, path, segment_batching)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        texts = check_texts(texts)
-        queue = self.encoder.new_queue()
-        with self._lock:
-            vectors = embed_texts(self.encoder, queue, texts, self.segment_batching)
-            self.queue = queue
-        return vectors.tolist()
+        return self.stream.embed_documents(texts).tolist()
 
     def embed_query(self, text: str) -> list[float]:
-        return embed_query(self.encoder, self.queue, text).tolist()
+        return self.stream.embed_query(text).tolist()
+
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        """``embed_documents`` in a worker thread; batches enter the stream in the order they were awaited."""
+        return (await self.stream.aembed_documents(texts)).tolist()
+
+    async def aembed_query(self, text: str) -> list[float]:
+        return (await self.stream.aembed_queries([text]))[0].tolist()
 
     def reset(self) -> None:
-        """Forget the last stream: ``embed_query`` reads with an empty memory again."""
-        self.queue = self.encoder.new_queue()
+        """Start the stream again from an empty memory."""
+        self.stream.reset()
+
+    @property
+    def encoder(self) -> EvoEncoder:
+        return self.stream.encoder
+
+    @property
+    def step(self) -> int:
+        """How many segments the stream has read."""
+        return self.stream.step
 
     @property
     def dim(self) -> int:
-        return self.encoder.dim
+        return self.stream.encoder.dim

@@ -1,18 +1,18 @@
-"""EvoMemoryRetriever: search one namespace of an EvoMemory from LangChain."""
+"""EvoMemoryRetriever: search one namespace of an EvoMemory (or EvoMemoryClient) from LangChain."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from langchain_core.runnables.config import run_in_executor
 from pydantic import ConfigDict, field_validator, model_validator
 
-from evomem import EvoMemory, Hit
+from evomem import Hit, MemoryAPI
 from evomem.ranking import DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE, check_mode
-from evomem.schema import check_namespace
+from evomem.schema import SearchOptions, check_count, check_namespace, check_roles
 
 HISTORY_KEY = "lc_message"  # metadata key where EvoChatMessageHistory keeps the serialised message
 
@@ -34,50 +34,52 @@ class EvoMemoryRetriever(BaseRetriever):
     ``retriever.invoke("query", k=3)``. ``mode`` is the search mode (``"hybrid"``, ``"evolvable"`` or
     ``"lexical"``; see ``EvoMemory.search``) and ``lexical_weight`` the lexical share of a hybrid search; both can
     be overridden per call too.
+
+    Over the namespace of an ``EvoChatMessageHistory`` the retriever would find the chat's latest turns, the
+    question being asked among them: ``exclude_latest=n`` leaves out the namespace's latest n messages (those
+    the prompt shows as chat history) and ``exclude_roles`` the turns of some roles (e.g. ``["assistant"]``),
+    both inside the search, so ``k`` documents still come back; per call too.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    memory: EvoMemory
+    memory: MemoryAPI  # an EvoMemory, or an EvoMemoryClient of an `evomem serve`
     namespace: str
     k: int = 4
     where: dict[str, Any] | None = None
     time_range: tuple[Any, Any] | None = None
     mode: str = DEFAULT_MODE
     lexical_weight: float = DEFAULT_LEXICAL_WEIGHT
+    exclude_roles: Sequence[str] = ()
+    exclude_latest: int = 0
 
     _check_namespace = field_validator("namespace")(check_namespace)
+    _check_roles = field_validator("exclude_roles", mode="before")(check_roles)
 
     @model_validator(mode="after")
     def _check_mode(self) -> EvoMemoryRetriever:
         check_mode(self.mode, self.lexical_weight)
+        check_count(self.exclude_latest, "exclude_latest")
         return self
 
+    def _search_arguments(self, query: str, overrides: dict[str, Any]) -> dict[str, Any]:
+        """``EvoMemory.search``'s arguments: this retriever's settings, with the call's own (not None) over them."""
+        settings = {"k", *SearchOptions.__optional_keys__}
+        unknown = set(overrides) - settings
+        if unknown:
+            raise TypeError(f"unexpected search arguments {sorted(unknown)}; the retriever takes {sorted(settings)}")
+        arguments = {name: getattr(self, name) for name in settings}
+        arguments.update({name: value for name, value in overrides.items() if value is not None})
+        return {"query": query, "namespace": self.namespace, **arguments}
+
     def _get_relevant_documents(
-        self,
-        query: str,
-        *,
-        run_manager: CallbackManagerForRetrieverRun,
-        k: int | None = None,
-        where: dict[str, Any] | None = None,
-        time_range: tuple[Any, Any] | None = None,
-        mode: str | None = None,
-        lexical_weight: float | None = None,
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **overrides: Any
     ) -> list[Document]:
-        hits = self.memory.search(
-            query,
-            self.namespace,
-            k=self.k if k is None else k,
-            where=self.where if where is None else where,
-            time_range=self.time_range if time_range is None else time_range,
-            mode=self.mode if mode is None else mode,
-            lexical_weight=self.lexical_weight if lexical_weight is None else lexical_weight,
-        )
+        hits = self.memory.search(**self._search_arguments(query, overrides))
         return [hit_to_document(hit) for hit in hits]
 
     async def _aget_relevant_documents(
-        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **kwargs: Any
+        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **overrides: Any
     ) -> list[Document]:
-        return await run_in_executor(
-            None, self._get_relevant_documents, query, run_manager=run_manager.get_sync(), **kwargs
-        )
+        hits = await self.memory.asearch(**self._search_arguments(query, overrides))
+        return [hit_to_document(hit) for hit in hits]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import operator
@@ -33,6 +32,7 @@ from langgraph.store.base.embed import get_text_at_path
 from evomem import EvoMemory
 from evomem.ranking import DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE, check_mode
 from evomem.schema import to_message
+from evomem.serial import SerialWorker
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS items (namespace TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
 created_at TEXT NOT NULL, updated_at TEXT NOT NULL, indexed INTEGER NOT NULL, PRIMARY KEY (namespace, key))"""
@@ -106,6 +106,7 @@ class EvoStore(BaseStore):
         self.fields = list(fields)
         self.path = Path(path) if path is not None else memory.path / "langgraph_store.sqlite"
         self._lock = threading.RLock()
+        self._worker = SerialWorker("evomem-langgraph")
         with self._db() as db:
             db.execute(SCHEMA)
 
@@ -139,7 +140,8 @@ class EvoStore(BaseStore):
         return results
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
-        return await asyncio.get_running_loop().run_in_executor(None, self.batch, list(ops))
+        """``batch`` in the store's worker thread: the event loop never blocks, and batches run in awaited order."""
+        return await self._worker.run(self.batch, list(ops))
 
     # ----- operations ---------------------------------------------------------------------------------------
 

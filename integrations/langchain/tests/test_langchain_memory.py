@@ -15,6 +15,17 @@ from langchain_evomem import EvoChatMessageHistory, EvoEmbeddings, EvoMemoryRetr
 
 from evomem import EvoMemory
 
+CHAT = [
+    ("Maya", "Hi Leo! I finally adopted a dog last weekend, a three-year-old beagle."),
+    ("Leo", "That's wonderful news! What's the dog's name?"),
+    ("Maya", "Her name is Pepper. She came from the shelter on Hill Street."),
+    ("Leo", "I started a new job at a bakery downtown, by the way."),
+    ("Maya", "I ran a half marathon in Lisbon with my sister Ana."),
+    ("Leo", "Impressive! Who looked after Pepper during the race?"),
+    ("Maya", "My parents did. She loved their garden."),
+    ("Leo", "I quit the bakery; I work at a cafe by the harbour now."),
+]
+
 # ----- retriever ---------------------------------------------------------------------------------------------
 
 
@@ -82,6 +93,39 @@ def test_retriever_on_empty_namespace_returns_nothing(chat_memory):
     assert EvoMemoryRetriever(memory=chat_memory, namespace="nobody").invoke("anything") == []
 
 
+def test_chat_history_and_retriever_on_one_namespace_never_recall_the_question(memory):
+    """The README pattern end to end: a chain whose history and retriever share one namespace, asked twice."""
+    window = 4  # the latest messages the prompt shows as chat history
+    history = EvoChatMessageHistory(memory, session_id="maya")
+    history.add_messages([HumanMessage(text, name=name) for name, text in CHAT])
+    retriever = EvoMemoryRetriever(memory=memory, namespace="maya", k=4, exclude_latest=window)
+    recalled: list[list[str]] = []
+
+    def respond(inputs: dict) -> AIMessage:  # a chat model's stand-in: recalled turns + the latest history
+        docs = retriever.invoke(inputs["question"])
+        recalled.append([doc.page_content for doc in docs])
+        assert len(inputs["history"][-window:]) == window
+        return AIMessage(f"From what I remember: {docs[0].page_content}")
+
+    chain = RunnableWithMessageHistory(
+        RunnableLambda(respond),
+        lambda session_id: EvoChatMessageHistory(memory, session_id=session_id),
+        input_messages_key="question",
+        history_messages_key="history",
+    )
+    question = "What is the name of Maya's dog?"
+    config = {"configurable": {"session_id": "maya"}}
+    for _ in range(2):
+        chain.invoke({"question": question}, config=config)
+    assert [len(docs) for docs in recalled] == [4, 4]  # k hits, though the latest turns are left out
+    assert not any(question in text or "From what I remember" in text for docs in recalled for text in docs)
+    assert any("Pepper" in text for text in recalled[1])
+    # without the exclusion the second question recalls the first (the failure this guards against)
+    assert any(
+        question in doc.page_content for doc in EvoMemoryRetriever(memory=memory, namespace="maya").invoke(question)
+    )
+
+
 # ----- chat history ------------------------------------------------------------------------------------------
 
 
@@ -110,6 +154,27 @@ def test_history_round_trips_messages_in_order(memory):
     assert "lc_message" not in docs[0].metadata
     history.clear()
     assert history.messages == [] and "s1" not in memory.namespaces()
+
+
+def test_history_async_methods_use_the_memory_async_methods(memory, monkeypatch):
+    history = EvoChatMessageHistory(memory, session_id="s1")
+    used = []
+    for name in ("aadd_messages", "aget", "adelete"):
+        method = getattr(memory, name)
+        monkeypatch.setattr(memory, name, lambda *a, _m=method, _n=name, **k: used.append(_n) or _m(*a, **k))
+
+    async def main():
+        await history.aadd_messages([HumanMessage("I adopted a beagle called Pepper.", id="h1"), AIMessage("Lovely!")])
+        read = await history.aget_messages()
+        await history.aclear()
+        return read, await history.aget_messages()
+
+    read, cleared = asyncio.run(main())
+    assert [(type(m), m.content) for m in read] == [
+        (HumanMessage, "I adopted a beagle called Pepper."),
+        (AIMessage, "Lovely!"),
+    ]
+    assert cleared == [] and used == ["aadd_messages", "aget", "adelete", "aget"]
 
 
 def test_history_reads_messages_written_without_langchain(memory):
@@ -175,26 +240,26 @@ def _cos(a, b) -> float:
     return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
-def test_embed_documents_reads_one_ordered_stream(evo_encoder):
-    embeddings = EvoEmbeddings(model=evo_encoder)
+def test_embed_documents_continue_one_stream(evo_encoder):
     texts = ["Maya adopted a beagle.", "Her name is Pepper.", "Leo works at a bakery."]
-    vectors = embeddings.embed_documents(texts)
-    assert len(vectors) == 3 and all(math.isclose(np.linalg.norm(v), 1.0, rel_tol=1e-4) for v in vectors)
-    # a prefix of the stream gets the same vectors: what comes later does not change what came before
-    assert np.allclose(embeddings.embed_documents(texts[:2]), vectors[:2], atol=1e-5)
-    # what came before does change a text's vector
-    other = embeddings.embed_documents(["The weather in Lisbon was hot.", "Her name is Pepper."])
-    assert _cos(other[1], vectors[1]) < 0.99999
-    assert np.allclose(other[0], embeddings.embed_documents(["The weather in Lisbon was hot."])[0], atol=1e-5)
+    at_once = EvoEmbeddings(model=evo_encoder, segment_batching=False).embed_documents(texts)
+    assert len(at_once) == 3 and all(math.isclose(np.linalg.norm(v), 1.0, rel_tol=1e-4) for v in at_once)
+    # batch after batch, the calls read one stream: the same vectors as one call
+    embeddings = EvoEmbeddings(model=evo_encoder, segment_batching=False)
+    in_two = embeddings.embed_documents(texts[:2]) + embeddings.embed_documents(texts[2:])
+    assert np.allclose(in_two, at_once, atol=1e-5) and embeddings.step == 3
+    # what came before changes a text's vector
+    other = EvoEmbeddings(model=evo_encoder).embed_documents(["The weather in Lisbon was hot.", "Her name is Pepper."])
+    assert _cos(other[1], at_once[1]) < 0.99999
 
 
-def test_embed_query_uses_the_last_stream(evo_encoder):
+def test_embed_query_reads_the_stream(evo_encoder):
     embeddings = EvoEmbeddings(model=evo_encoder)
     empty = embeddings.embed_query("What is the dog's name?")
     vectors = embeddings.embed_documents(["Maya adopted a beagle.", "Her name is Pepper.", "Leo bakes bread."])
-    step = embeddings.queue.step
+    step = embeddings.step
     with_memory = embeddings.embed_query("What is the dog's name?")
-    assert embeddings.queue.step == step == 3  # queries do not write memory
+    assert embeddings.step == step == 3  # queries do not write memory
     assert _cos(empty, with_memory) < 0.99999
     assert embeddings.embed_query("What is the dog's name?") == with_memory
     assert int(np.argmax(np.array(vectors) @ np.array(with_memory))) == 1
@@ -206,7 +271,7 @@ def test_long_texts_are_read_as_several_segments(evo_encoder):
     embeddings = EvoEmbeddings(model=evo_encoder)
     long_text = " ".join(f"Paragraph sentence number {i} talks about sourdough bread." for i in range(60))
     vectors = embeddings.embed_documents(["short", long_text, ""])
-    assert len(vectors) == 3 and embeddings.queue.step > 3
+    assert len(vectors) == 3 and embeddings.step > 3
     assert all(math.isclose(np.linalg.norm(v), 1.0, rel_tol=1e-4) for v in vectors)
 
 
@@ -221,7 +286,8 @@ def test_embed_documents_refuses_a_lone_string(evo_encoder):
 def test_embeddings_share_an_evomemory_encoder(chat_memory):
     embeddings = EvoEmbeddings(memory=chat_memory)
     assert embeddings.encoder is chat_memory.encoder and embeddings.dim == 384
-    assert asyncio.run(embeddings.aembed_documents(["a", "b"])) == embeddings.embed_documents(["a", "b"])
+    fresh = EvoEmbeddings(model=chat_memory.encoder)
+    assert asyncio.run(embeddings.aembed_documents(["a", "b"])) == fresh.embed_documents(["a", "b"])
 
 
 def test_embeddings_reject_a_missing_model_directory(tmp_path):

@@ -252,6 +252,9 @@ def _readme_snippet(heading: str) -> str:
 @pytest.mark.parametrize("heading", ["# LangChain:", "# LangGraph:"])
 def test_readme_snippet_runs_as_written(heading, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # the snippet writes ./evomem-data, with the real default model
-    exec(compile(_readme_snippet(heading), f"README.md {heading}", "exec"), {"__name__": "readme"})
+    scope = {"__name__": "readme"}
+    exec(compile(_readme_snippet(heading), f"README.md {heading}", "exec"), scope)
+    if heading == "# LangChain:":
+        assert [doc.page_content for doc in scope["docs"]] == ["user: I adopted a beagle called Pepper."]
     if heading == "# LangGraph:":
         assert capsys.readouterr().out == "['Maya adopted a beagle called Pepper.']\n"

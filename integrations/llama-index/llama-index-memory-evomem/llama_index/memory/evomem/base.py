@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timezone
 from typing import Any
 
@@ -10,7 +9,7 @@ from llama_index.core.base.llms.types import ChatMessage, TextBlock
 from llama_index.core.bridge.pydantic import Field, field_validator, model_validator
 from llama_index.core.memory.memory import BaseMemoryBlock
 
-from evomem import EvoMemory, Hit
+from evomem import Hit, MemoryAPI
 from evomem.ranking import DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE, check_mode
 from evomem.schema import check_namespace
 
@@ -39,7 +38,7 @@ class EvoMemoryBlock(BaseMemoryBlock[str]):
     """
 
     name: str = Field(default="EvoMemory", description="The name of the memory block.")
-    memory: EvoMemory = Field(description="The EvoMemory that stores the turns.")
+    memory: MemoryAPI = Field(description="The EvoMemory (or EvoMemoryClient) that stores the turns.")
     namespace: str = Field(description="The EvoMemory namespace (one stream) of this memory.")
     k: int = Field(default=5, gt=0, description="How many earlier turns to retrieve.")
     retrieval_context_window: int = Field(default=1, gt=0, description="Messages whose text forms the query.")
@@ -58,8 +57,8 @@ class EvoMemoryBlock(BaseMemoryBlock[str]):
         query = "\n".join(text for text in texts if text)
         if not query:
             return ""
-        hits = await asyncio.to_thread(
-            self.memory.search, query, self.namespace, self.k, mode=self.mode, lexical_weight=self.lexical_weight
+        hits = await self.memory.asearch(
+            query, self.namespace, self.k, mode=self.mode, lexical_weight=self.lexical_weight
         )
         return "\n".join(format_hit(hit) for hit in sorted(hits, key=lambda hit: hit.metadata["position"]))
 
@@ -77,4 +76,4 @@ class EvoMemoryBlock(BaseMemoryBlock[str]):
                 record["metadata"] = {"session_id": extra["session_id"]}
             records.append(record)
         if records:
-            await asyncio.to_thread(self.memory.add_messages, records, self.namespace)
+            await self.memory.aadd_messages(records, self.namespace)

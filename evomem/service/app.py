@@ -1,0 +1,170 @@
+"""The REST API over one ``EvoMemory``: routes, auth and lifespan (``evomem serve``).
+
+Namespaces travel in the JSON body (or the query string of a GET), so any namespace text works as sent. Each
+request acts for the tenant of its bearer key and may only touch namespaces with that tenant's prefix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from .. import __version__
+from ..schema import check_namespace
+from .auth import UNRESTRICTED, KeyFile, Tenant
+from .http import BodyLimit, install_error_handlers
+from .limits import MAX_BODY_BYTES
+from .models import (
+    AddMessagesRequest,
+    AddResponse,
+    AddTextRequest,
+    DeleteResponse,
+    ErrorResponse,
+    GetResponse,
+    HitOut,
+    IdsRequest,
+    IdsResponse,
+    NamespacesResponse,
+    SearchRequest,
+    SearchResponse,
+    SegmentOut,
+    StatsResponse,
+)
+from .work import Workers
+
+if TYPE_CHECKING:  # torch loads with the store, when the server starts
+    from ..memory import EvoMemory
+
+bearer = HTTPBearer(auto_error=False, description="An API key made with `evomem keys add`.")
+ERRORS = {status: {"model": ErrorResponse} for status in (401, 403, 413, 422)}
+
+
+async def tenant(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Tenant:
+    """The tenant of the request's bearer key (401 without a known one); everyone's without auth.
+
+    Async, so that it runs on the event loop: a request reaches its namespace's write queue in arrival order.
+    """
+    keys: KeyFile | None = request.app.state.keys
+    if keys is None:
+        return UNRESTRICTED
+    found = keys.tenant(credentials.credentials) if credentials is not None else None
+    if found is None:
+        detail = "an API key is required" if credentials is None else "unknown API key"
+        raise HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
+    return found
+
+
+Caller = Annotated[Tenant, Depends(tenant)]
+
+
+def owned(caller: Tenant, namespace: str) -> str:
+    """The namespace in canonical form, if the caller's tenant owns it (else 403)."""
+    namespace = check_namespace(namespace)
+    if not caller.owns(namespace):
+        raise HTTPException(403, f"namespace {namespace[:40]!r} is outside this key's prefix {caller.prefix!r}")
+    return namespace
+
+
+def service(request: Request) -> tuple[EvoMemory, Workers]:
+    return request.app.state.memory, request.app.state.work
+
+
+def create_app(open_memory: Callable[[], EvoMemory], keys: KeyFile | None, workers: int = 2) -> FastAPI:
+    """The server's app; ``keys=None`` serves without auth (the CLI allows that on loopback only)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = Workers(workers)
+        app.state.memory = await pool.read(open_memory)
+        app.state.work = pool
+        try:
+            yield
+        finally:  # uvicorn has let the requests in flight finish; their threads are done or about to be
+            pool.close()
+
+    app = FastAPI(title="evomem", version=__version__, lifespan=lifespan, responses=ERRORS)
+    app.state.keys = keys
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    install_error_handlers(app)
+
+    @app.post("/v1/messages", response_model=AddResponse, tags=["write"])
+    async def add_messages(body: AddMessagesRequest, caller: Caller, request: Request) -> AddResponse:
+        """Append chat messages to a namespace's stream (one atomic batch), as ``EvoMemory.add_messages``."""
+        memory, work = service(request)
+        namespace = owned(caller, body.namespace)
+        messages = [message.model_dump(exclude_none=True) for message in body.messages]
+        return AddResponse.of(await work.write(namespace, memory.add_messages, messages, namespace))
+
+    @app.post("/v1/text", response_model=IdsResponse, tags=["write"])
+    async def add_text(body: AddTextRequest, caller: Caller, request: Request) -> IdsResponse:
+        """Append a document, split by paragraphs and sentences; one id per chunk."""
+        memory, work = service(request)
+        namespace = owned(caller, body.namespace)
+        ids = await work.write(namespace, memory.add_text, body.text, namespace, body.metadata, body.doc_id)
+        return IdsResponse(ids=ids)
+
+    @app.post("/v1/search", response_model=SearchResponse, tags=["read"])
+    async def search(body: SearchRequest, caller: Caller, request: Request) -> SearchResponse:
+        """The ``k`` best messages for a query (every mode and filter of ``EvoMemory.search``)."""
+        memory, work = service(request)
+        namespace = owned(caller, body.namespace)
+        hits = await work.read(
+            memory.search,
+            body.query,
+            namespace,
+            k=body.k,
+            where=body.where,
+            time_range=body.time_range,
+            mode=body.mode,
+            lexical_weight=body.lexical_weight,
+            exclude_roles=body.exclude_roles,
+            exclude_latest=body.exclude_latest,
+        )
+        return SearchResponse(hits=[HitOut.model_validate(hit) for hit in hits])
+
+    @app.post("/v1/get", response_model=GetResponse, tags=["read"])
+    async def get(body: IdsRequest, caller: Caller, request: Request) -> GetResponse:
+        """Stored segments of the given message ids (all when null), in stream order."""
+        memory, work = service(request)
+        namespace = owned(caller, body.namespace)
+        segments = await work.read(memory.get, body.ids, namespace)
+        return GetResponse(segments=[SegmentOut.model_validate(segment) for segment in segments])
+
+    @app.post("/v1/delete", response_model=DeleteResponse, tags=["write"])
+    async def delete(body: IdsRequest, caller: Caller, request: Request) -> DeleteResponse:
+        """Delete messages by id, or (ids null) the whole namespace with its memory."""
+        memory, work = service(request)
+        namespace = owned(caller, body.namespace)
+        return DeleteResponse.model_validate(await work.write(namespace, memory.delete, namespace, body.ids))
+
+    @app.get("/v1/namespaces", response_model=NamespacesResponse, tags=["read"])
+    async def namespaces(caller: Caller, request: Request) -> NamespacesResponse:
+        """The namespaces this key's tenant owns."""
+        memory, work = service(request)
+        names = await work.read(memory.namespaces)
+        return NamespacesResponse(namespaces=[name for name in names if caller.owns(name)])
+
+    @app.get("/v1/stats", response_model=StatsResponse, tags=["read"])
+    async def stats(namespace: Annotated[str, Query()], caller: Caller, request: Request) -> StatsResponse:
+        """Segments, messages and memory state of one namespace."""
+        memory, work = service(request)
+        return StatsResponse(**await work.read(memory.stats, owned(caller, namespace)))
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        """The process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz(request: Request) -> dict[str, str | int]:
+        """The store is open and the model loaded: requests are served; ``writes``: running or queued."""
+        memory, work = service(request)
+        return {"status": "ready", "fingerprint": memory.fingerprint, "writes": work.writes}
+
+    return app

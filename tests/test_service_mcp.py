@@ -1,0 +1,107 @@
+"""``evomem mcp`` over the real protocol with the MCP SDK's own client: a stdio subprocess and streamable HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Any
+
+import pytest
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+from service_servers import child_env, evomem_command, free_port, start
+
+from evomem import EvoMemory
+
+TOOLS = {"remember", "recall", "forget", "list_namespaces", "stats"}
+CHAT = [
+    {"content": "I adopted a beagle called Pepper.", "id": "m1", "name": "Maya", "timestamp": "2025-03-06T09:15:00"},
+    {"content": "Pepper loves the beach.", "id": "m2", "role": "assistant"},
+]
+
+
+async def call(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
+    result = await client.call_tool(tool, arguments)
+    assert not result.is_error, result.content
+    return result.structured_content
+
+
+async def refused(client: Client, tool: str, **arguments: Any) -> str:
+    result = await client.call_tool(tool, arguments)
+    assert result.is_error
+    return result.content[0].text
+
+
+def test_every_tool_over_stdio(model_dir, tmp_path):
+    path = tmp_path / "store"
+    command = evomem_command(model_dir, "mcp", "--path", str(path))
+    parameters = StdioServerParameters(command=command[0], args=command[1:], env=child_env())
+
+    async def session() -> list[str]:
+        async with Client(parameters, read_timeout_seconds=120) as client:
+            tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+            assert set(tools) == TOOLS
+            assert all(len(tool.description) > 30 for tool in tools.values())
+            assert tools["recall"].input_schema["required"] == ["query"]
+            assert tools["forget"].annotations.destructive_hint and tools["recall"].annotations.read_only_hint
+            stored = await call(client, "remember", namespace="user:42", messages=CHAT)
+            assert stored == {"ids": ["m1", "m2"], "unchanged": []}
+            assert (await call(client, "remember", namespace="user:42", messages=CHAT[:1]))["unchanged"] == ["m1"]
+            notes = await call(client, "remember", namespace="user:42", text="Pepper was born in Porto.")
+            assert len(notes["ids"]) == 1
+            hits = (await call(client, "recall", namespace="user:42", query="Where was the dog born?", k=3))["hits"]
+            expected = EvoMemory(path, model=model_dir).search("Where was the dog born?", "user:42", k=3)
+            assert [(h["id"], h["text"], h["metadata"]) for h in hits] == [(h.id, h.text, h.metadata) for h in expected]
+            lexical = await call(client, "recall", namespace="user:42", query="beagle", mode="lexical", k=1)
+            assert [hit["id"] for hit in lexical["hits"]] == ["m1"]
+            since = await call(client, "recall", namespace="user:42", query="Pepper", since="2025-03-01")
+            assert [hit["id"] for hit in since["hits"]] == ["m1"]  # the only message with a time
+            assert (await call(client, "recall", namespace="nobody", query="dog"))["hits"] == []
+            assert (await call(client, "list_namespaces")) == {"namespaces": ["user:42"]}
+            assert (await call(client, "stats", namespace="user:42"))["messages"] == 3
+            bad = {"content": "x", "metadata": {"role": "admin"}}
+            assert "reserved" in await refused(client, "remember", namespace="user:42", messages=[bad])
+            assert "either messages" in await refused(client, "remember", namespace="user:42")
+            assert "name the namespace" in await refused(client, "recall", query="dog")
+            assert "mode" in await refused(client, "recall", namespace="user:42", query="dog", mode="fuzzy")
+            forgot = await call(client, "forget", namespace="user:42", ids=["m2", "nope"])
+            assert (forgot["messages"], forgot["missing"]) == (1, ["nope"])
+            return notes["ids"]
+
+    notes = asyncio.run(session())
+    assert [s.id for s in EvoMemory(path, model=model_dir).get(None, "user:42")] == ["m1", *notes]
+
+
+def test_a_fixed_namespace_over_streamable_http(model_dir, tmp_path):
+    path, port = tmp_path / "store", free_port()
+    command = evomem_command(model_dir, "mcp", "--path", str(path), "--transport", "http", "--port", str(port))
+    server = start([*command, "--namespace", "maya"], f"http://127.0.0.1:{port}", "/mcp", tmp_path / "mcp.log")
+    try:
+
+        async def session() -> None:
+            async with Client(f"http://127.0.0.1:{port}/mcp", read_timeout_seconds=120) as client:
+                assert {tool.name for tool in (await client.list_tools()).tools} == TOOLS
+                assert (await call(client, "remember", messages=CHAT))["ids"] == ["m1", "m2"]
+                hits = (await call(client, "recall", query="What is the dog called?", k=2))["hits"]
+                assert {hit["id"] for hit in hits} == {"m1", "m2"}
+                assert {hit["metadata"]["namespace"] for hit in hits} == {"maya"}
+                assert "holds namespace 'maya' only" in await refused(client, "recall", namespace="joe", query="x")
+                assert (await call(client, "list_namespaces")) == {"namespaces": ["maya"]}
+                assert (await call(client, "forget"))["existed"] is True
+                assert (await call(client, "stats"))["messages"] == 0
+
+        asyncio.run(session())
+    finally:
+        code = server.stop()
+    assert code in (0, -signal.SIGTERM), server.output()
+    assert EvoMemory(path, model=model_dir).namespaces() == []
+
+
+@pytest.mark.parametrize("namespace", ["", "\x00"])
+def test_a_bad_fixed_namespace_is_an_error_line(namespace, tmp_path):
+    from click.testing import CliRunner
+
+    from evomem.cli import main
+
+    result = CliRunner().invoke(main, ["mcp", "--path", str(tmp_path), "--namespace", namespace])
+    assert result.exit_code == 2 and result.output.startswith("Error: invalid namespace")
