@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import hashlib
 import shutil
 import threading
@@ -176,7 +177,7 @@ class EvoEncoder(nn.Module):
             model = self._merged_model(adapter)
         cached = self.kv_cache is not None and not self.training and not torch.is_grad_enabled()
         if cached and any(memory is not None and memory.embeds.shape[0] for memory, _ in rows):
-            compute = lambda groups: self._group_kv(model, groups)  # noqa: E731
+            compute = functools.partial(self._group_kv, model)
             prefix = self.kv_cache.prefix(adapter or "base", [memory for memory, _ in rows], compute)
             batch = pack(self.layout, rows, prefix=True)
             return self._forward(model, batch, prefix), batch.spans
