@@ -67,6 +67,21 @@ def test_each_write_group_is_computed_once_per_model(tiny_bert_dir, monkeypatch)
     assert torch.allclose(torch.cat([first, again]), uncached, atol=1e-5)
 
 
+def test_the_same_latents_at_another_slot_are_another_entry(tiny_dir):
+    encoder = randomize_evo_weights(EvoEncoder(small_config(tiny_dir)))
+    latents, cache = torch.randn(2, encoder.dim), encoder.kv_cache
+    read = {}
+    with torch.inference_mode():
+        for step in (0, 1):
+            for name in ("cached", "uncached"):
+                encoder.kv_cache = cache if name == "cached" else None
+                read[name, step] = encoder.encode_queries(latents, torch.tensor([step, step]), TEXTS[:1])
+    assert len(cache) == 2
+    assert (read["cached", 0] - read["cached", 1]).abs().max() > 1e-4  # the slot is part of what is cached
+    for step in (0, 1):
+        assert torch.allclose(read["cached", step], read["uncached", step], atol=1e-5)
+
+
 def test_the_cache_stays_within_its_bound_and_stays_exact(tiny_llama_dir):
     encoder = randomize_evo_weights(EvoEncoder(small_config(tiny_llama_dir)))
     reference = _read(encoder, None)
