@@ -1,5 +1,6 @@
-"""Ingest and query speed: evolvable encoding with and without segment-batching against the static base, and
-the query latency of every search mode as a namespace grows."""
+"""Ingest and query speed: evolvable encoding with and without segment-batching against the static base, each
+with and without the key/value cache of the memory, and the query latency of every search mode as a namespace
+grows."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from tqdm.auto import tqdm
 
 from .datasets import load_locomo
 from .encoder import EvoEncoder
+from .kv_cache import KVCache
 from .memory import EvoMemory
 from .queue import LatentQueue
 from .ranking import DEFAULT_MODE, MODES
@@ -23,12 +25,21 @@ from .stream import encode_stream
 
 def _timed(run: Callable[[], object], repeats: int) -> float:
     """Best wall time of ``repeats`` runs (after one warm-up run)."""
-    run()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
+    return _timed_together({"run": (run, repeats)})["run"]
+
+
+def _timed_together(runs: dict[str, tuple[Callable[[], object], int]]) -> dict[str, float]:
+    """Best wall time of each run over its repeats (after one warm-up round), the runs taking turns in each round,
+    so that the load of a shared machine weighs on all of them alike."""
+    for run, _ in runs.values():
         run()
-        best = min(best, time.perf_counter() - start)
+    best = dict.fromkeys(runs, float("inf"))
+    for round_ in range(max(repeats for _, repeats in runs.values())):
+        for name, (run, repeats) in runs.items():
+            if round_ < repeats:
+                start = time.perf_counter()
+                run()
+                best[name] = min(best[name], time.perf_counter() - start)
     return best
 
 
@@ -41,33 +52,67 @@ def static_encoder(encoder: EvoEncoder) -> Callable[[list[str]], object]:
     return lambda texts: model.encode(texts, batch_size=32, normalize_embeddings=True)
 
 
-def evolvable_ingest(encoder: EvoEncoder, ids: list[list[int]], batching: bool = True) -> Callable[[], object]:
-    """A run that reads the tokenised turns as one fresh stream (what ingest costs, without storage)."""
+def evolvable_ingest(
+    encoder: EvoEncoder, ids: list[list[int]], batching: bool = True, cached: bool = True
+) -> Callable[[], object]:
+    """A run that reads the tokenised turns as one fresh stream (what ingest costs, without storage): with an
+    empty key/value cache of the memory (nothing of a new stream is cached yet), or (``cached=False``) none."""
 
     def run():
-        with torch.inference_mode():
-            return encode_stream(encoder, encoder.new_queue(), ids, segment_batching=batching)
+        kept = encoder.kv_cache
+        encoder.kv_cache = KVCache(kept.max_bytes) if cached and kept is not None else None
+        try:
+            with torch.inference_mode():
+                return encode_stream(encoder, encoder.new_queue(), ids, segment_batching=batching)
+        finally:
+            encoder.kv_cache = kept
 
     return run
 
 
 def bench_ingest(encoder: EvoEncoder, texts: list[str], repeats: int = 3) -> dict[str, float]:
-    """Segments/s of the three ways to encode the same turns; tokens counted with special tokens."""
+    """Segments/s of the three ways to encode the same turns, the evolvable ones also without the key/value cache
+    (``_uncached``), all timed in turns; tokens counted with special tokens."""
     ids = encoder.tokenize(texts)
     static = static_encoder(encoder)
-    seconds = {
-        "static": _timed(lambda: static(texts), repeats),
-        "evolvable_batched": _timed(evolvable_ingest(encoder, ids, True), repeats),
-        "evolvable_sequential": _timed(evolvable_ingest(encoder, ids, False), max(1, repeats - 2)),
-    }
+    sequential = max(1, repeats - 2)
+    runs = {"static": (lambda: static(texts), repeats)}
+    for suffix, cached in (("", True), ("_uncached", False)):
+        runs[f"evolvable_batched{suffix}"] = (evolvable_ingest(encoder, ids, True, cached), repeats)
+        runs[f"evolvable_sequential{suffix}"] = (evolvable_ingest(encoder, ids, False, cached), sequential)
+    seconds = _timed_together(runs)
     tokens = sum(len(row) for row in ids)
     report: dict[str, float] = {"segments": len(texts), "tokens": tokens}
     for name, value in seconds.items():
         report[f"{name}_seconds"] = value
         report[f"{name}_segments_per_s"] = len(texts) / value
-    report["batched_vs_static"] = seconds["evolvable_batched"] / seconds["static"]
-    report["batching_speedup"] = seconds["evolvable_sequential"] / seconds["evolvable_batched"]
+    for suffix in ("", "_uncached"):
+        report[f"batched_vs_static{suffix}"] = seconds[f"evolvable_batched{suffix}"] / seconds["static"]
+        report[f"batching_speedup{suffix}"] = (
+            seconds[f"evolvable_sequential{suffix}"] / seconds[f"evolvable_batched{suffix}"]
+        )
     return report
+
+
+def bench_query_encode(encoder: EvoEncoder, texts: list[str], questions: list[str]) -> dict[str, float]:
+    """Milliseconds (p50) to encode one question with the memory of the ingested turns, with the key/value cache
+    (warm, as in a namespace already read) and without it, in turns."""
+    queue = encoder.new_queue()
+    with torch.inference_mode():
+        encode_stream(encoder, queue, encoder.tokenize(texts))
+    kept = encoder.kv_cache
+    latencies: dict[str, list[float]] = {"": [], "_uncached": []}
+    try:
+        for question in [questions[0], *questions]:  # the first one warms up
+            for suffix, cache in (("", kept), ("_uncached", None)):
+                encoder.kv_cache = cache
+                start = time.perf_counter()
+                with torch.inference_mode():
+                    encoder.encode_queries(queue.latents, queue.latent_steps(), [question])
+                latencies[suffix].append(1000 * (time.perf_counter() - start))
+    finally:
+        encoder.kv_cache = kept
+    return {f"query_encode_p50_ms{suffix}": statistics.median(values[1:]) for suffix, values in latencies.items()}
 
 
 def bench_query(
@@ -234,9 +279,9 @@ def run_bench(
     show_progress: bool = False,
     echo: Callable[[str], None] = print,
 ) -> dict:
-    """Every figure: ingest three ways and their peak memory, and (``scaling``) linearity of ingest cost and query
-    latency at 1K/10K/100K segments. A conversation with fewer than ``turns`` turns is benchmarked whole, said
-    through ``echo``."""
+    """Every figure: ingest three ways (with and without the key/value cache), query encoding with and without
+    it, peak memory, and (``scaling``) linearity of ingest cost and query latency at 1K/10K/100K segments. A
+    conversation with fewer than ``turns`` turns is benchmarked whole, said through ``echo``."""
     from .models import load_encoder
 
     encoder = load_encoder(model)
@@ -246,6 +291,7 @@ def run_bench(
     texts = [f"{m['name']}: {m['content']}" for m in messages]
     stages: dict[str, Callable[[], dict]] = {
         "ingest": lambda: bench_ingest(encoder, texts, repeats),
+        "query encode": lambda: bench_query_encode(encoder, texts, questions),
         "peak memory": lambda: bench_peak_memory(model, texts),
     }
     if scaling:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
+import functools
 import hashlib
 import shutil
 import threading
@@ -17,7 +19,8 @@ from torch import nn
 
 from .backbone import EMBEDDED_PREFIX, backbone_digest, check_safetensors, load_backbone, resolve_backbone_dir
 from .config import CONFIG_NAME, EvoConfig
-from .packing import Layout, MemoryBlock, SegmentPiece, pack
+from .kv_cache import KVCache, Prefix, Recorder, cache_argument, exact_for
+from .packing import Layout, MemoryBlock, PackedBatch, SegmentPiece, pack
 from .queue import LatentQueue
 from .segmenter import Segmenter
 
@@ -51,6 +54,10 @@ class EvoEncoder(nn.Module):
     """Backbone + LoRA adapters "memory" and "retrieval" + K query tokens + three identity-initialised projections.
 
     Untrained (zero LoRA, identity projections) its retrieval path equals the static backbone.
+
+    Inference (eval mode, no grad) reads the memory through ``kv_cache``, the exact cache of the latents' keys
+    and values (``kv_cache.py``); set it to None to recompute them in every pass, or to a ``KVCache`` of
+    another size.
     """
 
     def __init__(self, config: EvoConfig | None = None, backbone_dir: Path | None = None):
@@ -62,6 +69,8 @@ class EvoEncoder(nn.Module):
         self.backbone_dir = backbone_dir or resolve_backbone_dir(self.config.backbone)
         base, self.tokenizer, self.info = load_backbone(self.backbone_dir)
         self._check_fits()
+        self.kv_cache: KVCache | None = KVCache() if exact_for(base.config) else None
+        self._cache_argument = cache_argument(base)
         lora = LoraConfig(
             r=self.config.lora_r,
             lora_alpha=self.config.lora_alpha,
@@ -144,26 +153,57 @@ class EvoEncoder(nn.Module):
         return embedding(torch.tensor(ids, dtype=torch.long, device=embedding.weight.device))
 
     def _memory_block(self, latents: torch.Tensor, steps: torch.Tensor) -> MemoryBlock:
+        """The raw latents with their steps and slots; ``_run`` projects them."""
         k = self.config.num_query_tokens
         slots = (steps % self.config.queue_steps) * k + torch.arange(steps.shape[0]) % k
-        return MemoryBlock(self.latent_proj(latents), steps, slots)
+        return MemoryBlock(latents, steps, slots)
+
+    def _projected(self, block: MemoryBlock | None) -> MemoryBlock | None:
+        return None if block is None else dataclasses.replace(block, embeds=self.latent_proj(block.embeds))
 
     def _run(self, adapter: str | None, rows: list) -> tuple[torch.Tensor, list[list[tuple[int, int]]]]:
-        """Forward packed rows through one adapter, or (``adapter=None``) through the frozen base model."""
-        batch = pack(self.layout, rows)
+        """Forward packed rows through one adapter, or (``adapter=None``) through the frozen base model.
+
+        In inference the memory's keys and values come from ``kv_cache`` and only the text runs.
+        """
+        if adapter is None:
+            model = self._plain_backbone[0]
+        elif self.training or torch.is_grad_enabled():
+            self.backbone.set_adapter(adapter)
+            for parameter in self._lora_parameters:  # set_adapter freezes the other adapter; both train
+                parameter.requires_grad_(True)
+            model = self.backbone
+        else:
+            model = self._merged_model(adapter)
+        cached = self.kv_cache is not None and not self.training and not torch.is_grad_enabled()
+        if cached and any(memory is not None and memory.embeds.shape[0] for memory, _ in rows):
+            compute = functools.partial(self._group_kv, model)
+            prefix = self.kv_cache.prefix(adapter or "base", [memory for memory, _ in rows], compute)
+            batch = pack(self.layout, rows, prefix=True)
+            return self._forward(model, batch, prefix), batch.spans
+        batch = pack(self.layout, [(self._projected(memory), segments) for memory, segments in rows])
+        return self._forward(model, batch), batch.spans
+
+    def _forward(self, model: nn.Module, batch: PackedBatch, cache: Prefix | Recorder | None = None) -> torch.Tensor:
         inputs = {
             "inputs_embeds": batch.inputs_embeds,
             "attention_mask": batch.attention_mask,
             "position_ids": batch.position_ids,
         }
-        if adapter is None:
-            return self._plain_backbone[0](**inputs).last_hidden_state, batch.spans
-        if self.training or torch.is_grad_enabled():
-            self.backbone.set_adapter(adapter)
-            for parameter in self._lora_parameters:  # set_adapter freezes the other adapter; both train
-                parameter.requires_grad_(True)
-            return self.backbone(**inputs).last_hidden_state, batch.spans
-        return self._merged_model(adapter)(**inputs).last_hidden_state, batch.spans
+        if cache is not None:
+            inputs[self._cache_argument] = cache
+        return model(**inputs).last_hidden_state
+
+    def _group_kv(self, model: nn.Module, groups: list[MemoryBlock]) -> torch.Tensor:
+        """Every layer's keys and values of write groups, each read alone: (groups, layers, 2, heads, n, head_dim)."""
+        recorder = Recorder()
+        self._forward(model, pack(self.layout, [(self._projected(group), []) for group in groups]), recorder)
+        if len(recorder.layers) != model.config.num_hidden_layers:
+            raise RuntimeError(
+                f"the backbone handed {len(recorder.layers)} of {model.config.num_hidden_layers} layers' keys and "
+                "values to its cache; set encoder.kv_cache = None"
+            )
+        return recorder.stacked()
 
     def _merged_model(self, adapter: str) -> nn.Module:
         """Inference shortcut: a copy of the plain backbone with the adapter's LoRA delta folded into its weights.
@@ -186,7 +226,7 @@ class EvoEncoder(nn.Module):
     def train(self, mode: bool = True) -> EvoEncoder:
         """Train mode for the adapters and projections. The frozen backbone's dropout layers stay off; its attention
         dropout (applied by the attention modules themselves at the config's rate) stays active as a regulariser."""
-        self._merged = {}
+        self._weights_changed()
         super().train(mode)
         for name, module in self.backbone.named_modules():
             if isinstance(module, nn.Dropout) and "lora_" not in name:
@@ -312,7 +352,13 @@ class EvoEncoder(nn.Module):
                 f"unexpected {sorted(unexpected)[:3]}"
             )
         self.load_state_dict(state, strict=False)
+        self._weights_changed()
+
+    def _weights_changed(self) -> None:
+        """Drop what was computed from the weights: merged models and cached keys and values."""
         self._merged = {}
+        if self.kv_cache is not None:
+            self.kv_cache.clear()
 
     def fingerprint(self) -> str:
         """Hex digest of the config (but where the backbone lives), the backbone's files and the evomem weights."""

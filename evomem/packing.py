@@ -39,7 +39,7 @@ class SegmentPiece:
 class PackedBatch:
     inputs_embeds: torch.Tensor  # (B, T, D)
     position_ids: torch.Tensor  # (B, T)
-    attention_mask: torch.Tensor  # (B, 1, T, T), additive: 0 where attention is allowed
+    attention_mask: torch.Tensor  # (B, 1, T, W + T), additive: 0 where attention is allowed (W: see pack)
     spans: list[list[tuple[int, int]]]  # per row, per segment: (start, end) in the sequence
 
 
@@ -93,8 +93,8 @@ def _row_tensors(layout: Layout, memory: MemoryBlock | None, segments: list[Segm
     return [torch.cat(values) for values in (kind, group, step, index, lo, hi, previous, positions)]
 
 
-def _allowed(layout: Layout, kind, group, step, index, lo, hi, previous, length: int) -> torch.Tensor:
-    """(length, length) boolean: may token a (row) attend to token b (column)."""
+def _allowed(layout: Layout, kind, group, step, index, lo, hi, previous) -> torch.Tensor:
+    """(n, n) boolean over one row's tokens: may token a (row) attend to token b (column)."""
     n = kind.shape[0]
     a_kind, b_kind = kind[:, None], kind[None, :]
     same_group_mem = (a_kind == MEMORY) & (b_kind == MEMORY) & (step[:, None] == step[None, :])
@@ -108,29 +108,39 @@ def _allowed(layout: Layout, kind, group, step, index, lo, hi, previous, length:
         not_future = order[None, :] <= order[:, None]
         same_group_mem &= not_future
         same_segment &= not_future
-    allowed = torch.eye(length, dtype=torch.bool)  # padding tokens attend to themselves: no NaN
-    allowed[:n, :n] |= same_group_mem | reads_memory | same_segment | earlier_segment
-    return allowed
+    return same_group_mem | reads_memory | same_segment | earlier_segment
 
 
-def pack(layout: Layout, rows: list[tuple[MemoryBlock | None, list[SegmentPiece]]]) -> PackedBatch:
-    """Right-pad rows to one length; positions and the additive attention mask follow the rules above."""
-    reference = rows[0][1][0].embeds
+def pack(
+    layout: Layout, rows: list[tuple[MemoryBlock | None, list[SegmentPiece]]], prefix: bool = False
+) -> PackedBatch:
+    """Right-pad rows to one length; positions and the additive attention mask follow the rules above.
+
+    With ``prefix`` the memory tokens stay out of the sequence: their keys and values come from a cache
+    (``kv_cache.py``), and the mask's first W columns (W the largest memory block) stand for row r's memory
+    tokens 0 .. m_r - 1, the other W + T columns for the sequence's tokens.
+    """
+    first_memory, first_segments = rows[0]
+    reference = first_segments[0].embeds if first_segments else first_memory.embeds
     attributes = [_row_tensors(layout, memory, segments) for memory, segments in rows]
-    length = max(attrs[0].shape[0] for attrs in attributes)
+    sizes = [memory.embeds.shape[0] if memory is not None else 0 for memory, _ in rows]
+    skipped = sizes if prefix else [0] * len(rows)  # leading tokens of each row left out of its sequence
+    width = max(skipped)
+    length = max(attrs[0].shape[0] - skip for attrs, skip in zip(attributes, skipped, strict=True))
     embeds = reference.new_zeros((len(rows), length, reference.shape[1]))
     position_ids = torch.zeros((len(rows), length), dtype=torch.long)
-    allowed = torch.zeros((len(rows), length, length), dtype=torch.bool)
+    allowed = torch.zeros((len(rows), length, width + length), dtype=torch.bool)
+    allowed[:, :, width:] = torch.eye(length, dtype=torch.bool)  # padding tokens attend to themselves: no NaN
     spans = []
-    for r, ((memory, segments), attrs) in enumerate(zip(rows, attributes, strict=True)):
-        pieces = ([memory.embeds] if memory is not None and memory.embeds.shape[0] else []) + [
-            s.embeds for s in segments
-        ]
-        row_embeds = torch.cat(pieces)
+    for r, ((memory, segments), attrs, skip) in enumerate(zip(rows, attributes, skipped, strict=True)):
+        in_sequence = ([memory.embeds] if sizes[r] and not prefix else []) + [s.embeds for s in segments]
+        row_embeds = torch.cat(in_sequence)
         n = row_embeds.shape[0]
         embeds[r, :n] = row_embeds
-        position_ids[r, :n] = attrs[-1]
-        allowed[r] = _allowed(layout, *attrs[:-1], length=length)
+        position_ids[r, :n] = attrs[-1][skip:]
+        rules = _allowed(layout, *attrs[:-1])[skip:]
+        allowed[r, :n, :skip] = rules[:, :skip]
+        allowed[r, :n, width : width + n] = rules[:, skip:]
         start = n - sum(s.embeds.shape[0] for s in segments)
         row_spans = []
         for segment in segments:

@@ -188,11 +188,11 @@ def test_bench_says_when_the_sample_is_short_and_no_scaling_skips_scaling(tmp_pa
 
     ran = []
     monkeypatch.setattr(evomem.models, "load_encoder", lambda model: None)
-    for stage in ("bench_ingest", "bench_peak_memory", "bench_linearity", "bench_query_scaling"):
+    for stage in ("bench_ingest", "bench_query_encode", "bench_peak_memory", "bench_linearity", "bench_query_scaling"):
         monkeypatch.setattr(bench, stage, lambda *args, stage=stage, **kwargs: ran.append(stage) or {stage: 1.0})
     sample = Path(str(files("evomem") / "data" / "sample_conversation.json"))
     result = CliRunner().invoke(main, ["bench", "--data", str(sample), "--turns", "100", "--no-scaling"])
-    assert result.exit_code == 0 and ran == ["bench_ingest", "bench_peak_memory"]
+    assert result.exit_code == 0 and ran == ["bench_ingest", "bench_query_encode", "bench_peak_memory"]
     assert f"note: {sample} has 36 turns, fewer than the 100 asked: benchmarking 36" in result.output
 
 
