@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import pytest
 from langchain_evomem import EvoEmbeddings
 from llama_index.core import Document, VectorStoreIndex
 from llama_index.embeddings.evomem import EvoEmbedding
@@ -74,8 +75,11 @@ def test_a_persisted_index_ranks_the_same_in_a_new_process(evo_encoder, tmp_path
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
     result = json.loads(child.stdout)
-    assert result["query"] == embed_model.get_query_embedding(QUESTION)
-    assert [tuple(pair) for pair in result["ranking"]] == ranking(index)
+    # equal up to float rounding: thread counts and a cold or warm key/value cache change the last bits
+    assert result["query"] == pytest.approx(embed_model.get_query_embedding(QUESTION), abs=1e-6)
+    expected = ranking(index)
+    assert [text for text, _ in result["ranking"]] == [text for text, _ in expected]
+    assert [score for _, score in result["ranking"]] == pytest.approx([score for _, score in expected], abs=1e-6)
 
 
 def streams_paragraph(readme: Path) -> str:
