@@ -7,7 +7,8 @@ export OMP_NUM_THREADS=1
 systems=evomem,static,bm25
 for candidate in "$@"; do
   name=${candidate%%=*} model=${candidate#*=}
-  [ -f "runs/select/$name/eval-dev.json" ] && continue  # done in an earlier session
-  evomem --model "$model" eval records runs/data5/dev.jsonl --systems "$systems" --output-dir "runs/select/$name"
+  if [ ! -f "runs/select/$name/eval-dev.json" ]; then  # else done in an earlier session
+    evomem --model "$model" eval records runs/data5/dev.jsonl --systems "$systems" --output-dir "runs/select/$name"
+  fi
   systems=evomem
 done
