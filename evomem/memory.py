@@ -159,9 +159,6 @@ class EvoMemory:
         self.recovered: list[str] = []  # what reconciling interrupted writes did, one line each
         self._closed = False
         self._writes = SerialWorker("evomem-write")  # the thread of the async writes
-        if self.store.legacy_records():  # a store of evomem's first layout: one collection per namespace now
-            with self._writing(None):
-                self.store.migrate_legacy(show_progress)
         self._reconcile_if_idle()
 
     # ----- life cycle -----------------------------------------------------------------------------------------
@@ -192,10 +189,8 @@ class EvoMemory:
         """This model's collection; an embedded database that SQLite cannot read is a ``StoreCorruptedError``."""
         from chromadb.errors import InternalError
 
-        store = SegmentStore(connection, self.fingerprint, self.encoder.dim, lexical=LexicalIndex(self.states))
         try:
-            store.legacy_records()  # reads the database
-            return store
+            return SegmentStore(connection, self.fingerprint, self.encoder.dim, lexical=LexicalIndex(self.states))
         except InternalError as error:
             if not connection.embedded:
                 raise

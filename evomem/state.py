@@ -22,11 +22,6 @@ def _checksum(latents: torch.Tensor) -> str:
     return hashlib.sha256(latents.contiguous().numpy().tobytes()).hexdigest()
 
 
-def namespace_digest(namespace: str) -> str:
-    """The name a namespace's files and collection derive from (hex; never the namespace itself)."""
-    return hashlib.sha256(namespace.encode("utf-8")).hexdigest()[:32]
-
-
 def rebuild_command(namespace: str | None = None) -> str:
     """How to rebuild one namespace's memory state (every namespace's when None) from its stored text."""
     if namespace is None:
@@ -62,7 +57,8 @@ class StateDirectory:
         self.directory = Path(root) / "state" / fingerprint
 
     def path(self, namespace: str) -> Path:
-        return self.directory / f"{namespace_digest(namespace)}.safetensors"
+        digest = hashlib.sha256(namespace.encode("utf-8")).hexdigest()[:32]
+        return self.directory / f"{digest}.safetensors"
 
     def save(self, namespace: str, queue: LatentQueue) -> None:
         latents = queue.latents.detach().to(torch.float32).cpu().contiguous()
