@@ -180,6 +180,11 @@ def bench_linearity(encoder: EvoEncoder, texts: list[str], lengths=(100, 200, 40
     return report
 
 
+def _jittered(vectors: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Copies of stored vectors plus small noise, so the vector index holds distinct points."""
+    return torch.nn.functional.normalize(vectors + 0.02 * torch.randn(*vectors.shape, generator=generator), dim=-1)
+
+
 def bench_query_scaling(
     encoder: EvoEncoder, texts: list[str], questions: list[str], sizes=(300, 1000, 10000, 100000), queries: int = 50
 ) -> dict[str, float]:
@@ -205,9 +210,7 @@ def bench_query_scaling(
             while count < size:
                 batch = min(5000, size - count)
                 source = (torch.arange(count, count + batch) % len(stored)).tolist()
-                noisy = torch.nn.functional.normalize(
-                    vectors[source] + 0.02 * torch.randn(batch, vectors.shape[1], generator=generator), dim=-1
-                )
+                noisy = _jittered(vectors[source], generator)
                 positions = range(count, count + batch)
                 metadatas = [
                     {**stored[s].metadata, "position": p, "message_id": f"t{p}", "part": 0}
@@ -248,9 +251,7 @@ def bench_many_namespaces(
         generator = torch.Generator().manual_seed(0)
         for number in range(1, namespaces):
             name = f"user-{number}"
-            noisy = torch.nn.functional.normalize(
-                vectors + 0.02 * torch.randn(*vectors.shape, generator=generator), dim=-1
-            )
+            noisy = _jittered(vectors, generator)
             metadatas = [{**record.metadata, "namespace": name} for record in stored]
             ids = [record_id(name, record.metadata["position"]) for record in stored]
             memory.store.upsert(ids, noisy, [record.text for record in stored], metadatas)
