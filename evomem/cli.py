@@ -300,8 +300,15 @@ def bench(ctx, data, turns, repeats, output, no_scaling):
     show_default=True,
     help="Where the JSON and the plot go.",
 )
+@click.option(
+    "--resume/--no-resume",
+    default=True,
+    show_default=True,
+    help="Log each group's scores in the output directory as it finishes and, if a run of the same task, model "
+    "and systems stopped part way, go on from its log.",
+)
 @click.pass_context
-def evaluate_command(ctx, kind, path, systems, limit, output_dir):
+def evaluate_command(ctx, kind, path, systems, limit, output_dir, resume):
     """Retrieval quality on a benchmark (LoCoMo, REALTALK, LongMemEval, LMEB/BEIR) or on stream records
     (``evomem data build``, e.g. the training sources' dev parts) against baselines."""
     require_eval_extra("eval")
@@ -313,7 +320,9 @@ def evaluate_command(ctx, kind, path, systems, limit, output_dir):
     if limit is not None:
         task = task.first(limit)
     names = [name.strip() for name in systems.split(",") if name.strip()]
-    results = evaluate(task, load_encoder(ctx.obj["model"]), names, ctx.obj["segment_batching"])
+    encoder = load_encoder(ctx.obj["model"])
+    resume_dir = output_dir if resume else None
+    results = evaluate(task, encoder, names, ctx.obj["segment_batching"], resume_dir=resume_dir)
     click.echo(markdown_table(results))
     for what, written in write_outputs(results, output_dir).items():
         click.echo(f"{what}: {written}")

@@ -211,3 +211,46 @@ def test_records_are_asked_at_their_points_and_the_product_search_ranks_like_the
     assert per_query["search-lexical"][0]["recall@1"] == 1.0  # one cello segment among the first three
     assert per_query["search-lexical"][1]["recall@5"] == 1.0
     assert set(results["systems"]["search-hybrid"]["categories"]) == {"friendsqa", "qmsum"}
+
+
+def test_a_stopped_evaluation_resumes_from_its_log(tmp_path, tiny_bert_dir, monkeypatch):
+    """Groups scored before a stop are read back from the log, a line cut off by the stop is scored again,
+    the results equal an uninterrupted run's and the log is gone once they are complete."""
+    from evomem.evaluation.systems import EvolvableRanker
+
+    segments = [f"Speaker{i % 2}: line {i} about the {word}" for i, word in enumerate(["oboe", "pier", "kiln"] * 4)]
+    records = [
+        {"segments": segments, "queries": [{"query": word, "evidence": [i], "at": 12}], "source": f"source{i}"}
+        for i, word in enumerate(["oboe", "pier", "kiln"])
+    ]
+    path = tmp_path / "dev.jsonl"
+    path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    task = load_task("records", path)
+    encoder = EvoEncoder(small_config(tiny_bert_dir))
+    systems = ["evomem", "bm25"]
+    uninterrupted = evaluate(task, encoder, systems, show_progress=False)
+
+    ranked, rank_points = [], EvolvableRanker.rank_points
+
+    def stop_at_the_third_group(ranker, group, points):
+        ranked.append(group.id)
+        if len(ranked) == 3:
+            raise KeyboardInterrupt
+        return rank_points(ranker, group, points)
+
+    monkeypatch.setattr(EvolvableRanker, "rank_points", stop_at_the_third_group)
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(task, encoder, systems, show_progress=False, resume_dir=out)
+    (log,) = out.glob("eval-*.partial.jsonl")
+    assert len(log.read_text().splitlines()) == 2
+    log.write_text(log.read_text() + '{"group": "' + task.groups[2].id + '", "rows": {"evom')  # a cut-off line
+
+    ranked.clear()
+    monkeypatch.setattr(EvolvableRanker, "rank_points", lambda r, g, p: ranked.append(g.id) or rank_points(r, g, p))
+    assert evaluate(task, encoder, ["bm25"], show_progress=False, resume_dir=out)["systems"]  # another digest
+    assert ranked == [] and log.exists()
+    resumed = evaluate(task, encoder, systems, show_progress=False, resume_dir=out)
+    assert ranked == [task.groups[2].id]
+    assert resumed == uninterrupted
+    assert not log.exists()

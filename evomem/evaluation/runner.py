@@ -12,8 +12,9 @@ from tqdm.auto import tqdm
 from ..encoder import EvoEncoder
 from ..ranking import reciprocal_rank_fusion
 from .metrics import RECALL_AT, score_ranking
+from .resume import GroupLog, GroupRows, run_digest
 from .systems import FUSED_SYSTEMS, build_rankers
-from .tasks import Task
+from .tasks import Group, Query, Task
 
 METRICS = (*(f"recall@{k}" for k in RECALL_AT), "ndcg@10", "mrr")
 
@@ -24,35 +25,36 @@ def evaluate(
     systems: Sequence[str],
     segment_batching: bool = True,
     show_progress: bool = True,
+    resume_dir: Path | None = None,
 ) -> dict:
-    """Per-query scores of each system and their means per category and overall (headline categories)."""
+    """Per-query scores of each system and their means per category and overall (headline categories).
+
+    With ``resume_dir``, each group's scores are logged there as it finishes (``resume.GroupLog``); a run
+    stopped part way resumes from the log and removes it once the results are complete."""
     rankers = build_rankers(systems, encoder, segment_batching)
     queries_by_group = defaultdict(list)
     for query in task.queries:
         queries_by_group[query.group].append(query)
+    log = None
+    if resume_dir is not None:
+        log = GroupLog(resume_dir, task.name, run_digest(task, encoder.fingerprint(), systems, segment_batching))
+    done = log.read() if log else {}
     per_query: dict[str, list[dict]] = {name: [] for name in systems}
-    for group in tqdm(task.groups, desc=f"eval {task.name}", unit="group", disable=not show_progress):
+    progress = tqdm(task.groups, desc=f"eval {task.name}", unit="group", disable=not show_progress)
+    if done:
+        progress.write(f"resuming: {len(done)} of {len(task.groups)} groups scored by an earlier run ({log.path})")
+    for group in progress:
         queries = queries_by_group.get(group.id)
         if not queries:
             continue
-        queries.sort(key=lambda q: len(group.texts) if q.at is None else q.at)  # stable: in file order per point
-        points: dict[int, list[str]] = defaultdict(list)
-        for query in queries:
-            points[len(group.texts) if query.at is None else query.at].append(query.text)
-        rankings = {}
-        for name, ranker in rankers.items():
-            by_point = ranker.rank_points(group, points)
-            rankings[name] = [ranking for at in points for ranking in by_point[at]]
+        rows = done.get(group.id)
+        if rows is None:
+            rows = _score_group(group, queries, rankers, systems)
+            if log:
+                log.append(group.id, rows)
         for name in systems:
-            if name in FUSED_SYSTEMS:
-                parts = [rankings[base] for base in FUSED_SYSTEMS[name]]
-                ranked = [list(reciprocal_rank_fusion(list(pair))) for pair in zip(*parts, strict=True)]
-            else:
-                ranked = rankings[name]
-            for query, ranking in zip(queries, ranked, strict=True):
-                scores = score_ranking(ranking, set(query.relevant))
-                per_query[name].append({"query": query.id, "category": query.category, **scores})
-    return {
+            per_query[name] += rows[name]
+    results = {
         "task": task.name,
         "fingerprint": encoder.fingerprint(),
         "headline_excludes": sorted(task.headline_excludes),
@@ -60,6 +62,33 @@ def evaluate(
         "systems": {name: _aggregate(rows, task.headline_excludes) for name, rows in per_query.items()},
         "per_query": per_query,
     }
+    if log:
+        log.remove()
+    return results
+
+
+def _score_group(group: Group, queries: list[Query], rankers: dict, systems: Sequence[str]) -> GroupRows:
+    """Each system's score rows for the group's queries, each query ranked at its point."""
+    queries = sorted(queries, key=lambda q: len(group.texts) if q.at is None else q.at)  # stable: file order
+    points: dict[int, list[str]] = defaultdict(list)
+    for query in queries:
+        points[len(group.texts) if query.at is None else query.at].append(query.text)
+    rankings = {}
+    for name, ranker in rankers.items():
+        by_point = ranker.rank_points(group, points)
+        rankings[name] = [ranking for at in points for ranking in by_point[at]]
+    rows: GroupRows = {}
+    for name in systems:
+        if name in FUSED_SYSTEMS:
+            parts = [rankings[base] for base in FUSED_SYSTEMS[name]]
+            ranked = [list(reciprocal_rank_fusion(list(pair))) for pair in zip(*parts, strict=True)]
+        else:
+            ranked = rankings[name]
+        rows[name] = [
+            {"query": query.id, "category": query.category, **score_ranking(ranking, set(query.relevant))}
+            for query, ranking in zip(queries, ranked, strict=True)
+        ]
+    return rows
 
 
 def _mean(rows: list[dict]) -> dict[str, float]:
