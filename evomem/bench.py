@@ -219,8 +219,8 @@ def bench_query_scaling(
                 ids = [record_id("scale", p) for p in positions]
                 memory.store.upsert(ids, noisy, [stored[s].text for s in source], metadatas)
                 count += batch
-            queue = memory.states.load("scale", *memory._queue_shape())
-            memory.states.save("scale", LatentQueue(*memory._queue_shape(), queue.latents, step=count))
+            queue = memory.states.load("scale", *memory.encoder.queue_shape)
+            memory.states.save("scale", LatentQueue(*memory.encoder.queue_shape, queue.latents, step=count))
             for mode in MODES:
                 figures = bench_query(memory, "scale", asked, mode=mode)
                 report[f"query_{mode}_p50_ms_at_{size}"] = figures["p50_ms"]
@@ -247,7 +247,7 @@ def bench_many_namespaces(
         memory.add_messages([{"role": "user", "content": t, "id": f"m{i}"} for i, t in enumerate(base)], "user-0")
         stored = memory.store.fetch([record_id("user-0", position) for position in range(size)])
         vectors = torch.tensor([record.embedding for record in stored])
-        queue = memory.states.load("user-0", *memory._queue_shape())
+        queue = memory.states.load("user-0", *memory.encoder.queue_shape)
         generator = torch.Generator().manual_seed(0)
         for number in range(1, namespaces):
             name = f"user-{number}"

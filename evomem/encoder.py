@@ -113,10 +113,14 @@ class EvoEncoder(nn.Module):
     def device(self) -> torch.device:
         return self.query_tokens.device
 
+    @property
+    def queue_shape(self) -> tuple[int, int, int]:
+        """This encoder's memory as ``LatentQueue`` takes it: latents a step (K), steps kept (L), dimension."""
+        return self.config.num_query_tokens, self.config.queue_steps, self.dim
+
     def new_queue(self) -> LatentQueue:
         """An empty latent memory shaped for this encoder, on its device."""
-        empty = torch.zeros(0, self.dim, device=self.device)
-        return LatentQueue(self.config.num_query_tokens, self.config.queue_steps, self.dim, empty)
+        return LatentQueue(*self.queue_shape, torch.zeros(0, self.dim, device=self.device))
 
     def segmenter(self) -> Segmenter:
         """A segmenter for this encoder's limit, leaving room for the special tokens every segment carries."""
