@@ -108,7 +108,7 @@ def bench_query_encode(encoder: EvoEncoder, texts: list[str], questions: list[st
                 encoder.kv_cache = cache
                 start = time.perf_counter()
                 with torch.inference_mode():
-                    encoder.encode_queries(queue.latents, queue.latent_steps(), [question])
+                    encoder.encode_queries(queue, [question])
                 latencies[suffix].append(1000 * (time.perf_counter() - start))
     finally:
         encoder.kv_cache = kept

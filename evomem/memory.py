@@ -385,7 +385,7 @@ class EvoMemory:
         vectors = None
         if mode != "lexical":
             with torch.inference_mode():
-                vectors = self.encoder.encode_queries(queue.latents, queue.latent_steps(), queries)
+                vectors = self.encoder.encode_queries(queue, queries)
         depth = max(k, FUSION_DEPTH) if mode == "hybrid" else k
         rankings = []
         for i, query in enumerate(queries):
