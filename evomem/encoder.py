@@ -18,7 +18,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from .backbone import EMBEDDED_PREFIX, backbone_digest, check_safetensors, load_backbone, resolve_backbone_dir
-from .config import CONFIG_NAME, EvoConfig
+from .config import CONFIG_NAME, RETIRED, EvoConfig
 from .kv_cache import KVCache, Prefix, Recorder, cache_argument, exact_for
 from .packing import Layout, MemoryBlock, PackedBatch, ReadRow, SegmentPiece, SegmentRead, pack
 from .queue import LatentQueue
@@ -345,7 +345,7 @@ class EvoEncoder(nn.Module):
     def fingerprint(self) -> str:
         """Hex digest of the config (but where the backbone lives), the backbone's files and the evomem weights."""
         digest = hashlib.sha256()
-        config = self.config.to_dict()
+        config = {**self.config.to_dict(), **RETIRED}
         config.pop("backbone")
         digest.update(repr(sorted(config.items())).encode())
         digest.update(backbone_digest(self.backbone_dir).encode())

@@ -7,7 +7,7 @@ import torch
 from conftest import randomize_evo_weights, small_config
 from transformers import AutoModel
 
-from evomem import EvoEncoder, LatentQueue
+from evomem import EvoConfig, EvoEncoder, LatentQueue
 from evomem.packing import ReadRow, SegmentRead
 from evomem.stream import encode_stream, plan_packs
 
@@ -194,3 +194,9 @@ def test_inference_from_threads_matches_sequential(tiny_bert_dir):
     with ThreadPoolExecutor(4) as pool:  # memory and retrieval passes of several streams interleave
         results = list(pool.map(lambda _: _stream(encoder, batching=True)[0], range(8)))
     assert all(torch.allclose(result, expected, atol=1e-6) for result in results)
+
+
+def test_configs_saved_with_the_retired_extra_setting_still_load(tiny_bert_dir):
+    saved = {**small_config(tiny_bert_dir).to_dict(), "extra": {}}  # as evomem wrote configs before
+    config = EvoConfig.from_dict(saved)
+    assert config == small_config(tiny_bert_dir) and "extra" not in config.to_dict()
