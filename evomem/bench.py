@@ -44,11 +44,10 @@ def _timed_together(runs: dict[str, tuple[Callable[[], object], int]]) -> dict[s
 
 
 def static_encoder(encoder: EvoEncoder) -> Callable[[list[str]], object]:
-    """The static base model as users run it: sentence-transformers over the same backbone directory."""
-    from sentence_transformers import SentenceTransformer
+    """The static base model's encode, reading as many tokens of a text as the encoder's segments hold."""
+    from .loading import static_model
 
-    model = SentenceTransformer(str(encoder.backbone_dir), device="cpu", local_files_only=True, trust_remote_code=False)
-    model.max_seq_length = encoder.config.segment_max_tokens
+    model = static_model(encoder, encoder.config.segment_max_tokens)
     return lambda texts: model.encode(texts, batch_size=32, normalize_embeddings=True)
 
 
@@ -146,7 +145,7 @@ def peak_rss_mb() -> float:
 
 def _ingest_in_child(model: str | None, texts: list[str], batching: bool | None) -> dict[str, float]:
     """Run one ingest mode in a fresh process; ``batching=None`` is the static base. Returns seconds and peak RSS."""
-    from .models import load_encoder
+    from .loading import load_encoder
 
     encoder = load_encoder(model)
     if batching is None:
@@ -283,7 +282,7 @@ def run_bench(
     """Every figure: ingest three ways (with and without the key/value cache), query encoding with and without
     it, peak memory, and (``scaling``) linearity of ingest cost and query latency at 1K/10K/100K segments. A
     conversation with fewer than ``turns`` turns is benchmarked whole, said through ``echo``."""
-    from .models import load_encoder
+    from .loading import load_encoder
 
     encoder = load_encoder(model)
     messages, questions = locomo_turns(data, turns)

@@ -307,7 +307,7 @@ def evaluate_command(ctx, kind, path, systems, limit, output_dir):
     require_eval_extra("eval")
     from .evaluation import evaluate, load_task
     from .evaluation.runner import markdown_table, write_outputs
-    from .models import load_encoder
+    from .loading import load_encoder
 
     task = load_task(kind, path)
     if limit is not None:
@@ -553,7 +553,7 @@ def probe(ctx, count):
     """Temporal-sensitivity probe: does the top hit land in the asked third (first / middle / last)?"""
     require_eval_extra("probe")
     from .evaluation.probe import probe_table, run_probe
-    from .models import load_encoder
+    from .loading import load_encoder
 
     click.echo(probe_table(run_probe(load_encoder(ctx.obj["model"]), count=count, show_progress=True)))
 

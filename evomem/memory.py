@@ -19,7 +19,7 @@ from .encoder import EvoEncoder
 from .errors import MemoryClosedError, StoreCorruptedError
 from .journal import JournalError
 from .lexical import LexicalIndex
-from .models import load_encoder
+from .loading import load_encoder
 from .queue import LatentQueue
 from .ranking import (
     FUSION_DEPTH,

@@ -50,7 +50,7 @@ def test_default_batched_with_k1_matches_sequential():
 
 
 def test_shipped_default_weights_are_trained_small_and_loaded_by_default():
-    from evomem.models import DEFAULT_WEIGHTS, load_encoder
+    from evomem.loading import DEFAULT_WEIGHTS, load_encoder
 
     weights = DEFAULT_WEIGHTS / "evomem_weights.safetensors"
     assert weights.stat().st_size < 20 * 2**20

@@ -112,7 +112,7 @@ def test_training_and_grad_paths_run_uncached(tiny_bert_dir):
 
 @pytest.mark.slow
 def test_default_model_cached_and_uncached_agree(default_encoder):
-    from evomem.models import load_encoder
+    from evomem.loading import load_encoder
 
     assert isinstance(default_encoder.kv_cache, KVCache)
     trained = load_encoder(None)

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from ..config import EvoConfig
 from ..encoder import EvoEncoder
 from ..evaluation.plain import plain_recall
-from ..models import load_encoder
+from ..loading import load_encoder
 from .data import load_records
 from .dev import baseline_figures, dev_figures
 from .losses import contrastive_loss, memory_loss, static_regulariser
