@@ -18,7 +18,7 @@ from .encoder import EvoEncoder
 from .kv_cache import KVCache
 from .memory import EvoMemory
 from .queue import LatentQueue
-from .ranking import DEFAULT_MODE, MODES
+from .ranking import DEFAULT_K, DEFAULT_MODE, MODES
 from .store import record_id
 from .stream import encode_stream
 
@@ -115,7 +115,7 @@ def bench_query_encode(encoder: EvoEncoder, texts: list[str], questions: list[st
 
 
 def bench_query(
-    memory: EvoMemory, namespace: str, queries: list[str], k: int = 10, mode: str = DEFAULT_MODE
+    memory: EvoMemory, namespace: str, queries: list[str], k: int = DEFAULT_K, mode: str = DEFAULT_MODE
 ) -> dict[str, float]:
     memory.search(queries[0], namespace=namespace, k=k, mode=mode)
     latencies = []

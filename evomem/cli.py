@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import click
 
 from .errors import JournalError, StateCorruptedError, StoreCorruptedError
-from .ranking import DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE, MODES
+from .ranking import DEFAULT_K, DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE, MODES
 from .schema import DeleteResult, check_ids, check_namespace, to_message
 from .training.split import DEV_SHARE, SPLITS
 
@@ -143,7 +143,7 @@ def ingest(ctx, file, namespace):
 @main.command()
 @click.argument("query")
 @click.option("--namespace", "-n", required=True)
-@click.option("-k", default=10, show_default=True, type=int)
+@click.option("-k", default=DEFAULT_K, show_default=True, type=int)
 @click.option("--mode", type=click.Choice(MODES), default=DEFAULT_MODE, show_default=True, help="Search mode.")
 @click.option(
     "--lexical-weight",

@@ -22,6 +22,7 @@ from .lexical import LexicalIndex
 from .loading import load_encoder
 from .queue import LatentQueue
 from .ranking import (
+    DEFAULT_K,
     FUSION_DEPTH,
     Candidate,
     Fetched,
@@ -338,7 +339,7 @@ class EvoMemory:
     # ----- reading ------------------------------------------------------------------------------------------
 
     @_open_only
-    def search(self, query: str, namespace: str, k: int = 10, **options: Unpack[SearchOptions]) -> list[Hit]:
+    def search(self, query: str, namespace: str, k: int = DEFAULT_K, **options: Unpack[SearchOptions]) -> list[Hit]:
         """The ``k`` best messages for ``query``; at most one hit per message (its best part), best first.
 
         ``mode``: ``"evolvable"`` ranks by the evolvable embeddings, read with the namespace's current memory
@@ -356,7 +357,7 @@ class EvoMemory:
 
     @_open_only
     def search_many(
-        self, queries: Sequence[str], namespace: str, k: int = 10, **options: Unpack[SearchOptions]
+        self, queries: Sequence[str], namespace: str, k: int = DEFAULT_K, **options: Unpack[SearchOptions]
     ) -> list[list[Hit]]:
         """``search`` for each of ``queries`` in one call: one list of hits per query, in order, each as
         ``search`` would return it. The queries are encoded in one batch, with the same memory."""
