@@ -10,6 +10,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from typing_extensions import Unpack
 
+from .ranking import DEFAULT_K
 from .schema import AddResult, DeleteResult, Hit, SearchOptions, Segment
 
 
@@ -23,7 +24,7 @@ class MemoryAPI(Protocol):
         self, text: str, namespace: str, metadata: dict[str, Any] | None = None, doc_id: str | None = None
     ) -> list[str]: ...
 
-    def search(self, query: str, namespace: str, k: int = 10, **options: Unpack[SearchOptions]) -> list[Hit]: ...
+    def search(self, query: str, namespace: str, k: int = DEFAULT_K, **options: Unpack[SearchOptions]) -> list[Hit]: ...
 
     def get(self, ids: Sequence[str] | None, namespace: str) -> list[Segment]: ...
 
@@ -41,7 +42,9 @@ class MemoryAPI(Protocol):
         self, text: str, namespace: str, metadata: dict[str, Any] | None = None, doc_id: str | None = None
     ) -> list[str]: ...
 
-    async def asearch(self, query: str, namespace: str, k: int = 10, **options: Unpack[SearchOptions]) -> list[Hit]: ...
+    async def asearch(
+        self, query: str, namespace: str, k: int = DEFAULT_K, **options: Unpack[SearchOptions]
+    ) -> list[Hit]: ...
 
     async def aget(self, ids: Sequence[str] | None, namespace: str) -> list[Segment]: ...
 

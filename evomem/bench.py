@@ -18,7 +18,7 @@ from .encoder import EvoEncoder
 from .kv_cache import KVCache
 from .memory import EvoMemory
 from .queue import LatentQueue
-from .ranking import DEFAULT_MODE, MODES
+from .ranking import DEFAULT_K, DEFAULT_MODE, MODES
 from .store import record_id
 from .stream import encode_stream
 
@@ -44,11 +44,10 @@ def _timed_together(runs: dict[str, tuple[Callable[[], object], int]]) -> dict[s
 
 
 def static_encoder(encoder: EvoEncoder) -> Callable[[list[str]], object]:
-    """The static base model as users run it: sentence-transformers over the same backbone directory."""
-    from sentence_transformers import SentenceTransformer
+    """The static base model's encode, reading as many tokens of a text as the encoder's segments hold."""
+    from .loading import static_model
 
-    model = SentenceTransformer(str(encoder.backbone_dir), device="cpu", local_files_only=True, trust_remote_code=False)
-    model.max_seq_length = encoder.config.segment_max_tokens
+    model = static_model(encoder, encoder.config.segment_max_tokens)
     return lambda texts: model.encode(texts, batch_size=32, normalize_embeddings=True)
 
 
@@ -108,7 +107,7 @@ def bench_query_encode(encoder: EvoEncoder, texts: list[str], questions: list[st
                 encoder.kv_cache = cache
                 start = time.perf_counter()
                 with torch.inference_mode():
-                    encoder.encode_queries(queue.latents, queue.latent_steps(), [question])
+                    encoder.encode_queries(queue, [question])
                 latencies[suffix].append(1000 * (time.perf_counter() - start))
     finally:
         encoder.kv_cache = kept
@@ -116,7 +115,7 @@ def bench_query_encode(encoder: EvoEncoder, texts: list[str], questions: list[st
 
 
 def bench_query(
-    memory: EvoMemory, namespace: str, queries: list[str], k: int = 10, mode: str = DEFAULT_MODE
+    memory: EvoMemory, namespace: str, queries: list[str], k: int = DEFAULT_K, mode: str = DEFAULT_MODE
 ) -> dict[str, float]:
     memory.search(queries[0], namespace=namespace, k=k, mode=mode)
     latencies = []
@@ -146,7 +145,7 @@ def peak_rss_mb() -> float:
 
 def _ingest_in_child(model: str | None, texts: list[str], batching: bool | None) -> dict[str, float]:
     """Run one ingest mode in a fresh process; ``batching=None`` is the static base. Returns seconds and peak RSS."""
-    from .models import load_encoder
+    from .loading import load_encoder
 
     encoder = load_encoder(model)
     if batching is None:
@@ -219,8 +218,8 @@ def bench_query_scaling(
                 ids = [record_id("scale", p) for p in positions]
                 memory.store.upsert(ids, noisy, [stored[s].text for s in source], metadatas)
                 count += batch
-            queue = memory.states.load("scale", *memory._queue_shape())
-            memory.states.save("scale", LatentQueue(*memory._queue_shape(), queue.latents, step=count))
+            queue = memory.states.load("scale", *memory.encoder.queue_shape)
+            memory.states.save("scale", LatentQueue(*memory.encoder.queue_shape, queue.latents, step=count))
             for mode in MODES:
                 figures = bench_query(memory, "scale", asked, mode=mode)
                 report[f"query_{mode}_p50_ms_at_{size}"] = figures["p50_ms"]
@@ -247,7 +246,7 @@ def bench_many_namespaces(
         memory.add_messages([{"role": "user", "content": t, "id": f"m{i}"} for i, t in enumerate(base)], "user-0")
         stored = memory.store.fetch([record_id("user-0", position) for position in range(size)])
         vectors = torch.tensor([record.embedding for record in stored])
-        queue = memory.states.load("user-0", *memory._queue_shape())
+        queue = memory.states.load("user-0", *memory.encoder.queue_shape)
         generator = torch.Generator().manual_seed(0)
         for number in range(1, namespaces):
             name = f"user-{number}"
@@ -283,7 +282,7 @@ def run_bench(
     """Every figure: ingest three ways (with and without the key/value cache), query encoding with and without
     it, peak memory, and (``scaling``) linearity of ingest cost and query latency at 1K/10K/100K segments. A
     conversation with fewer than ``turns`` turns is benchmarked whole, said through ``echo``."""
-    from .models import load_encoder
+    from .loading import load_encoder
 
     encoder = load_encoder(model)
     messages, questions = locomo_turns(data, turns)

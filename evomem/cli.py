@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import click
 
 from .errors import JournalError, StateCorruptedError, StoreCorruptedError
-from .ranking import DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE, MODES
+from .ranking import DEFAULT_K, DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE, MODES
 from .schema import DeleteResult, check_ids, check_namespace, to_message
 from .training.split import DEV_SHARE, SPLITS
 
@@ -143,7 +143,7 @@ def ingest(ctx, file, namespace):
 @main.command()
 @click.argument("query")
 @click.option("--namespace", "-n", required=True)
-@click.option("-k", default=10, show_default=True, type=int)
+@click.option("-k", default=DEFAULT_K, show_default=True, type=int)
 @click.option("--mode", type=click.Choice(MODES), default=DEFAULT_MODE, show_default=True, help="Search mode.")
 @click.option(
     "--lexical-weight",
@@ -314,7 +314,7 @@ def evaluate_command(ctx, kind, path, systems, limit, output_dir, resume):
     require_eval_extra("eval")
     from .evaluation import evaluate, load_task
     from .evaluation.runner import markdown_table, write_outputs
-    from .models import load_encoder
+    from .loading import load_encoder
 
     task = load_task(kind, path)
     if limit is not None:
@@ -562,7 +562,7 @@ def probe(ctx, count):
     """Temporal-sensitivity probe: does the top hit land in the asked third (first / middle / last)?"""
     require_eval_extra("probe")
     from .evaluation.probe import probe_table, run_probe
-    from .models import load_encoder
+    from .loading import load_encoder
 
     click.echo(probe_table(run_probe(load_encoder(ctx.obj["model"]), count=count, show_progress=True)))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 CONFIG_NAME = "evomem_config.json"
@@ -15,8 +15,10 @@ FIELD_TYPES = {
     "lora_dropout": int | float,
     "lora_targets": list | None,
     "query_instruction": str,
-    "extra": dict,
 }
+# Settings that configs of earlier versions hold and this one no longer has, with the only value it accepts on
+# load. They stay in the model fingerprint, so that a model's stores keep their name.
+RETIRED = {"extra": {}}
 
 
 def read_json_object(path: Path) -> dict:
@@ -36,6 +38,22 @@ class EvoConfig:
 
     The memory holds ``capacity = num_query_tokens * queue_steps`` latents: every segment writes
     ``num_query_tokens`` (K) latents and each lives for ``queue_steps`` (L) segments.
+
+    Args:
+        backbone: the Hugging Face model the encoder adapts: a local directory, or ``embedded:NAME`` for a backbone
+            shipped in a Python package (the default, all-MiniLM-L6-v2).
+        num_query_tokens: K, the latents each segment writes into the memory (and the query tokens that write them).
+        queue_steps: L, how many segments each latent stays in the memory.
+        lora_r: rank of the two LoRA adapters (memory and retrieval).
+        lora_alpha: LoRA scaling numerator; the update is scaled by ``lora_alpha / lora_r``.
+        lora_dropout: dropout on the LoRA inputs in training, in [0, 1).
+        lora_targets: names of the modules the adapters wrap; None: every linear layer in the transformer blocks.
+        segment_max_tokens: the longest segment in tokens, special tokens included; longer messages are split.
+        segment_overlap_tokens: tokens a split message's parts share, in [0, segment_max_tokens / 2).
+        pack_max_tokens: the longest packed memory or representation pass in tokens (memory and text together).
+        pack_max_segments: the most segments that share one memory snapshot in a packed memory pass.
+        batch_max_tokens: padded tokens of one batch of representation rows.
+        query_instruction: text put before every query (for backbones trained with an instruction).
     """
 
     backbone: str = "embedded:all-MiniLM-L6-v2"
@@ -51,7 +69,6 @@ class EvoConfig:
     pack_max_segments: int = 16
     batch_max_tokens: int = 8192
     query_instruction: str = ""
-    extra: dict = field(default_factory=dict)
 
     @property
     def capacity(self) -> int:
@@ -98,6 +115,12 @@ class EvoConfig:
     def from_dict(cls, data: dict) -> EvoConfig:
         if not isinstance(data, dict):
             raise TypeError(f"EvoConfig.from_dict takes a dict, got {type(data).__name__}")
+        for name, accepted in RETIRED.items():
+            if name in data and data[name] != accepted:
+                raise ValueError(
+                    f"EvoConfig.{name} is no longer a setting and must be {accepted!r} or absent, got {data[name]!r}"
+                )
+        data = {key: value for key, value in data.items() if key not in RETIRED}
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:

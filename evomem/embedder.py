@@ -102,7 +102,7 @@ class StreamEmbedder:
         with self._lock:
             queue = self._current()
         with torch.inference_mode():
-            return self.encoder.encode_queries(queue.latents, queue.latent_steps(), queries)
+            return self.encoder.encode_queries(queue, queries)
 
     def embed_query(self, query: str) -> torch.Tensor:
         """The vector (D,) of one query, read with the stream's current memory."""

@@ -18,9 +18,9 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from .backbone import EMBEDDED_PREFIX, backbone_digest, check_safetensors, load_backbone, resolve_backbone_dir
-from .config import CONFIG_NAME, EvoConfig
+from .config import CONFIG_NAME, RETIRED, EvoConfig
 from .kv_cache import KVCache, Prefix, Recorder, cache_argument, exact_for
-from .packing import Layout, MemoryBlock, PackedBatch, SegmentPiece, pack
+from .packing import Layout, MemoryBlock, PackedBatch, ReadRow, SegmentPiece, SegmentRead, pack
 from .queue import LatentQueue
 from .segmenter import Segmenter
 
@@ -113,10 +113,14 @@ class EvoEncoder(nn.Module):
     def device(self) -> torch.device:
         return self.query_tokens.device
 
+    @property
+    def queue_shape(self) -> tuple[int, int, int]:
+        """This encoder's memory as ``LatentQueue`` takes it: latents a step (K), steps kept (L), dimension."""
+        return self.config.num_query_tokens, self.config.queue_steps, self.dim
+
     def new_queue(self) -> LatentQueue:
         """An empty latent memory shaped for this encoder, on its device."""
-        empty = torch.zeros(0, self.dim, device=self.device)
-        return LatentQueue(self.config.num_query_tokens, self.config.queue_steps, self.dim, empty)
+        return LatentQueue(*self.queue_shape, torch.zeros(0, self.dim, device=self.device))
 
     def segmenter(self) -> Segmenter:
         """A segmenter for this encoder's limit, leaving room for the special tokens every segment carries."""
@@ -151,12 +155,6 @@ class EvoEncoder(nn.Module):
     def _embed_tokens(self, ids: list[int]) -> torch.Tensor:
         embedding = self.backbone.get_input_embeddings()
         return embedding(torch.tensor(ids, dtype=torch.long, device=embedding.weight.device))
-
-    def _memory_block(self, latents: torch.Tensor, steps: torch.Tensor) -> MemoryBlock:
-        """The raw latents with their steps and slots; ``_run`` projects them."""
-        k = self.config.num_query_tokens
-        slots = (steps % self.config.queue_steps) * k + torch.arange(steps.shape[0]) % k
-        return MemoryBlock(latents, steps, slots)
 
     def _projected(self, block: MemoryBlock | None) -> MemoryBlock | None:
         return None if block is None else dataclasses.replace(block, embeds=self.latent_proj(block.embeds))
@@ -235,45 +233,32 @@ class EvoEncoder(nn.Module):
 
     # ----- memory evolution -----------------------------------------------------------------------------------
 
-    def write_memory(
-        self, rows: Sequence[tuple[torch.Tensor, torch.Tensor, Sequence[list[int]]]]
-    ) -> list[torch.Tensor]:
-        """One packed pass per row (memory latents (m, D), their steps (m,), k segments' token ids).
+    def write_memory(self, memory: MemoryBlock, segments: Sequence[list[int]]) -> torch.Tensor:
+        """One packed memory pass: the new latents (k, K, D) that k segments (token ids) write.
 
-        Every segment reads the whole memory and the earlier segments of its row; returns the new latents
-        (k, K, D) of each row.
+        Every segment reads the whole memory and the earlier segments of the pass.
         """
-        packed = []
-        for latents, steps, segments in rows:
-            window = (0, latents.shape[0])
-            pieces = [
-                SegmentPiece(torch.cat([self._embed_tokens(ids), self.query_tokens]), window, sees_previous=True)
-                for ids in segments
-            ]
-            packed.append((self._memory_block(latents, steps), pieces))
-        hidden, spans = self._run(MEMORY_ADAPTER, packed)
+        window = (0, len(memory))
+        pieces = [
+            SegmentPiece(torch.cat([self._embed_tokens(ids), self.query_tokens]), window, sees_previous=True)
+            for ids in segments
+        ]
+        hidden, (spans,) = self._run(MEMORY_ADAPTER, [(memory, pieces)])
         k = self.config.num_query_tokens
-        queries = [torch.stack([hidden[r, end - k : end] for _, end in row]) for r, row in enumerate(spans)]
-        return [self.memory_head(row) for row in queries]
+        return self.memory_head(torch.stack([hidden[0, end - k : end] for _, end in spans]))
 
     # ----- representation ---------------------------------------------------------------------------------------
 
-    def represent(
-        self, rows: Sequence[tuple[torch.Tensor, torch.Tensor, Sequence[tuple[list[int], int, int]]]]
-    ) -> list[torch.Tensor]:
-        """L2-normalised vectors of segments, each read with its own slice of its row's memory.
+    def represent(self, rows: Sequence[ReadRow]) -> list[torch.Tensor]:
+        """L2-normalised vectors of segments, each read with its own window of its row's memory.
 
-        A row is (memory latents (m, D), their steps (m,), segments as (token ids, lo, hi)): the segment reads
-        memory tokens [lo, hi). Rows are batched by token budget; returns one (n_i, D) tensor per row.
+        Rows are batched by token budget; returns one (n_i, D) tensor per row.
         """
-        order = sorted(range(len(rows)), key=lambda r: self._row_length(rows[r]))
+        order = sorted(range(len(rows)), key=lambda r: len(rows[r]))
         vectors: list[torch.Tensor | None] = [None] * len(rows)
-        for batch in self._budget_batches(order, [self._row_length(row) for row in rows]):
+        for batch in self._budget_batches(order, [len(row) for row in rows]):
             packed = [
-                (
-                    self._memory_block(rows[r][0], rows[r][1]),
-                    [SegmentPiece(self._embed_tokens(ids), (lo, hi)) for ids, lo, hi in rows[r][2]],
-                )
+                (rows[r].memory, [SegmentPiece(self._embed_tokens(s.ids), s.window) for s in rows[r].segments])
                 for r in batch
             ]
             hidden, spans = self._run(RETRIEVAL_ADAPTER, packed)
@@ -281,10 +266,6 @@ class EvoEncoder(nn.Module):
                 pooled = torch.stack([self._pool(hidden[b, start:end]) for start, end in spans[b]])
                 vectors[r] = nn.functional.normalize(self.embed_proj(pooled), dim=-1)
         return vectors
-
-    @staticmethod
-    def _row_length(row) -> int:
-        return row[0].shape[0] + sum(len(ids) for ids, _, _ in row[2])
 
     def _budget_batches(self, order: list[int], lengths: list[int]) -> list[list[int]]:
         batches, current, longest = [], [], 0
@@ -305,24 +286,26 @@ class EvoEncoder(nn.Module):
             return hidden[0]
         return hidden[-1]
 
-    def encode_queries(self, latents: torch.Tensor, steps: torch.Tensor, queries: Sequence[str]) -> torch.Tensor:
-        """Vectors (n, D) of queries read with the current memory (retrieval adapter only)."""
+    def encode_queries(self, memory: LatentQueue, queries: Sequence[str]) -> torch.Tensor:
+        """Vectors (n, D) of queries read with ``memory`` (retrieval adapter only)."""
         texts = [self.config.query_instruction + q for q in queries]
         ids = self.tokenize(texts, max_tokens=self.layout.text_end - self.layout.text_start)
-        window = (0, latents.shape[0])
+        block, window = memory.block(), (0, len(memory))
         per_row = self.config.pack_max_segments
-        rows = [(latents, steps, [(row, *window) for row in ids[i : i + per_row]]) for i in range(0, len(ids), per_row)]
+        rows = [
+            ReadRow(block, [SegmentRead(row, window) for row in ids[i : i + per_row]])
+            for i in range(0, len(ids), per_row)
+        ]
         return torch.cat(self.represent(rows)) if rows else torch.zeros(0, self.dim)
 
-    def read_with_base(self, latents: torch.Tensor, steps: torch.Tensor, texts: Sequence[str]) -> torch.Tensor:
-        """The frozen base model (no adapters, no embedding projection) reads each text beside the memory.
+    def read_with_base(self, memory: LatentQueue, texts: Sequence[str]) -> torch.Tensor:
+        """The frozen base model (no adapters, no embedding projection) reads each text beside ``memory``.
 
         Used by the encoder-backbone memory loss: what the base model makes of [memory; query] must point at
         the answer. With empty memory this is the static base embedding.
         """
         ids = self.tokenize(texts, max_tokens=self.layout.text_end - self.layout.text_start)
-        block = self._memory_block(latents, steps)
-        window = (0, latents.shape[0])
+        block, window = memory.block(), (0, len(memory))
         rows = [(block, [SegmentPiece(self._embed_tokens(row), window)]) for row in ids]
         hidden, spans = self._run(None, rows)
         pooled = torch.stack([self._pool(hidden[r, start:end]) for r, ((start, end),) in enumerate(spans)])
@@ -330,8 +313,7 @@ class EvoEncoder(nn.Module):
 
     def embed_static(self, texts: Sequence[str]) -> torch.Tensor:
         """The frozen base model's embedding of each text (no memory, no adapters): the static reference."""
-        empty = torch.zeros(0, self.dim, device=self.device), torch.zeros(0, dtype=torch.long)
-        return self.read_with_base(*empty, texts)
+        return self.read_with_base(self.new_queue(), texts)
 
     # ----- persistence ----------------------------------------------------------------------------------------
 
@@ -363,7 +345,7 @@ class EvoEncoder(nn.Module):
     def fingerprint(self) -> str:
         """Hex digest of the config (but where the backbone lives), the backbone's files and the evomem weights."""
         digest = hashlib.sha256()
-        config = self.config.to_dict()
+        config = {**self.config.to_dict(), **RETIRED}
         config.pop("backbone")
         digest.update(repr(sorted(config.items())).encode())
         digest.update(backbone_digest(self.backbone_dir).encode())

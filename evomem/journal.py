@@ -1,21 +1,7 @@
-"""The journal of the write in flight, and how an interrupted write is reconciled.
+"""The journal of the write in flight: one checksummed entry per namespace, beside its memory state.
 
-A batch is committed when its namespace's memory-state file is renamed into place. Before touching Chroma the
-writer saves (fsync, rename) a journal entry naming the batch: the namespace, the memory step before and after,
-the record ids it writes (one per stream position, so never an id that a committed record holds) and the records
-it supersedes (the stored parts of messages that it adds again). After the commit the superseded records are
-deleted and the entry is removed. Readers see only positions below the committed step, so until the commit they
-read the old version of a message added again, and after it the new one. A writer killed at any moment therefore
-leaves either
-
-- no entry: nothing of the batch was written, or all of it was, state included; or
-- an entry while the state is still at the step before: the batch is rolled back (its records deleted); or
-- an entry while the state is at the step after: the batch is complete; the superseded records are deleted and
-  the entry is removed.
-
-Deleting a namespace, or messages of it, is journalled too and rolled forward (the vector store and the lexical
-index are deleted from in turn). Reconciliation runs under the writer lock, when a store
-is opened and before every write.
+An entry names the batch being written (or the delete being done) so that a writer killed at any moment can be
+finished or undone; ``evomem.writer`` writes the entries and reconciles them.
 """
 
 from __future__ import annotations
@@ -29,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import JournalError
-from .state import StateCorruptedError, StateDirectory, fsync_dir, rebuild_command, write_atomic
-from .store import GENERATION_NAME, SegmentStore
+from .state import StateDirectory, fsync_dir, rebuild_command, write_atomic
+from .store import GENERATION_NAME
 
 FORMAT = "evomem-journal"
 VERSION = "2"
@@ -129,81 +115,6 @@ class Journal:
     def files(self) -> list[Path]:
         """Every pending entry's file, read or not."""
         return sorted(self.directory.glob(f"*{SUFFIX}")) if self.directory.is_dir() else []
-
-
-def reconcile(
-    store: SegmentStore,
-    states: StateDirectory,
-    journal: Journal,
-    namespace: str | None = None,
-    undo_if_unreadable: bool = False,
-) -> list[str]:
-    """Finish or undo the writes that a dead writer left in flight; returns what was done, one line each.
-
-    Call with the writer lock held. With ``namespace``, only that namespace's entry is read, and an entry that
-    cannot be read or judged raises (``JournalError``; ``StateCorruptedError`` when the memory state is
-    unreadable, unless ``undo_if_unreadable``, for a rebuild which replaces the state: then the batch is rolled
-    back). Without, every entry is reconciled and one that fails is reported in the returned lines and left for
-    its namespace: one damaged file never blocks the others.
-    """
-    if namespace is not None:
-        entry = journal.entry(namespace)
-        return [] if entry is None else [_reconcile_entry(store, states, journal, entry, undo_if_unreadable)]
-    done = []
-    for path in journal.files():
-        try:
-            done.append(_reconcile_entry(store, states, journal, journal.read(path), undo_if_unreadable))
-        except (JournalError, StateCorruptedError) as error:  # raised again when its namespace is used
-            done.append(f"could not reconcile {path}: {error}")
-    remove_stale_temporaries(states.directory)
-    return done
-
-
-def _reconcile_entry(
-    store: SegmentStore, states: StateDirectory, journal: Journal, entry: dict[str, Any], undo_if_unreadable: bool
-) -> str:
-    """Finish or undo one checked entry; returns what was done."""
-    name = entry["namespace"]
-    if entry["op"] == "delete_messages":
-        store.delete(name, entry["message_ids"])
-        journal.end(name)
-        return f"finished deleting {len(entry['message_ids'])} message ids of namespace {name}"
-    if entry["op"] == "delete":
-        store.delete(name)
-        states.delete(name)
-        journal.end(name)
-        return f"finished deleting namespace {name}"
-    if entry["op"] != "add":
-        raise JournalError(f"journal {journal.path(name)} has an unknown operation {entry['op']!r}")
-    try:
-        step = states.step(name)
-    except StateCorruptedError:
-        if not undo_if_unreadable:
-            raise
-        step = entry["from_step"]
-    if step == entry["to_step"]:
-        store.delete_records(name, entry.get("superseded", []))
-        journal.end(name)
-        return f"kept the committed batch of namespace {name} (steps {entry['from_step']}-{step})"
-    if step != entry["from_step"]:
-        raise JournalError(
-            f"journal {journal.path(name)} describes steps {entry['from_step']}-{entry['to_step']} of namespace "
-            f"{name}, but its memory state is at step {step}"
-        )
-    store.delete_records(name, entry["record_ids"])
-    previous = entry.get("previous")  # version 1: the records it overwrote
-    if previous:
-        store.upsert(
-            [r["id"] for r in previous],
-            [r["embedding"] for r in previous],
-            [r["text"] for r in previous],
-            [r["metadata"] for r in previous],
-        )
-    journal.end(name)
-    return (
-        f"rolled back the uncommitted batch of namespace {name} "
-        f"({len(entry['record_ids'])} segments, steps {entry['from_step']}-{entry['to_step']})"
-    )
 
 
 # Temporary names evomem writes: ``write_atomic``'s for memory states and journals, and the store's generation file.

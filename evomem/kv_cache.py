@@ -80,10 +80,7 @@ def write_groups(block: MemoryBlock) -> list[MemoryBlock]:
     if steps.unique().shape[0] != steps.shape[0]:
         raise ValueError("the latents of one write step must be consecutive in a memory block")
     bounds = [0, *torch.cumsum(counts, 0).tolist()]
-    return [
-        MemoryBlock(block.embeds[lo:hi], block.steps[lo:hi], block.slots[lo:hi])
-        for lo, hi in zip(bounds, bounds[1:], strict=False)
-    ]
+    return [block.part(lo, hi) for lo, hi in zip(bounds, bounds[1:], strict=False)]
 
 
 def group_key(model: str, group: MemoryBlock) -> bytes:

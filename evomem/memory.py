@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import logging
-import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -14,17 +12,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
 import torch
-from filelock import FileLock
 from tqdm.auto import tqdm
 from typing_extensions import Unpack
 
 from .encoder import EvoEncoder
 from .errors import MemoryClosedError, StoreCorruptedError
-from .journal import Journal, JournalError, reconcile, remove_stale_temporaries
+from .journal import JournalError
 from .lexical import LexicalIndex
-from .models import load_encoder
+from .loading import load_encoder
 from .queue import LatentQueue
 from .ranking import (
+    DEFAULT_K,
     FUSION_DEPTH,
     Candidate,
     Fetched,
@@ -50,7 +48,7 @@ from .schema import (
     to_messages,
 )
 from .serial import SerialWorker, in_thread
-from .space import MARGIN_BYTES, StoreFullError, batch_bytes, require_free_space
+from .space import MARGIN_BYTES, batch_bytes, require_free_space
 from .state import StateDirectory
 from .store import (
     ChromaConnection,
@@ -61,6 +59,7 @@ from .store import (
     user_metadata,
 )
 from .stream import encode_stream
+from .writer import EncodedBatch, NamespaceWriter
 
 if TYPE_CHECKING:
     from .repair import RepairReport
@@ -101,7 +100,7 @@ class EvoMemory:
 
     Writes are durable and atomic per batch: ``add_messages``/``add_text`` return once the segments and the
     evolved memory are on disk, and a writer killed at any moment leaves each batch wholly present or wholly absent
-    (see ``evomem.journal``). Writers on one path are serialised across threads and processes; readers never wait
+    (see ``evomem.writer``). Writers on one path are serialised across threads and processes; readers never wait
     for a writer's encoding (only for a Chroma call in progress) and only see committed batches.
 
     Args:
@@ -150,16 +149,19 @@ class EvoMemory:
             connection = embedded_connection(self.path / "chroma")
         self.states = StateDirectory(self.path, self.fingerprint)
         self.store = self._open_store(connection)
-        self.journal = Journal(self.states)
+        self.writer = NamespaceWriter(self.path, self.store, self.states, self._encoded)  # every write goes through it
+        self.journal = self.writer.journal
         self.segment_batching = segment_batching
         self.show_progress = show_progress
         self.segmenter = self.encoder.segmenter()
-        self._thread_lock = threading.RLock()
-        self._file_lock = FileLock(str(self.path / "writer.lock"))
-        self.recovered: list[str] = []  # what reconciling interrupted writes did, one line each
         self._closed = False
         self._writes = SerialWorker("evomem-write")  # the thread of the async writes
-        self._reconcile_if_idle()
+        self.writer.reconcile_if_idle()
+
+    @property
+    def recovered(self) -> list[str]:
+        """What reconciling interrupted writes did, one line each."""
+        return self.writer.recovered
 
     # ----- life cycle -----------------------------------------------------------------------------------------
 
@@ -167,7 +169,7 @@ class EvoMemory:
         """Wait for async writes in flight, then release the Chroma client (the embedded store's, once no other
         ``EvoMemory`` of this process uses it; a client passed in stays open) and the worker thread. Any later
         call raises ``MemoryClosedError``. Closing twice is harmless."""
-        with self._thread_lock:
+        with self.writer.thread_lock:
             if self._closed:
                 return
             self._closed = True
@@ -215,7 +217,7 @@ class EvoMemory:
         namespace = check_namespace(namespace)
         batch = to_messages(messages)
         parts = [self.segmenter.split_message(message) for message in batch]
-        with self._writing(namespace):
+        with self.writer.writing(namespace):
             queue = self._queue(namespace)
             entries = []
             ids = []
@@ -225,7 +227,7 @@ class EvoMemory:
                 for part, text in enumerate(texts):
                     entries.append(Segment(message_id, part, text, self._message_metadata(message)))
             unchanged = self._unchanged(namespace, queue.step, entries)
-            self._ingest(namespace, queue, [entry for entry in entries if entry.id not in unchanged])
+            self.writer.add(namespace, queue, [entry for entry in entries if entry.id not in unchanged])
         return AddResult(ids, unchanged)
 
     @_open_only
@@ -240,7 +242,7 @@ class EvoMemory:
             check_text(doc_id, "doc_id")
             check_ids([doc_id])
         chunks = self.segmenter.split_document(text)
-        with self._writing(namespace):
+        with self.writer.writing(namespace):
             queue = self._queue(namespace)
             doc_id = doc_id or self._generated_id(namespace, queue.step, text)
             entries = [
@@ -248,61 +250,28 @@ class EvoMemory:
                 for i, chunk in enumerate(chunks)
             ]
             check_ids([entry.id for entry in entries])
-            self._ingest(namespace, queue, entries)
+            self.writer.add(namespace, queue, entries)
         return [entry.id for entry in entries]
 
-    def _ingest(self, namespace: str, queue: LatentQueue, entries: Sequence[Segment]) -> None:
-        """Encode the segments in order (evolving ``queue``), then write them as one journalled batch.
-
-        Order: journal entry (fsync) -> Chroma upsert at new positions -> memory state rename (the commit) ->
-        superseded parts of messages added again deleted -> journal removed (see ``evomem.journal``).
-        """
-        if not entries:
-            return
+    def _encoded(self, namespace: str, queue: LatentQueue, entries: Sequence[Segment]) -> EncodedBatch:
+        """The writer's encoding step: the segments encoded in order, evolving ``queue``. The disk is checked first,
+        so a write that cannot fit fails before the encoding."""
         texts = [entry.text for entry in entries]
         needed = batch_bytes(len(entries), self.encoder.dim, sum(len(text.encode()) for text in texts))
         if not self.store.connection.embedded:
             needed = MARGIN_BYTES  # a Chroma server keeps the vectors on its own disk
         require_free_space(self.path, needed)
-        first_position = queue.step
+        vectors = self._encode(queue, texts, f"ingest {namespace}", self.show_progress)
+        return EncodedBatch(namespace, entries, vectors, queue, needed)
+
+    def _encode(self, queue: LatentQueue, texts: list[str], task: str, show: bool) -> torch.Tensor:
+        """The vectors of ``texts`` read in order as the stream after ``queue``, which evolves over them."""
         token_ids = self.encoder.tokenize(texts)
         with (
             torch.inference_mode(),
-            tqdm(total=len(entries), desc=f"ingest {namespace}", unit="seg", disable=not self.show_progress) as bar,
+            tqdm(total=len(texts), desc=task, unit="seg", disable=not show) as bar,
         ):
-            vectors = encode_stream(self.encoder, queue, token_ids, self.segment_batching, bar.update)
-        metadatas = [
-            {
-                **entry.metadata,
-                "namespace": namespace,
-                "position": first_position + i,
-                "message_id": entry.id,
-                "part": entry.part,
-                "fingerprint": self.fingerprint,
-            }
-            for i, entry in enumerate(entries)
-        ]
-        ids = [record_id(namespace, first_position + i) for i in range(len(entries))]
-        # a message's first part starts a new version of it (a migration may carry a message's later parts over to
-        # the next batch); the parts of its older version are superseded
-        superseded = self.store.record_ids(namespace, [entry.id for entry in entries if entry.part == 0])
-        self.store.index_lexically(namespace, first_position)  # a store written before lexical indexes
-        self.journal.begin_add(namespace, first_position, queue.step, ids, superseded)
-        try:
-            self.store.upsert(ids, vectors, texts, metadatas)
-            self.states.save(namespace, queue)
-        except BaseException as error:
-            # Undo now what the next writer would otherwise undo; if that fails too, the journal stays for later.
-            with contextlib.suppress(Exception):
-                self._reconcile(namespace)
-            if isinstance(error, Exception):
-                require_free_space(self.path, needed)  # a disk that filled up during the write, said plainly
-            raise
-        try:
-            self.store.delete_records(namespace, superseded)
-            self.journal.end(namespace)
-        except Exception as error:  # committed: the next writer deletes them (readers skip them meanwhile)
-            self.recovered.append(f"left {len(superseded)} superseded records of namespace {namespace}: {error}")
+            return encode_stream(self.encoder, queue, token_ids, self.segment_batching, bar.update)
 
     @_open_only
     def rebuild(self, namespace: str | None = None, show_progress: bool | None = None) -> dict[str, int]:
@@ -316,7 +285,7 @@ class EvoMemory:
             namespace = check_namespace(namespace)
         show = self.show_progress if show_progress is None else show_progress
         steps, failed = {}, []
-        with self._writing(None):
+        with self.writer.writing(None):
             for name in [namespace] if namespace is not None else self.store.namespaces():
                 try:
                     steps[name] = self._rebuild(name, show)
@@ -330,16 +299,11 @@ class EvoMemory:
 
     def _rebuild(self, name: str, show: bool) -> int:
         """Rebuild one namespace's memory state (writer lock held); returns its new step."""
-        self._reconcile(name, undo_if_unreadable=True)
+        self.writer.reconcile(name, undo_if_unreadable=True)
         stored = self.store.get(name)
-        if not stored:
-            self.states.delete(name)
-            self.store.index_lexically(name, 0, rebuild=True)
-            return 0
-        queue, _ = self._read_stored(name, stored, show, "rebuild")
-        self.states.save(name, queue)
-        self.store.index_lexically(name, queue.step, rebuild=True)
-        return queue.step
+        queue = self._read_stored(name, stored, show, "rebuild")[0] if stored else None
+        self.writer.replace_memory(name, queue)
+        return 0 if queue is None else queue.step
 
     def _read_stored(
         self, name: str, stored: list[StoredSegment], show: bool, task: str
@@ -355,12 +319,7 @@ class EvoMemory:
                 "namespace and ingest its messages again"
             )
         queue = LatentQueue(*self._queue_shape(), step=max(positions) + 1 - len(stored))
-        token_ids = self.encoder.tokenize([s.text for s in stored])
-        with (
-            torch.inference_mode(),
-            tqdm(total=len(stored), desc=f"{task} {name}", unit="seg", disable=not show) as bar,
-        ):
-            vectors = encode_stream(self.encoder, queue, token_ids, self.segment_batching, bar.update)
+        vectors = self._encode(queue, [s.text for s in stored], f"{task} {name}", show)
         return queue, {s.record_id: vector for s, vector in zip(stored, vectors, strict=True)}
 
     @_open_only
@@ -380,7 +339,7 @@ class EvoMemory:
     # ----- reading ------------------------------------------------------------------------------------------
 
     @_open_only
-    def search(self, query: str, namespace: str, k: int = 10, **options: Unpack[SearchOptions]) -> list[Hit]:
+    def search(self, query: str, namespace: str, k: int = DEFAULT_K, **options: Unpack[SearchOptions]) -> list[Hit]:
         """The ``k`` best messages for ``query``; at most one hit per message (its best part), best first.
 
         ``mode``: ``"evolvable"`` ranks by the evolvable embeddings, read with the namespace's current memory
@@ -398,7 +357,7 @@ class EvoMemory:
 
     @_open_only
     def search_many(
-        self, queries: Sequence[str], namespace: str, k: int = 10, **options: Unpack[SearchOptions]
+        self, queries: Sequence[str], namespace: str, k: int = DEFAULT_K, **options: Unpack[SearchOptions]
     ) -> list[list[Hit]]:
         """``search`` for each of ``queries`` in one call: one list of hits per query, in order, each as
         ``search`` would return it. The queries are encoded in one batch, with the same memory."""
@@ -417,7 +376,7 @@ class EvoMemory:
             return [[] for _ in queries]
         hidden = self.journal.superseded(namespace, queue.step)  # old parts of messages added again, until deleted
         if mode != "evolvable" and not self.store.lexical.covers(namespace, queue.step):
-            with self._writing(namespace):  # a store written before lexical indexes: index it once
+            with self.writer.writing(namespace):  # a store written before lexical indexes: index it once
                 self.store.index_lexically(namespace, self.states.step(namespace))
         below = queue.step
         if exclude_latest:
@@ -427,7 +386,7 @@ class EvoMemory:
         vectors = None
         if mode != "lexical":
             with torch.inference_mode():
-                vectors = self.encoder.encode_queries(queue.latents, queue.latent_steps(), queries)
+                vectors = self.encoder.encode_queries(queue, queries)
         depth = max(k, FUSION_DEPTH) if mode == "hybrid" else k
         rankings = []
         for i, query in enumerate(queries):
@@ -491,16 +450,12 @@ class EvoMemory:
         """
         namespace = check_namespace(namespace)
         ids = check_ids(ids)
-        with self._writing(namespace):
+        with self.writer.writing(namespace):
             found = self.store.get(namespace, ids)
             found_ids = {s.metadata["message_id"] for s in found}
             existed = bool(found) or self.states.path(namespace).exists()
             if found or (ids is None and existed):
-                self.journal.begin_delete(namespace, ids)  # rolled forward if interrupted
-                self.store.delete(namespace, ids)
-                if ids is None:
-                    self.states.delete(namespace)
-                self.journal.end(namespace)
+                self.writer.delete(namespace, ids)
         missing = [message_id for message_id in ids or [] if message_id not in found_ids]
         return DeleteResult(namespace, existed, len(found_ids), len(found), missing)
 
@@ -556,42 +511,6 @@ class EvoMemory:
 
     # ----- helpers --------------------------------------------------------------------------------------------
 
-    @contextmanager
-    def _writing(self, namespace: str | None) -> Iterator[None]:
-        """Writers are serialised across threads and processes; each first reconciles what a dead writer left."""
-        with self._thread_lock, self._file_lock:
-            if namespace is not None:
-                self._reconcile(namespace)
-            yield
-
-    def _reconcile(self, namespace: str, undo_if_unreadable: bool = False) -> None:
-        """Finish or undo what a dead writer left in flight in ``namespace`` (with the writer lock held).
-
-        Embedded Chroma can block for minutes deleting records on a full disk, so a full disk is said first.
-        """
-        if self.store.connection.embedded and self.journal.path(namespace).exists():
-            require_free_space(self.path, MARGIN_BYTES)
-        self.recovered += reconcile(self.store, self.states, self.journal, namespace, undo_if_unreadable)
-
-    def _reconcile_if_idle(self) -> None:
-        """On opening: reconcile interrupted writes unless a live writer holds the lock (it will do it)."""
-        from filelock import Timeout
-
-        with self._thread_lock:
-            try:
-                self._file_lock.acquire(timeout=0)
-            except Timeout:
-                return
-            try:
-                if self.store.connection.embedded and self.journal.files():
-                    require_free_space(self.path, MARGIN_BYTES)  # Chroma can block deleting on a full disk
-                self.recovered += reconcile(self.store, self.states, self.journal)  # failures: reported, left
-                remove_stale_temporaries(self.path)  # a generation file half-written by a killed writer
-            except StoreFullError as error:  # reads see committed batches only; the next write reconciles
-                self.recovered.append(f"interrupted writes are reconciled by the next write: {error}")
-            finally:
-                self._file_lock.release()
-
     def _queue(self, namespace: str) -> LatentQueue:
         """The namespace's committed memory (empty for a new namespace; never for one whose state was lost)."""
         queue = self.states.load(namespace, *self._queue_shape())
@@ -629,8 +548,7 @@ class EvoMemory:
         return unchanged
 
     def _queue_shape(self) -> tuple[int, int, int]:
-        config = self.encoder.config
-        return config.num_query_tokens, config.queue_steps, self.encoder.dim
+        return self.encoder.queue_shape
 
     @staticmethod
     def _generated_id(namespace: str, position: int, content: str) -> str:

@@ -18,14 +18,51 @@ from dataclasses import dataclass
 
 import torch
 
-MEMORY, SEGMENT, PAD = 0, 1, -1
+MEMORY, SEGMENT = 0, 1
 
 
-@dataclass
+@dataclass(frozen=True)
 class MemoryBlock:
-    embeds: torch.Tensor  # (m, D), already projected
+    """Memory latents with their write steps and ring slots (``LatentQueue.block`` makes them)."""
+
+    embeds: torch.Tensor  # (m, D): raw latents; ``EvoEncoder`` projects them before packing
     steps: torch.Tensor  # (m,) write step of each latent
     slots: torch.Tensor  # (m,) ring slot of each latent, in [0, capacity)
+
+    def __len__(self) -> int:
+        return self.embeds.shape[0]
+
+    def part(self, lo: int, hi: int) -> MemoryBlock:
+        """Latents ``lo .. hi - 1``."""
+        return MemoryBlock(self.embeds[lo:hi], self.steps[lo:hi], self.slots[lo:hi])
+
+    def extended(self, other: MemoryBlock) -> MemoryBlock:
+        """These latents, then ``other``'s."""
+        return MemoryBlock(
+            torch.cat([self.embeds, other.embeds]),
+            torch.cat([self.steps, other.steps]),
+            torch.cat([self.slots, other.slots]),
+        )
+
+
+@dataclass(frozen=True)
+class SegmentRead:
+    """A segment's token ids and the memory latents ``[lo, hi)`` of its row that it reads."""
+
+    ids: list[int]
+    window: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class ReadRow:
+    """A memory block and the segments that read slices of it, in one representation pass."""
+
+    memory: MemoryBlock
+    segments: list[SegmentRead]
+
+    def __len__(self) -> int:
+        """Tokens of the row: its memory and its segments."""
+        return len(self.memory) + sum(len(segment.ids) for segment in self.segments)
 
 
 @dataclass

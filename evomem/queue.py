@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from .packing import MemoryBlock
+
 
 class LatentQueue:
     """The latents of the last ``queue_steps`` segments, ``per_step`` (K) each, oldest first.
@@ -40,16 +42,23 @@ class LatentQueue:
         self.latents = torch.cat([self.latents, new_latents.to(self.latents.dtype)])[-self.capacity :]
         self.step += 1
 
-    def latent_steps(self, count: int | None = None) -> torch.Tensor:
-        """The write step of each of the first ``count`` latents (default: all)."""
-        count = len(self) if count is None else count
+    def latent_steps(self) -> torch.Tensor:
+        """The write step of each latent."""
         first = self.step - len(self) // self.per_step
-        return first + torch.arange(count) // self.per_step
+        return first + torch.arange(len(self)) // self.per_step
 
     def slots(self, steps: torch.Tensor) -> torch.Tensor:
-        """Ring slots of latents written at ``steps`` (K consecutive latents per step)."""
+        """Ring slots of latents written at ``steps`` (K consecutive latents per step, from a step's first)."""
         within = torch.arange(steps.shape[0]) % self.per_step
         return (steps % self.queue_steps) * self.per_step + within
+
+    def written(self, latents: torch.Tensor, steps: torch.Tensor) -> MemoryBlock:
+        """Latents written at ``steps`` as the encoder reads them, at their ring slots."""
+        return MemoryBlock(latents, steps, self.slots(steps))
+
+    def block(self) -> MemoryBlock:
+        """The whole memory as the encoder reads it."""
+        return self.written(self.latents, self.latent_steps())
 
     def copy(self) -> LatentQueue:
         return LatentQueue(self.per_step, self.queue_steps, self.dim, self.latents.clone(), self.step)

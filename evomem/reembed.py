@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING
 
 from tqdm.auto import tqdm
 
-from .journal import Journal, reconcile
+from .journal import Journal
 from .schema import Segment, check_namespace
 from .state import StateCorruptedError, StateDirectory
 from .store import SegmentStore, StoredSegment, evomem_collections, user_metadata
+from .writer import reconcile
 
 if TYPE_CHECKING:
     from .memory import EvoMemory
@@ -85,19 +86,19 @@ def reembed(
     source_states = StateDirectory(target.path, source)
     source_journal = Journal(source_states)
     migrated: dict[str, int] = {}
-    with target._writing(None):
+    with target.writer.writing(None):
         reconcile(source_store, source_states, source_journal, undo_if_unreadable=True)
         names = list(namespaces) if namespaces is not None else source_store.namespaces()
         plans = {name: _committed(source_store, source_states, name) for name in names}
     total = sum(len(segments) for segments in plans.values())
     with tqdm(total=total, desc=f"reembed {source[:8]} -> {target.fingerprint[:8]}", disable=not show_progress) as bar:
         for name, segments in plans.items():
-            with target._writing(name):
+            with target.writer.writing(name):
                 done = _resume_point(target, name, segments, source)
                 bar.update(done)
                 for start in range(done, len(segments), batch_segments):
                     chunk = segments[start : start + batch_segments]
-                    queue = target.states.load(name, *target._queue_shape())
+                    queue = target.states.load(name, *target.encoder.queue_shape)
                     entries = [
                         Segment(
                             str(s.metadata["message_id"]),
@@ -107,13 +108,13 @@ def reembed(
                         )
                         for s in chunk
                     ]
-                    target._ingest(name, queue, entries)
+                    target.writer.add(name, queue, entries)
                     bar.update(len(chunk))
                     if on_batch is not None:
                         on_batch(name, start + len(chunk))
             migrated[name] = len(segments)
     if drop_source and namespaces is None:
-        with target._writing(None):
+        with target.writer.writing(None):
             with target.store.connection.using(writing=True) as client:
                 client.delete_collection(source_store.name)
             shutil.rmtree(source_states.directory, ignore_errors=True)

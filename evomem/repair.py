@@ -117,7 +117,7 @@ def repair(memory: EvoMemory, show_progress: bool = False) -> RepairReport:
         raise ValueError(SERVER_REFUSED)
     began = time.monotonic()
     marker = marker_path(connection.directory, memory.fingerprint)
-    with memory._writing(None):
+    with memory.writer.writing(None):
         finish_swap(connection, memory.fingerprint)  # a repair killed mid-swap, in case no open finished it
         _drop_build(connection, memory.fingerprint, marker)  # a repair killed while building starts again
         live = memory.store

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from .encoder import EvoEncoder
+from .packing import MemoryBlock, ReadRow, SegmentRead
 from .queue import LatentQueue
 
 WINDOW_SEGMENTS = 256  # snapshots held at once before their representation pass runs
@@ -80,7 +81,9 @@ def embed_texts(
         return torch.nn.functional.normalize(summed, dim=-1)
 
 
-def _evolve(encoder: EvoEncoder, queue: LatentQueue, window: Sequence[list[int]], segment_batching: bool) -> list:
+def _evolve(
+    encoder: EvoEncoder, queue: LatentQueue, window: Sequence[list[int]], segment_batching: bool
+) -> list[ReadRow]:
     """Run the memory passes over ``window``; return representation rows, one per pack.
 
     A pack's row holds the memory before the pack plus the latents its segments wrote (but the last), and
@@ -96,22 +99,21 @@ def _evolve(encoder: EvoEncoder, queue: LatentQueue, window: Sequence[list[int]]
     position = 0
     for size in sizes:
         chunk = window[position : position + size]
-        latents, steps = queue.latents, queue.latent_steps()
-        (new_latents,) = encoder.write_memory([(latents, steps, chunk)])
+        before = queue.block()
+        new_latents = encoder.write_memory(before, chunk)
         segments = []
         for i, (ids, written) in enumerate(zip(chunk, new_latents, strict=True)):
-            end = latents.shape[0] + i * config.num_query_tokens
-            segments.append((ids, max(0, end - config.capacity), end))
+            end = len(before) + i * config.num_query_tokens
+            segments.append(SegmentRead(ids, (max(0, end - config.capacity), end)))
             queue.push(written)
-        row_latents = torch.cat([latents, new_latents[:-1].reshape(-1, encoder.dim)])
         new_steps = queue.step - size + torch.arange(size - 1).repeat_interleave(config.num_query_tokens)
-        row_steps = torch.cat([steps, new_steps])
-        rows.extend(_split_row(row_latents, row_steps, segments, config.pack_max_tokens))
+        row = before.extended(queue.written(new_latents[:-1].reshape(-1, encoder.dim), new_steps))
+        rows.extend(_split_row(row, segments, config.pack_max_tokens))
         position += size
     return rows
 
 
-def _split_row(latents: torch.Tensor, steps: torch.Tensor, segments: list, max_tokens: int) -> list:
+def _split_row(memory: MemoryBlock, segments: list[SegmentRead], max_tokens: int) -> list[ReadRow]:
     """Cut a pack's representation row into rows of at most ``max_tokens`` (memory slice + segments).
 
     Attention cost grows with the square of a row's length, so long rows are split; each keeps only the
@@ -120,15 +122,15 @@ def _split_row(latents: torch.Tensor, steps: torch.Tensor, segments: list, max_t
     rows, chunk = [], []
 
     def flush():
-        lo = min(segment[1] for segment in chunk)
-        hi = max(segment[2] for segment in chunk)
-        shifted = [(ids, start - lo, end - lo) for ids, start, end in chunk]
-        rows.append((latents[lo:hi], steps[lo:hi], shifted))
+        lo = min(segment.window[0] for segment in chunk)
+        hi = max(segment.window[1] for segment in chunk)
+        shifted = [SegmentRead(s.ids, (s.window[0] - lo, s.window[1] - lo)) for s in chunk]
+        rows.append(ReadRow(memory.part(lo, hi), shifted))
 
     for segment in segments:
         candidate = [*chunk, segment]
-        span = max(s[2] for s in candidate) - min(s[1] for s in candidate)
-        if chunk and span + sum(len(s[0]) for s in candidate) > max_tokens:
+        span = max(s.window[1] for s in candidate) - min(s.window[0] for s in candidate)
+        if chunk and span + sum(len(s.ids) for s in candidate) > max_tokens:
             flush()
             chunk = []
         chunk.append(segment)

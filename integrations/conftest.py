@@ -11,7 +11,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 import pytest  # noqa: E402
 
 from evomem import EvoEncoder, EvoMemory  # noqa: E402
-from evomem.models import load_encoder  # noqa: E402
+from evomem.loading import load_encoder  # noqa: E402
 
 SAMPLE_CHAT = [
     ("Maya", "Hi Leo! I finally adopted a dog last weekend, a three-year-old beagle.", "2025-03-06T09:15:00Z"),

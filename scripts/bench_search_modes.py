@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from evomem.bench import bench_query_scaling, locomo_turns
-from evomem.models import load_encoder
+from evomem.loading import load_encoder
 
 encoder = load_encoder(None)
 messages, questions = locomo_turns(Path(sys.argv[1]), 300)

@@ -335,6 +335,7 @@ def test_bad_model_files_are_named(tmp_path, tiny_bert_dir, model_dir):
         ("list", [1, 2], "must hold a JSON object, got list"),
         ("dropout", {**config, "lora_dropout": "x"}, "lora_dropout must be of type float, got 'x'"),
         ("targets", {**config, "lora_targets": "query"}, "lora_targets must be of type"),
+        ("retired", {**config, "extra": {"note": 1}}, "EvoConfig.extra is no longer a setting"),
         ("not json", "{", "is not valid JSON"),
     ]:
         text = data if isinstance(data, str) else json.dumps(data)

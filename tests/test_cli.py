@@ -184,10 +184,10 @@ def test_bad_input_and_damaged_stores_are_one_error_line(tmp_path, tiny_bert_dir
 
 def test_bench_says_when_the_sample_is_short_and_no_scaling_skips_scaling(tmp_path, monkeypatch):
     import evomem.bench as bench
-    import evomem.models
+    import evomem.loading
 
     ran = []
-    monkeypatch.setattr(evomem.models, "load_encoder", lambda model: None)
+    monkeypatch.setattr(evomem.loading, "load_encoder", lambda model: None)
     for stage in ("bench_ingest", "bench_query_encode", "bench_peak_memory", "bench_linearity", "bench_query_scaling"):
         monkeypatch.setattr(bench, stage, lambda *args, stage=stage, **kwargs: ran.append(stage) or {stage: 1.0})
     sample = Path(str(files("evomem") / "data" / "sample_conversation.json"))

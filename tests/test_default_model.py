@@ -29,7 +29,7 @@ def test_untrained_default_equals_sentence_transformers(default_encoder):
     model.max_seq_length = default_encoder.config.segment_max_tokens
     reference = torch.tensor(model.encode(TEXTS, normalize_embeddings=True))
     with torch.inference_mode():
-        ours = default_encoder.encode_queries(torch.zeros(0, 384), torch.zeros(0, dtype=torch.long), TEXTS)
+        ours = default_encoder.encode_queries(default_encoder.new_queue(), TEXTS)
     cosine = (ours * reference).sum(-1)
     assert cosine.min() > 0.999, cosine
 
@@ -50,7 +50,7 @@ def test_default_batched_with_k1_matches_sequential():
 
 
 def test_shipped_default_weights_are_trained_small_and_loaded_by_default():
-    from evomem.models import DEFAULT_WEIGHTS, load_encoder
+    from evomem.loading import DEFAULT_WEIGHTS, load_encoder
 
     weights = DEFAULT_WEIGHTS / "evomem_weights.safetensors"
     assert weights.stat().st_size < 20 * 2**20

@@ -7,7 +7,8 @@ import torch
 from conftest import randomize_evo_weights, small_config
 from transformers import AutoModel
 
-from evomem import EvoEncoder, LatentQueue
+from evomem import EvoConfig, EvoEncoder, LatentQueue
+from evomem.packing import ReadRow, SegmentRead
 from evomem.stream import encode_stream, plan_packs
 
 TEXTS = [
@@ -48,7 +49,7 @@ def _static(directory, texts: list[str], pooling: str, tokenizer) -> torch.Tenso
 def test_untrained_retrieval_path_equals_static_backbone(tiny_dir):
     encoder = EvoEncoder(small_config(tiny_dir))
     with torch.inference_mode():
-        vectors = encoder.encode_queries(torch.zeros(0, encoder.dim), torch.zeros(0, dtype=torch.long), TEXTS[:3])
+        vectors = encoder.encode_queries(encoder.new_queue(), TEXTS[:3])
     static = _static(tiny_dir, TEXTS[:3], encoder.info.pooling, encoder.tokenizer)
     assert torch.allclose(vectors, static, atol=1e-5)
 
@@ -57,8 +58,8 @@ def test_memory_changes_the_representation(tiny_dir):
     encoder = randomize_evo_weights(EvoEncoder(small_config(tiny_dir)))
     vectors, queue = _stream(encoder, batching=True)
     with torch.inference_mode():
-        empty = encoder.encode_queries(torch.zeros(0, encoder.dim), torch.zeros(0, dtype=torch.long), [TEXTS[-1]])
-        with_memory = encoder.encode_queries(queue.latents, queue.latent_steps(), [TEXTS[-1]])
+        empty = encoder.encode_queries(encoder.new_queue(), [TEXTS[-1]])
+        with_memory = encoder.encode_queries(queue, [TEXTS[-1]])
     assert (empty - with_memory).abs().max() > 1e-3
     assert vectors.shape == (len(TEXTS), encoder.dim)
     assert torch.allclose(vectors.norm(dim=-1), torch.ones(len(TEXTS)), atol=1e-5)
@@ -86,12 +87,11 @@ def test_packing_is_block_causal(tiny_dir):
     """The first segment of a pack sees only memory and itself, so packing cannot change its latents."""
     encoder = randomize_evo_weights(EvoEncoder(small_config(tiny_dir)))
     ids = encoder.tokenize(TEXTS[:3])
-    memory = torch.randn(4, encoder.dim)
-    steps = torch.tensor([0, 0, 1, 1])
+    memory = LatentQueue(*encoder.queue_shape, torch.randn(4, encoder.dim), step=2).block()  # steps 0, 0, 1, 1
     with torch.inference_mode():
-        (packed,) = encoder.write_memory([(memory, steps, ids)])
-        (alone,) = encoder.write_memory([(memory, steps, ids[:1])])
-        (pair,) = encoder.write_memory([(memory, steps, ids[:2])])
+        packed = encoder.write_memory(memory, ids)
+        alone = encoder.write_memory(memory, ids[:1])
+        pair = encoder.write_memory(memory, ids[:2])
     assert packed.shape == (3, encoder.config.num_query_tokens, encoder.dim)
     assert torch.allclose(packed[0], alone[0], atol=1e-5)
     assert torch.allclose(packed[1], pair[1], atol=1e-5)
@@ -120,14 +120,14 @@ def test_plan_packs_respects_budget_and_limit():
 def test_merged_inference_equals_adapter_path(tiny_dir):
     encoder = randomize_evo_weights(EvoEncoder(small_config(tiny_dir)))
     ids = encoder.tokenize(TEXTS[:4])
-    memory, steps = torch.randn(4, encoder.dim), torch.tensor([3, 3, 4, 4])
-    rows = [(memory, steps, [(row, 0, 4) for row in ids])]
+    memory = LatentQueue(*encoder.queue_shape, torch.randn(4, encoder.dim), step=5).block()  # steps 3, 3, 4, 4
+    rows = [ReadRow(memory, [SegmentRead(row, (0, 4)) for row in ids])]
     with torch.no_grad():
         merged = encoder.represent(rows)[0]
-        (merged_latents,) = encoder.write_memory([(memory, steps, ids)])
+        merged_latents = encoder.write_memory(memory, ids)
     with torch.enable_grad():
         adapter = encoder.represent(rows)[0].detach()
-        (adapter_latents,) = encoder.write_memory([(memory, steps, ids)])
+        adapter_latents = encoder.write_memory(memory, ids)
     assert torch.allclose(merged, adapter, atol=1e-5)
     assert torch.allclose(merged_latents, adapter_latents.detach(), atol=1e-5)
 
@@ -137,11 +137,9 @@ def test_gradients_reach_both_adapters_and_projections(tiny_dir):
     randomize_evo_weights(encoder)
     encoder.train()
     ids = encoder.tokenize(TEXTS[:3])
-    empty = (torch.zeros(0, encoder.dim), torch.zeros(0, dtype=torch.long))
-    (latents,) = encoder.write_memory([(*empty, ids)])
-    memory = latents.reshape(-1, encoder.dim)
-    steps = torch.arange(3).repeat_interleave(encoder.config.num_query_tokens)
-    (vectors,) = encoder.represent([(memory, steps, [(ids[0], 0, memory.shape[0])])])
+    latents = encoder.write_memory(encoder.new_queue().block(), ids)
+    memory = LatentQueue(*encoder.queue_shape, latents.reshape(-1, encoder.dim), step=3).block()
+    (vectors,) = encoder.represent([ReadRow(memory, [SegmentRead(ids[0], (0, len(memory)))])])
     vectors.sum().backward()
     grads = {name for name, p in encoder.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
     for needed in ("lora_A.memory", "lora_A.retrieval", "query_tokens", "latent_proj", "memory_head", "embed_proj"):
@@ -196,3 +194,9 @@ def test_inference_from_threads_matches_sequential(tiny_bert_dir):
     with ThreadPoolExecutor(4) as pool:  # memory and retrieval passes of several streams interleave
         results = list(pool.map(lambda _: _stream(encoder, batching=True)[0], range(8)))
     assert all(torch.allclose(result, expected, atol=1e-6) for result in results)
+
+
+def test_configs_saved_with_the_retired_extra_setting_still_load(tiny_bert_dir):
+    saved = {**small_config(tiny_bert_dir).to_dict(), "extra": {}}  # as evomem wrote configs before
+    config = EvoConfig.from_dict(saved)
+    assert config == small_config(tiny_bert_dir) and "extra" not in config.to_dict()

@@ -40,7 +40,7 @@ def test_search_many_is_search_per_query_with_one_encoding(memory, mode, monkeyp
     expected = [memory.search(query, "maya", k=3, mode=mode) for query in QUERIES]
     calls = []
     encode = memory.encoder.encode_queries
-    monkeypatch.setattr(memory.encoder, "encode_queries", lambda *a: calls.append(a[2]) or encode(*a))
+    monkeypatch.setattr(memory.encoder, "encode_queries", lambda *a: calls.append(a[1]) or encode(*a))
     batched = memory.search_many(QUERIES, "maya", k=3, mode=mode)
     assert [[(h.id, h.text, h.metadata) for h in hits] for hits in batched] == [
         [(h.id, h.text, h.metadata) for h in hits] for hits in expected

@@ -20,12 +20,11 @@ def _read(encoder: EvoEncoder, cache: KVCache | None, texts=TEXTS, batching=True
     queue = encoder.new_queue()
     with torch.inference_mode():
         vectors = encode_stream(encoder, queue, encoder.tokenize(texts), segment_batching=batching)
-        steps = queue.latent_steps()
         return {
             "vectors": vectors,
             "latents": queue.latents,
-            "queries": encoder.encode_queries(queue.latents, steps, texts[:3]),
-            "base": encoder.read_with_base(queue.latents, steps, texts[:2]),
+            "queries": encoder.encode_queries(queue, texts[:3]),
+            "base": encoder.read_with_base(queue, texts[:2]),
         }
 
 
@@ -58,12 +57,12 @@ def test_each_write_group_is_computed_once_per_model(tiny_bert_dir, monkeypatch)
     queue = LatentQueue(2, 4, encoder.dim, torch.randn(8, encoder.dim), step=9)  # as if loaded from disk
     before = len(computed)
     with torch.inference_mode():
-        first = encoder.encode_queries(queue.latents, queue.latent_steps(), TEXTS[:1])
+        first = encoder.encode_queries(queue, TEXTS[:1])
         assert len(computed) == before + queue.queue_steps  # lazily, at the first read
-        again = encoder.encode_queries(queue.latents, queue.latent_steps(), TEXTS[1:2])
+        again = encoder.encode_queries(queue, TEXTS[1:2])
         assert len(computed) == before + queue.queue_steps
         encoder.kv_cache = None
-        uncached = encoder.encode_queries(queue.latents, queue.latent_steps(), TEXTS[:2])
+        uncached = encoder.encode_queries(queue, TEXTS[:2])
     assert torch.allclose(torch.cat([first, again]), uncached, atol=1e-5)
 
 
@@ -75,7 +74,8 @@ def test_the_same_latents_at_another_slot_are_another_entry(tiny_dir):
         for step in (0, 1):
             for name in ("cached", "uncached"):
                 encoder.kv_cache = cache if name == "cached" else None
-                read[name, step] = encoder.encode_queries(latents, torch.tensor([step, step]), TEXTS[:1])
+                memory = LatentQueue(*encoder.queue_shape, latents, step=step + 1)  # both latents at ``step``
+                read[name, step] = encoder.encode_queries(memory, TEXTS[:1])
     assert len(cache) == 2
     assert (read["cached", 0] - read["cached", 1]).abs().max() > 1e-4  # the slot is part of what is cached
     for step in (0, 1):
@@ -102,17 +102,17 @@ def test_new_weights_clear_the_cache(tiny_bert_dir):
 def test_training_and_grad_paths_run_uncached(tiny_bert_dir):
     encoder = randomize_evo_weights(EvoEncoder(small_config(tiny_bert_dir)))
     cache = encoder.kv_cache
-    memory, steps = torch.randn(4, encoder.dim), torch.tensor([3, 3, 4, 4])
-    encoder.encode_queries(memory, steps, TEXTS[:1])  # grad enabled
+    memory = LatentQueue(*encoder.queue_shape, torch.randn(4, encoder.dim), step=5)  # steps 3, 3, 4, 4
+    encoder.encode_queries(memory, TEXTS[:1])  # grad enabled
     encoder.train()
     with torch.no_grad():  # train mode: attention dropout, so nothing is exact to cache
-        encoder.encode_queries(memory, steps, TEXTS[:1])
+        encoder.encode_queries(memory, TEXTS[:1])
     assert len(cache) == 0
 
 
 @pytest.mark.slow
 def test_default_model_cached_and_uncached_agree(default_encoder):
-    from evomem.models import load_encoder
+    from evomem.loading import load_encoder
 
     assert isinstance(default_encoder.kv_cache, KVCache)
     trained = load_encoder(None)

@@ -8,7 +8,7 @@ import random
 import pytest
 
 from evomem.evaluation.plain import load_plain_pairs, plain_recall
-from evomem.models import load_encoder
+from evomem.loading import load_encoder
 from evomem.training.data import build, load_records
 from evomem.training.documents import document_samples, find_text_files, split_sentences
 from evomem.training.msc import dialogue_samples, load_msc_dialogues

@@ -29,7 +29,7 @@ def plain_recall(encoder: EvoEncoder, segment_batching: bool = True) -> dict[str
     queries, passages = load_plain_pairs()
     queue = encoder.new_queue()
     passage_vectors = embed_texts(encoder, queue, passages, segment_batching)
-    query_vectors = encoder.encode_queries(queue.latents, queue.latent_steps(), queries).float()
+    query_vectors = encoder.encode_queries(queue, queries).float()
     static_passages, static_queries = encoder.embed_static(passages), encoder.embed_static(queries)
     expected = torch.arange(len(queries))
 

@@ -67,7 +67,7 @@ class EvolvableRanker(Ranker):
             if at > read:
                 vectors.append(encode_stream(self.encoder, queue, token_ids[read:at], self.segment_batching))
                 read = at
-            queries = self.encoder.encode_queries(queue.latents, queue.latent_steps(), list(points[at]))
+            queries = self.encoder.encode_queries(queue, list(points[at]))
             ranked[at] = rank_by_similarity(torch.cat(vectors)[:at], queries, group.segment_ids)
         return ranked
 

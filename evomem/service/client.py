@@ -15,6 +15,7 @@ import httpx
 from typing_extensions import Unpack
 
 from ..errors import JournalError, MemoryClosedError, StateCorruptedError, StateMissingError, StoreCorruptedError
+from ..ranking import DEFAULT_K
 from ..schema import (
     AddResult,
     DeleteResult,
@@ -104,7 +105,7 @@ class EvoMemoryClient:
         body |= {"metadata": check_metadata(metadata) or None, "doc_id": doc_id}
         return self._call("POST", "/v1/text", json=body)["ids"]
 
-    def search(self, query: str, namespace: str, k: int = 10, **options: Unpack[SearchOptions]) -> list[Hit]:
+    def search(self, query: str, namespace: str, k: int = DEFAULT_K, **options: Unpack[SearchOptions]) -> list[Hit]:
         check_text(query, "query")
         check_k(k)
         body = {"namespace": check_namespace(namespace), "query": query, "k": k, **search_options(options)}

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..ranking import DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE
+from ..ranking import DEFAULT_K, DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE
 from ..schema import AddResult
 from .limits import MAX_IDS, MAX_K, MAX_MESSAGES, MAX_QUERY_CHARS
 
@@ -50,7 +50,7 @@ class AddTextRequest(BaseModel):
 class SearchRequest(BaseModel):
     namespace: str = NAMESPACE
     query: str = Field(max_length=MAX_QUERY_CHARS)
-    k: int = Field(default=10, le=MAX_K)
+    k: int = Field(default=DEFAULT_K, le=MAX_K)
     where: dict[str, Any] | None = Field(default=None, description="A Chroma metadata filter.")
     time_range: tuple[str | float | None, str | float | None] | None = Field(
         default=None, description="(start, end), ISO 8601 or epoch seconds; either end may be null."

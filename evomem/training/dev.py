@@ -65,7 +65,7 @@ def evolvable_rankings(encoder: EvoEncoder, dev: list[Stream], segment_batching:
         reading = read_stream(encoder, stream.segments, plan_spans(list(points), 0), segment_batching)
         for at, questions in points.items():
             memory = reading.memory[at]
-            queries = encoder.encode_queries(memory.latents, memory.latent_steps(), [q.query for q in questions])
+            queries = encoder.encode_queries(memory, [q.query for q in questions])
             yield from _ranked(EVOLVABLE, stream, questions, _nearest(reading.vectors[:at], queries))
 
 

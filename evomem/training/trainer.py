@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from ..config import EvoConfig
 from ..encoder import EvoEncoder
 from ..evaluation.plain import plain_recall
-from ..models import load_encoder
+from ..loading import load_encoder
 from .data import load_records
 from .dev import baseline_figures, dev_figures
 from .losses import contrastive_loss, memory_loss, static_regulariser
@@ -151,13 +151,12 @@ class Trainer:
 
     def _question_losses(self, question: Question, reading: Reading, targets: torch.Tensor | None) -> QuestionLosses:
         memory = reading.memory[question.at]
-        latents, steps = memory.latents, memory.latent_steps()
-        query = self.encoder.encode_queries(latents, steps, [question.query])[0]
+        query = self.encoder.encode_queries(memory, [question.query])[0]
         vectors = reading.vectors[: question.at]
         con = contrastive_loss(query, vectors, question.evidence, self.config.tau, self.config.length_weighting)
         readout = None
         if self.config.memory_loss_weight > 0:
-            readout = self.encoder.read_with_base(latents, steps, [question.query])[0]
+            readout = self.encoder.read_with_base(memory, [question.query])[0]
         reg = None
         if targets is not None:
             lo, at = grad_window(question.at, self.config.grad_window)

@@ -9,7 +9,7 @@ from langchain_core.embeddings import Embeddings
 
 from evomem import EvoEncoder, EvoMemory
 from evomem.embedder import DEFAULT_NAMESPACE, StreamEmbedder
-from evomem.models import load_encoder
+from evomem.loading import load_encoder
 
 
 class EvoEmbeddings(Embeddings):

@@ -11,7 +11,7 @@ from llama_index.core.bridge.pydantic import PrivateAttr
 
 from evomem import EvoEncoder, EvoMemory
 from evomem.embedder import DEFAULT_NAMESPACE, StreamEmbedder
-from evomem.models import load_encoder
+from evomem.loading import load_encoder
 from evomem.schema import check_texts
 
 
