@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from ..encoder import EvoEncoder
+from ..loading import static_model
 from ..ranking import MODES
 from ..stream import encode_stream
 from .tasks import Group
@@ -134,11 +135,7 @@ class StaticRanker(Ranker):
     """The static base model as users run it: sentence-transformers over the same backbone, no memory."""
 
     def __init__(self, encoder: EvoEncoder):
-        from sentence_transformers import SentenceTransformer
-
-        self.model = SentenceTransformer(
-            str(encoder.backbone_dir), device="cpu", local_files_only=True, trust_remote_code=False
-        )
+        self.model = static_model(encoder)
 
     def _encode(self, texts: Sequence[str]) -> torch.Tensor:
         return torch.tensor(self.model.encode(list(texts), batch_size=32, normalize_embeddings=True))
