@@ -37,6 +37,7 @@ def vectors(spec: str) -> np.ndarray:
 
 
 def run(E: np.ndarray, config: dict, mode: str, trial: int) -> dict:
+    label = mode
     if mode.endswith("+shuffle"):  # the same vectors written in a random order
         E, mode = E[np.random.default_rng(1000 + trial).permutation(len(E))], mode.removesuffix("+shuffle")
     path = tempfile.mkdtemp(prefix="hnsw-probe-")
@@ -90,7 +91,7 @@ def run(E: np.ndarray, config: dict, mode: str, trial: int) -> dict:
     self_hit = np.mean([f"big:{i}" in g for i, g in zip(q, got, strict=True)])
     client.close()
     return {
-        "mode": mode,
+        "mode": label,
         "config": config,
         "trial": trial,
         "unreachable": len(unreachable),
