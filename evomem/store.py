@@ -41,7 +41,9 @@ BOOKKEEPING = ("namespace", "position", "message_id", "part", "fingerprint")  # 
 TRANSIENT_READ_ERROR = "Error creating hnsw segment reader"
 TRANSIENT_RETRIES = 5
 # Chroma's defaults (16 neighbours, ef_construction 100) left 1 to 9 of 5,000 near-duplicate vectors unreachable by
-# any search when reads came between the writes (as evomem's do); 32 and 200 left none in the same runs.
+# any search when reads came between the writes. The cause was the timing of the first read (``SegmentStore.
+# _collection``). HNSW's neighbour pruning can still leave a rare record unreachable with such vectors (1 in 18 bulk
+# runs with the defaults); with 32 and 200, 0 in 38 runs (docs/hnsw-findings.md).
 HNSW = {"space": "cosine", "max_neighbors": 32, "ef_construction": 200}
 
 
@@ -281,10 +283,10 @@ class SegmentStore:
         if found != self.fingerprint:
             raise ValueError(f"Chroma collection {name} belongs to model {found!r}, not {self.fingerprint!r}")
         if self.connection.embedded:
-            # Embedded Chroma catches a collection's vector index up with its write log at the first read through
-            # a client. Made after that client's first write, before the index was first saved (every
-            # ``sync_threshold`` = 1,000 records), that catch-up left records no search reaches (docs/hnsw-
-            # findings.md: 6 of 15 runs of 5,000 records against 0 of 25 without it). So read before writing.
+            # Embedded Chroma catches a collection's HNSW index up with its write log at the first read through
+            # a client. When that read came after the client's first write and before the index was first saved
+            # (every ``sync_threshold`` = 1,000 records), records were left that no search reaches (6 of 15
+            # ingests of 5,000 records; 0 of 29 with this read first: docs/hnsw-findings.md). So read first.
             collection.count()
         self._open[namespace] = collection
         return collection
