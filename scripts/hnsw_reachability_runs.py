@@ -21,24 +21,35 @@ import evomem.store  # noqa: E402
 from evomem import EvoEncoder, EvoMemory  # noqa: E402
 
 
-def main(runs: int, hnsw: dict | None) -> None:
-    if hnsw is not None:
-        evomem.store.HNSW = hnsw
+def tiny_encoder(directory: Path) -> EvoEncoder:
+    """The tests' tiny random BERT (seed 0) as an evomem encoder, saved under ``directory``."""
     torch.manual_seed(0)
-    d = Path(tempfile.mkdtemp())
     config = BertConfig(
         vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64
     )
-    enc = EvoEncoder(small_config(_save_tiny(d / "tiny", BertModel(config, add_pooling_layer=False), eos=False)))
+    return EvoEncoder(
+        small_config(_save_tiny(directory / "tiny", BertModel(config, add_pooling_layer=False), eos=False))
+    )
+
+
+def ingest(memory: EvoMemory) -> None:
+    """20 batches of 250 near-duplicate one-segment messages into namespace ``big``."""
+    for b in range(20):
+        messages = [
+            {"role": "user", "content": f"batch {b} message {i}: bread {i * b}", "id": f"b{b}-{i}"} for i in range(250)
+        ]
+        memory.add_messages(messages, namespace="big")
+
+
+def main(runs: int, hnsw: dict | None) -> None:
+    if hnsw is not None:
+        evomem.store.HNSW = hnsw
+    d = Path(tempfile.mkdtemp())
+    enc = tiny_encoder(d)
     for run in range(runs):
         began = time.time()
         mem = EvoMemory(d / f"data{run}", model=enc)
-        for b in range(20):
-            messages = [
-                {"role": "user", "content": f"batch {b} message {i}: bread {i * b}", "id": f"b{b}-{i}"}
-                for i in range(250)
-            ]
-            mem.add_messages(messages, namespace="big")
+        ingest(mem)
         missing = mem.check()["big"]
         mem.close()
         fresh = EvoMemory(d / f"data{run}", model=enc)  # the index as saved, read by a new client
