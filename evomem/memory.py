@@ -156,6 +156,9 @@ class EvoMemory:
         self.segmenter = self.encoder.segmenter()
         self._closed = False
         self._writes = SerialWorker("evomem-write")  # the thread of the async writes
+        if self.store.legacy_records():  # a store of evomem's first layout: one collection per namespace now
+            with self.writer.writing(None):
+                self.store.migrate_legacy(show_progress)
         self.writer.reconcile_if_idle()
 
     @property
@@ -191,8 +194,10 @@ class EvoMemory:
         """This model's collection; an embedded database that SQLite cannot read is a ``StoreCorruptedError``."""
         from chromadb.errors import InternalError
 
+        store = SegmentStore(connection, self.fingerprint, self.encoder.dim, lexical=LexicalIndex(self.states))
         try:
-            return SegmentStore(connection, self.fingerprint, self.encoder.dim, lexical=LexicalIndex(self.states))
+            store.legacy_records()  # reads the database
+            return store
         except InternalError as error:
             if not connection.embedded:
                 raise

@@ -82,11 +82,12 @@ def reembed(
             raise TypeError("namespaces must be a list of namespace names, not one string")
         namespaces = [check_namespace(name) for name in namespaces]
     source = _choose_source(target, source)
-    source_store = SegmentStore(target.store.connection, source, None, create=False)
+    source_store = SegmentStore(target.store.connection, source, None)
     source_states = StateDirectory(target.path, source)
     source_journal = Journal(source_states)
     migrated: dict[str, int] = {}
     with target.writer.writing(None):
+        source_store.migrate_legacy()  # a source model that wrote evomem's first layout
         reconcile(source_store, source_states, source_journal, undo_if_unreadable=True)
         names = list(namespaces) if namespaces is not None else source_store.namespaces()
         plans = {name: _committed(source_store, source_states, name) for name in names}
@@ -115,8 +116,8 @@ def reembed(
             migrated[name] = len(segments)
     if drop_source and namespaces is None:
         with target.writer.writing(None):
-            with target.store.connection.using(writing=True) as client:
-                client.delete_collection(source_store.name)
+            for name in source_store.collections():
+                source_store.drop(name)
             shutil.rmtree(source_states.directory, ignore_errors=True)
     return migrated
 

@@ -1,14 +1,16 @@
-"""Repair a collection whose vector index lost records: rebuild it into a new collection, then swap it in.
+"""Repair a namespace collection whose vector index lost records: rebuild it into a new one, then swap it in.
 
 Two processes on one embedded directory (evomem before its directory lock) could drop vectors from the persisted
 HNSW index: ``get`` still returns those records, vector search never does, and Chroma can no longer read their
 vectors ("Error getting embedding"); upserting or deleting them in place crashes or wedges the collection. So
-``repair`` copies every record of ``evomem-<fingerprint>`` into a fresh ``evomem-<fingerprint>-repair``: ids, texts
-and metadata as stored, each vector as stored when Chroma can still read it, else re-encoded from the stored text
-(the namespace read again as one stream, as ``EvoMemory.rebuild`` does). Once the copy is checked against the
-original it replaces it: the old collection is deleted and the new one renamed to the old name.
+``repair`` copies every record of a damaged namespace's collection (``evomem-<fingerprint>-<namespace digest>``)
+into a fresh one of the same name with ``-repair`` appended: ids, texts and metadata as stored, each vector as
+stored when Chroma can still read it, else re-encoded from the stored text (the namespace read again as one
+stream, as ``EvoMemory.rebuild`` does). Once the copy is checked against the original it replaces it: the old
+collection is deleted and the new one renamed to the old name. Undamaged namespaces are left as they are.
 
-Crash safety: a marker file (``state/<fingerprint>/repair.json``, written atomically) says what is in progress.
+Crash safety: a marker file per namespace (``state/<fingerprint>/<namespace digest>.repair.json``, written
+atomically) says what is in progress.
 
 - phase ``build``: the old collection is still the live one; a partial new one is dropped by the next ``repair``.
 - phase ``swap``: the new collection is complete. The swap (marker, delete, rename, marker removed) runs under the
@@ -28,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from .errors import StoreCorruptedError
 from .space import batch_bytes, require_free_space
-from .state import StateDirectory, fsync_dir, write_atomic
+from .state import StateDirectory, fsync_dir, namespace_digest, write_atomic
 from .store import PAGE, ChromaConnection, SegmentStore, StoredSegment, collection_name
 
 if TYPE_CHECKING:
@@ -36,7 +38,7 @@ if TYPE_CHECKING:
 
     from .memory import EvoMemory
 
-MARKER_NAME = "repair.json"
+MARKER_SUFFIX = ".repair.json"
 MARKER_FORMAT = "evomem-repair"
 BUILD, SWAP = "build", "swap"
 BUILD_SUFFIX = "-repair"
@@ -75,7 +77,12 @@ class RepairReport:
         return sum(n.unsearchable_after for n in self.namespaces)
 
     def lines(self) -> list[str]:
-        head = f"rebuilt the collection in {self.seconds:.1f} s" if self.rebuilt else "nothing unsearchable: no repair"
+        damaged = sum(1 for n in self.namespaces if n.unsearchable_before)
+        head = (
+            f"rebuilt {damaged} of {len(self.namespaces)} namespace collections in {self.seconds:.1f} s"
+            if self.rebuilt
+            else "nothing unsearchable: no repair"
+        )
         return [head] + [
             f"namespace {n.namespace}: {n.records} records, unsearchable {n.unsearchable_before} -> "
             f"{n.unsearchable_after}, {n.reencoded} re-encoded from the stored text"
@@ -91,57 +98,56 @@ class _Copied:
     deviation: float | None
 
 
-def marker_path(directory: Path, fingerprint: str) -> Path:
-    """The repair marker of a model's collection in the embedded store ``directory`` (``path/chroma``)."""
-    return StateDirectory(directory.parent, fingerprint).directory / MARKER_NAME
+def marker_path(directory: Path, fingerprint: str, namespace: str) -> Path:
+    """The repair marker of a namespace's collection in the embedded store ``directory`` (``path/chroma``)."""
+    return StateDirectory(directory.parent, fingerprint).directory / (namespace_digest(namespace) + MARKER_SUFFIX)
 
 
-def build_name(fingerprint: str) -> str:
-    return collection_name(fingerprint) + BUILD_SUFFIX
-
-
-def finish_swap(connection: ChromaConnection, fingerprint: str) -> None:
+def finish_swap(connection: ChromaConnection, fingerprint: str, namespace: str) -> None:
     """Finish the swap of a repair that was killed during it (a no-op unless its marker says ``swap``)."""
-    marker = marker_path(connection.directory, fingerprint)
+    marker = marker_path(connection.directory, fingerprint, namespace)
     if _phase(marker) != SWAP:
         return
     with connection.using(writing=True) as client:
         if _phase(marker) == SWAP:
-            _swap(client, fingerprint, marker)
+            _swap(client, collection_name(fingerprint, namespace), marker)
 
 
 def repair(memory: EvoMemory, show_progress: bool = False) -> RepairReport:
-    """Rebuild ``memory``'s collection when vector search misses any stored record (a no-op otherwise)."""
+    """Rebuild the collection of each namespace whose vector search misses a stored record (a no-op otherwise)."""
     connection = memory.store.connection
     if not connection.embedded:
         raise ValueError(SERVER_REFUSED)
     began = time.monotonic()
-    marker = marker_path(connection.directory, memory.fingerprint)
+    live = memory.store
+    build = SegmentStore(connection, memory.fingerprint, live.dim, suffix=BUILD_SUFFIX)
+    found = []
     with memory.writer.writing(None):
-        finish_swap(connection, memory.fingerprint)  # a repair killed mid-swap, in case no open finished it
-        _drop_build(connection, memory.fingerprint, marker)  # a repair killed while building starts again
-        live = memory.store
-        before = {name: live.unsearchable(name) for name in live.namespaces()}
-        if not any(before.values()):
-            found = [NamespaceRepair(name, live.count(name), 0, 0) for name in before]
-            return RepairReport(False, time.monotonic() - began, found)
-        _write_marker(marker, BUILD)
-        build = SegmentStore(connection, memory.fingerprint, live.dim, name=build_name(memory.fingerprint))
-        copied = {name: _copy_namespace(memory, build, name, lost, show_progress) for name, lost in before.items()}
-        _check_copy(live, build, list(before))
-        after = {name: build.unsearchable(name) for name in before}
-        with connection.using(writing=True) as client:
-            _write_marker(marker, SWAP)
-            _swap(client, memory.fingerprint, marker)
-        connection.discard()  # every store of this process fetches the new collection
-    return RepairReport(
-        True,
-        time.monotonic() - began,
-        [
-            NamespaceRepair(name, c.records, len(before[name]), len(after[name]), c.reencoded, c.deviation)
-            for name, c in copied.items()
-        ],
-    )
+        for name in _namespaces_to_check(live, build):
+            marker = marker_path(connection.directory, memory.fingerprint, name)
+            finish_swap(connection, memory.fingerprint, name)  # a repair killed mid-swap, in case no open did
+            _drop_build(connection, build, name, marker)  # a repair killed while building starts again
+            lost = live.unsearchable(name)
+            if not lost:
+                found.append(NamespaceRepair(name, live.count(name), 0, 0))
+                continue
+            _write_marker(marker, BUILD)
+            copied = _copy_namespace(memory, build, name, lost, show_progress)
+            _check_copy(live, build, name)
+            after = build.unsearchable(name)
+            with connection.using(writing=True) as client:
+                _write_marker(marker, SWAP)
+                _swap(client, live.name(name), marker)
+            connection.discard()  # every store of this process fetches the new collection
+            found.append(
+                NamespaceRepair(name, copied.records, len(lost), len(after), copied.reencoded, copied.deviation)
+            )
+    return RepairReport(any(n.unsearchable_before for n in found), time.monotonic() - began, found)
+
+
+def _namespaces_to_check(live: SegmentStore, build: SegmentStore) -> list[str]:
+    """Namespaces with records, and those with a repair's partial collection or marker left behind."""
+    return sorted({*live.namespaces(), *build.collections()})
 
 
 def _copy_namespace(memory: EvoMemory, build: SegmentStore, name: str, suspects: list[str], show: bool) -> _Copied:
@@ -200,33 +206,30 @@ def _deviation(encoded: dict[str, torch.Tensor], stored: dict[str, list[float]],
     return max((float((new - torch.tensor(old)).abs().max()) for new, old in pairs), default=0.0)
 
 
-def _check_copy(live: SegmentStore, build: SegmentStore, names: list[str]) -> None:
+def _check_copy(live: SegmentStore, build: SegmentStore, name: str) -> None:
     """Raise, leaving the live collection as it was, unless ``build`` holds exactly the live records."""
 
-    def records(store: SegmentStore, name: str) -> list[tuple]:
+    def records(store: SegmentStore) -> list[tuple]:
         return sorted((s.record_id, s.text, s.metadata) for s in store.get(name))
 
-    differing = [name for name in names if records(live, name) != records(build, name)]
-    if differing or live.total() != build.total():
+    if records(live) != records(build):
         raise StoreCorruptedError(
-            f"the rebuilt collection {build.name} differs from {live.name} (namespaces {differing}, "
-            f"{build.total()} vs {live.total()} records); {live.name} is unchanged"
+            f"the rebuilt collection {build.name(name)} differs from {live.name(name)} ({build.count(name)} vs "
+            f"{live.count(name)} records); {live.name(name)} is unchanged"
         )
 
 
-def _drop_build(connection: ChromaConnection, fingerprint: str, marker: Path) -> None:
+def _drop_build(connection: ChromaConnection, build: SegmentStore, name: str, marker: Path) -> None:
     """Delete the partial collection of a repair killed while building, then its marker."""
     if _phase(marker) != BUILD:
         return
-    with connection.using(writing=True) as client:
-        if build_name(fingerprint) in _names(client):
-            client.delete_collection(build_name(fingerprint))
+    build.drop(name)
     _end(marker)
 
 
-def _swap(client, fingerprint: str, marker: Path) -> None:
+def _swap(client, live: str, marker: Path) -> None:
     """Replace the live collection by the complete new one (idempotent: resumes wherever a crash stopped it)."""
-    live, build = collection_name(fingerprint), build_name(fingerprint)
+    build = live + BUILD_SUFFIX
     names = _names(client)
     if build in names:
         if live in names:
@@ -255,9 +258,10 @@ def _phase(marker: Path) -> str | None:
     if not isinstance(body, dict) or body.get("format") != MARKER_FORMAT or body.get("phase") not in (BUILD, SWAP):
         raise StoreCorruptedError(
             f"repair marker {marker} is damaged ({body!r}); it is written atomically, so something else changed it. "
-            f"If Chroma still holds {collection_name(marker.parent.name)}, delete the marker; else write "
-            f'{{"format": "{MARKER_FORMAT}", "phase": "{SWAP}"}} into it ({build_name(marker.parent.name)} is the '
-            "repaired collection). Then run `evomem check --repair` again"
+            f"If Chroma still holds the namespace's collection (evomem-{marker.parent.name}-"
+            f"{marker.name.removesuffix(MARKER_SUFFIX)}), delete the marker; else write "
+            f'{{"format": "{MARKER_FORMAT}", "phase": "{SWAP}"}} into it (the collection of that name with '
+            f"{BUILD_SUFFIX} appended is the repaired one). Then run `evomem check --repair` again"
         )
     return body["phase"]
 

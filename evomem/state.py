@@ -22,6 +22,11 @@ def _checksum(latents: torch.Tensor) -> str:
     return hashlib.sha256(latents.contiguous().numpy().tobytes()).hexdigest()
 
 
+def namespace_digest(namespace: str) -> str:
+    """The name a namespace's files and collection derive from (hex; never the namespace itself)."""
+    return hashlib.sha256(namespace.encode("utf-8")).hexdigest()[:32]
+
+
 def rebuild_command(namespace: str | None = None) -> str:
     """How to rebuild one namespace's memory state (every namespace's when None) from its stored text."""
     if namespace is None:
@@ -57,8 +62,7 @@ class StateDirectory:
         self.directory = Path(root) / "state" / fingerprint
 
     def path(self, namespace: str) -> Path:
-        digest = hashlib.sha256(namespace.encode("utf-8")).hexdigest()[:32]
-        return self.directory / f"{digest}.safetensors"
+        return self.directory / f"{namespace_digest(namespace)}.safetensors"
 
     def save(self, namespace: str, queue: LatentQueue) -> None:
         latents = queue.latents.detach().to(torch.float32).cpu().contiguous()

@@ -1,5 +1,5 @@
-"""SegmentStore: segment vectors, texts and flat metadata in one Chroma collection per model fingerprint, and
-each namespace's lexical index (``evomem.lexical``) kept in step with it.
+"""SegmentStore: segment vectors, texts and flat metadata in one Chroma collection per model fingerprint and
+namespace, and each namespace's lexical index (``evomem.lexical``) kept in step with it.
 
 Embedded Chroma is made for one process per directory: its vector index lives in the memory of the process that
 opened it, and reads as well as writes may rewrite the index files. Two processes working on one directory at
@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,14 +30,21 @@ from filelock import FileLock
 
 from .lexical import LexicalIndex, LexicalMatch, LexicalRow
 from .ranking import Candidate
+from .state import namespace_digest
 
 COLLECTION_PREFIX = "evomem-"
 GENERATION_NAME = "chroma.generation"
 ACCESS_LOCK_NAME = "chroma.lock"
 PAGE = 1000  # records per page when scanning a collection
+EMPTY_GET = {"ids": [], "documents": [], "metadatas": [], "embeddings": []}  # what ``get`` finds in no collection
 BOOKKEEPING = ("namespace", "position", "message_id", "part", "fingerprint")  # metadata evomem adds to a segment
 TRANSIENT_READ_ERROR = "Error creating hnsw segment reader"
 TRANSIENT_RETRIES = 5
+# Chroma's defaults (16 neighbours, ef_construction 100) left 1 to 9 of 5,000 near-duplicate vectors unreachable by
+# any search when reads came between the writes. The cause was the timing of the first read (``SegmentStore.
+# _collection``). HNSW's neighbour pruning can still leave a rare record unreachable with such vectors (1 in 18 bulk
+# runs with the defaults); with 32 and 200, 0 in 38 runs (docs/hnsw-findings.md).
+HNSW = {"space": "cosine", "max_neighbors": 32, "ef_construction": 200}
 
 
 @dataclass(frozen=True)
@@ -82,11 +89,19 @@ def record_position(namespace: str, rid: str) -> int | None:
     return int(position) if prefix == namespace and position.isdigit() else None
 
 
-def collection_name(fingerprint: str) -> str:
-    """Collection names derive from the model fingerprint (hex), never from user input."""
+def collection_name(fingerprint: str, namespace: str | None = None) -> str:
+    """``evomem-<fingerprint>-<namespace digest>``: one collection per model and namespace, so a search needs no
+    namespace filter (a small namespace's search in a collection of 100K records took about half a second).
+    Without a namespace: the one collection per model of evomem's first layout, which ``migrate_legacy`` empties.
+    Names derive from hashes, never from user input."""
     if not fingerprint or not all(c in "0123456789abcdef" for c in fingerprint):
         raise ValueError(f"model fingerprint must be lower-case hex, got {fingerprint!r}")
-    return COLLECTION_PREFIX + fingerprint
+    legacy = COLLECTION_PREFIX + fingerprint
+    return legacy if namespace is None else f"{legacy}-{namespace_digest(namespace)}"
+
+
+def _namespace_of(rid: str) -> str:
+    return rid.rpartition(":")[0]
 
 
 def user_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
@@ -207,9 +222,10 @@ def embedded_connection(directory: str | Path) -> ChromaConnection:
 
 
 class SegmentStore:
-    """Chroma collection ``evomem-<fingerprint>``: vectors are given by evomem, never by Chroma; with ``lexical``,
-    every write goes to the namespace's lexical index too (after Chroma, so a crash in between leaves rows that the
-    journal's roll-back removes from both).
+    """A model's segments in Chroma, one collection per namespace (``collection_name``): vectors are given by
+    evomem, never by Chroma; with ``lexical``, every write goes to the namespace's lexical index too (after Chroma,
+    so a crash in between leaves rows that the journal's roll-back removes from both). A namespace's collection is
+    made by its first write; reading a namespace without one finds nothing.
 
     Every read takes ``below``, the namespace's committed memory step: segments at positions >= ``below`` belong
     to a batch in flight (or to one whose writer died before committing it) and are never returned.
@@ -220,50 +236,78 @@ class SegmentStore:
         connection: ChromaConnection | Any,
         fingerprint: str,
         dim: int | None,
-        create: bool = True,
         lexical: LexicalIndex | None = None,
-        name: str | None = None,
+        suffix: str = "",
     ):
         if not isinstance(connection, ChromaConnection):
             connection = ChromaConnection(client=connection)
+        collection_name(fingerprint)  # checks the fingerprint
         self.connection = connection
         self.lexical = lexical
         self.fingerprint = fingerprint
-        self.name = name or collection_name(fingerprint)  # another name: a collection that ``repair`` builds
-        self._collection_of: tuple[Any, Any] | None = None
-        self._finish_repair()
-        with connection.using() as client:
-            if create:
-                if dim is None:
-                    raise ValueError("a new collection needs the vector size")
-                collection = client.get_or_create_collection(
-                    self.name,
-                    embedding_function=None,
-                    configuration={"hnsw": {"space": "cosine"}},
-                    metadata={"evomem_fingerprint": fingerprint, "dim": dim},
-                )
-            else:
-                collection = client.get_collection(self.name, embedding_function=None)
-            found = (collection.metadata or {}).get("evomem_fingerprint")
-            if found != fingerprint:
-                raise ValueError(f"Chroma collection {self.name} belongs to model {found!r}, not {fingerprint!r}")
-            self.dim = int((collection.metadata or {}).get("dim") or dim or 0)
-            self._collection_of = (client, collection)
+        self.dim = dim
+        self.suffix = suffix  # another suffix: the collections that ``repair`` builds
+        self._open: dict[str, Any] = {}  # namespace -> its collection, as fetched through ``self._client``
+        self._client: Any = None
 
-    @contextmanager
-    def _collection(self, writing: bool = False) -> Iterator[Any]:
-        with self.connection.using(writing) as client:
-            if self._collection_of is None or self._collection_of[0] is not client:
-                self._finish_repair()
-                self._collection_of = (client, client.get_collection(self.name, embedding_function=None))
-            yield self._collection_of[1]
+    def name(self, namespace: str) -> str:
+        return collection_name(self.fingerprint, namespace) + self.suffix
 
-    def _finish_repair(self) -> None:
-        """Finish swapping in the collection that a repair killed mid-swap had built (see ``evomem.repair``)."""
-        if self.connection.embedded:
+    def _collection(self, client: Any, namespace: str, create: bool) -> Any:
+        """The namespace's collection through ``client`` (None when it has none and ``create`` is False)."""
+        from chromadb.errors import NotFoundError
+
+        if client is not self._client:
+            self._open, self._client = {}, client
+        if namespace in self._open:
+            return self._open[namespace]
+        name = self.name(namespace)
+        if self.connection.embedded and not self.suffix:
             from .repair import finish_swap
 
-            finish_swap(self.connection, self.fingerprint)
+            finish_swap(self.connection, self.fingerprint, namespace)  # a repair killed while swapping it in
+        try:
+            collection = client.get_collection(name, embedding_function=None)
+        except NotFoundError:
+            if not create:
+                return None
+            if self.dim is None:
+                raise ValueError("a new collection needs the vector size") from None
+            collection = client.get_or_create_collection(
+                name,
+                embedding_function=None,
+                configuration={"hnsw": HNSW},
+                metadata={"evomem_fingerprint": self.fingerprint, "dim": self.dim, "namespace": namespace},
+            )
+        found = (collection.metadata or {}).get("evomem_fingerprint")
+        if found != self.fingerprint:
+            raise ValueError(f"Chroma collection {name} belongs to model {found!r}, not {self.fingerprint!r}")
+        if self.connection.embedded:
+            # Embedded Chroma catches a collection's HNSW index up with its write log at the first read through
+            # a client. When that read came after the client's first write and before the index was first saved
+            # (every ``sync_threshold`` = 1,000 records), records were left that no search reaches (6 of 15
+            # ingests of 5,000 records; 0 of 29 with this read first: docs/hnsw-findings.md). So read first.
+            collection.count()
+        self._open[namespace] = collection
+        return collection
+
+    def _call(self, namespace: str, action: Callable[[Any], Any], default: Any = None, writing: bool = False) -> Any:
+        """``action(collection)`` on the namespace's collection (made first when ``writing``), else ``default``.
+        A collection that another client deleted (and maybe made again) since it was fetched is fetched again."""
+        from chromadb.errors import NotFoundError
+
+        with self.connection.using(writing) as client:
+            for attempt in range(2):
+                collection = self._collection(client, namespace, create=writing)
+                if collection is None:
+                    return default
+                try:
+                    return _read_with_retry(lambda collection=collection: action(collection))
+                except NotFoundError:
+                    self._open.pop(namespace, None)
+                    if attempt:
+                        raise
+        raise AssertionError("unreachable")
 
     # ----- writing ------------------------------------------------------------------------------------------
 
@@ -274,55 +318,74 @@ class SegmentStore:
         texts: Sequence[str],
         metadatas: Sequence[dict[str, Any]],
     ) -> None:
-        if not ids:
-            return
+        """Write records, each into its namespace's collection (``metadata["namespace"]``) and lexical index."""
         if isinstance(vectors, torch.Tensor):
             if vectors.shape != (len(ids), self.dim):
                 raise ValueError(f"expected vectors of shape ({len(ids)}, {self.dim}), got {tuple(vectors.shape)}")
-            embeddings = vectors.detach().cpu().float().numpy()
-        else:
-            embeddings = [list(map(float, vector)) for vector in vectors]
-        with self._collection(writing=True) as collection:
-            size = self._collection_of[0].get_max_batch_size()
+            vectors = vectors.detach().cpu().float().numpy()
+        for namespace, rows in _rows_by_namespace(metadatas).items():
+            texts_of = [texts[i] for i in rows]
+            self._write(
+                namespace, [ids[i] for i in rows], [vectors[i] for i in rows], texts_of, [metadatas[i] for i in rows]
+            )
+            if self.lexical is not None:
+                batch = [LexicalRow(metadatas[i]["position"], metadatas[i]["message_id"], texts[i]) for i in rows]
+                self.lexical.add(namespace, batch, max(row.position for row in batch) + 1)
+
+    def _write(self, namespace: str, ids: list[str], vectors: list, texts: list[str], metadatas: list[dict]) -> None:
+        """Upsert records of one namespace into its collection, in Chroma's largest batches."""
+
+        def write(collection: Any) -> None:
+            size = self._client.get_max_batch_size()
             for start in range(0, len(ids), size):
                 end = start + size
                 collection.upsert(
-                    ids=list(ids[start:end]),
-                    embeddings=embeddings[start:end],
-                    documents=list(texts[start:end]),
-                    metadatas=list(metadatas[start:end]),
+                    ids=ids[start:end],
+                    embeddings=vectors[start:end],
+                    documents=texts[start:end],
+                    metadatas=metadatas[start:end],
                 )
-        if self.lexical is not None:
-            rows: dict[str, list[LexicalRow]] = {}
-            for text, meta in zip(texts, metadatas, strict=True):
-                rows.setdefault(meta["namespace"], []).append(LexicalRow(meta["position"], meta["message_id"], text))
-            for namespace, batch in rows.items():
-                self.lexical.add(namespace, batch, max(row.position for row in batch) + 1)
+
+        self._call(namespace, write, writing=True)
 
     def delete_records(self, namespace: str, ids: Sequence[str]) -> None:
         """Delete records of one namespace by record id."""
         if not ids:
             return
-        with self._collection(writing=True) as collection:
+
+        def delete(collection: Any) -> None:
             for start in range(0, len(ids), PAGE):
                 collection.delete(ids=list(ids[start : start + PAGE]))
+
+        self._call(namespace, delete, writing=True)
         if self.lexical is not None:
             positions = [record_position(namespace, rid) for rid in ids]
             self.lexical.delete(namespace, [p for p in positions if p is not None])
 
     def delete(self, namespace: str, message_ids: Sequence[str] | None = None) -> None:
-        """Delete the records of some messages, or (``None``) of the whole namespace."""
+        """Delete the records of some messages, or (``None``) the namespace's collection."""
         if message_ids is not None and not message_ids:
             return
-        filters = [] if message_ids is None else [{"message_id": {"$in": list(message_ids)}}]
-        with self._collection(writing=True) as collection:
-            collection.delete(where=self._where(namespace, filters))
+        if message_ids is None:
+            self.drop(namespace)
+        else:
+            where = {"message_id": {"$in": list(message_ids)}}
+            self._call(namespace, lambda c: c.delete(where=where), writing=True)
         if self.lexical is None:
             return
         if message_ids is None:
             self.lexical.delete(namespace)
         else:
             self.lexical.delete_messages(namespace, message_ids)
+
+    def drop(self, namespace: str) -> None:
+        """Delete the namespace's collection (a no-op when it has none)."""
+        from chromadb.errors import NotFoundError
+
+        with self.connection.using(writing=True) as client:
+            self._open.pop(namespace, None)
+            with suppress(NotFoundError):
+                client.delete_collection(self.name(namespace))
 
     def index_lexically(self, namespace: str, below: int, rebuild: bool = False) -> bool:
         """Make the namespace's lexical index hold every committed segment below ``below``, from the stored text,
@@ -338,32 +401,42 @@ class SegmentStore:
     # ----- reading ------------------------------------------------------------------------------------------
 
     @staticmethod
-    def _where(namespace: str, extra: list[dict[str, Any]], below: int | None = None) -> dict[str, Any]:
-        clauses = [{"namespace": namespace}]
-        if below is not None:
-            clauses.append({"position": {"$lt": below}})
+    def _where(extra: list[dict[str, Any]], below: int | None = None) -> dict[str, Any] | None:
+        clauses = [] if below is None else [{"position": {"$lt": below}}]
         clauses += [clause for clause in extra if clause]
+        if not clauses:
+            return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
     def query(
         self, vector: torch.Tensor, namespace: str, n: int, filters: list[dict[str, Any]], below: int
     ) -> list[Candidate]:
-        """The ``n`` nearest committed segments of a namespace, nearest first (scored by cosine similarity)."""
-        with self._collection() as collection:
-            result = _read_with_retry(
-                lambda: collection.query(
-                    query_embeddings=vector.detach().cpu().float().numpy()[None],
-                    n_results=n,
-                    where=self._where(namespace, filters, below),
-                    include=["metadatas", "distances"],
+        """The ``n`` nearest committed segments of a namespace, nearest first (scored by cosine similarity).
+
+        Chroma searches the whole collection (with the caller's filters only: a filter costs about a second at
+        100K records); the segments of a batch in flight are dropped here, asking for as many more as were dropped.
+        """
+        embedding = vector.detach().cpu().float().numpy()[None]
+        where = self._where(filters)
+        asked = n
+        while True:
+            result = self._call(
+                namespace,
+                lambda c, asked=asked: c.query(
+                    query_embeddings=embedding, n_results=asked, where=where, include=["metadatas", "distances"]
+                ),
+                default={"ids": [[]], "metadatas": [[]], "distances": [[]]},
+            )
+            found = [
+                Candidate(rid, meta["message_id"], 1.0 - float(distance))
+                for rid, meta, distance in zip(
+                    result["ids"][0], result["metadatas"][0], result["distances"][0], strict=True
                 )
-            )
-        return [
-            Candidate(rid, meta["message_id"], 1.0 - float(distance))
-            for rid, meta, distance in zip(
-                result["ids"][0], result["metadatas"][0], result["distances"][0], strict=True
-            )
-        ]
+                if meta["position"] < below
+            ]
+            if len(found) >= n or len(result["ids"][0]) < asked:
+                return found[:n]
+            asked += n - len(found)
 
     def lexical_query(
         self, query: str, namespace: str, n: int, filters: list[dict[str, Any]], below: int
@@ -375,12 +448,8 @@ class SegmentStore:
         if not matches or not filters:
             return matches, len(matches)
         ids = [record_id(namespace, match.position) for match in matches]
-        with self._collection() as collection:
-            passing = set(
-                _read_with_retry(
-                    lambda: collection.get(ids=ids, where=self._where(namespace, filters, below), include=[])
-                )["ids"]
-            )
+        where = self._where(filters, below)
+        passing = set(self._call(namespace, lambda c: c.get(ids=ids, where=where, include=[])["ids"], default=[]))
         return [m for m, rid in zip(matches, ids, strict=True) if rid in passing], len(matches)
 
     def latest_messages_start(self, namespace: str, n: int, below: int, hidden: frozenset[str]) -> int:
@@ -390,9 +459,10 @@ class SegmentStore:
         window = 2 * n
         while True:
             low = max(0, below - window)
-            with self._collection() as collection:
-                where = self._where(namespace, [{"position": {"$gte": low}}], below)
-                found = collection.get(where=where, include=["metadatas"])
+            where = self._where([{"position": {"$gte": low}}], below)
+            found = self._call(
+                namespace, lambda c, where=where: c.get(where=where, include=["metadatas"]), default=EMPTY_GET
+            )
             newest_first = sorted(
                 (
                     (meta["position"], meta["message_id"])
@@ -414,14 +484,15 @@ class SegmentStore:
 
     def segments(self, ids: Sequence[str]) -> dict[str, StoredSegment]:
         """The stored segments of the given record ids that exist, by id."""
-        if not ids:
-            return {}
-        with self._collection() as collection:
-            result = _read_with_retry(lambda: collection.get(ids=list(ids), include=["documents", "metadatas"]))
-        return {
-            rid: StoredSegment(rid, text, dict(meta))
-            for rid, text, meta in zip(result["ids"], result["documents"], result["metadatas"], strict=True)
-        }
+        found: dict[str, StoredSegment] = {}
+        for namespace, group in _by_namespace(ids).items():
+            result = self._call(
+                namespace, lambda c, group=group: c.get(ids=group, include=["documents", "metadatas"]), default=None
+            )
+            if result is not None:
+                for rid, text, meta in zip(result["ids"], result["documents"], result["metadatas"], strict=True):
+                    found[rid] = StoredSegment(rid, text, dict(meta))
+        return found
 
     def get(
         self, namespace: str, message_ids: Sequence[str] | None = None, below: int | None = None
@@ -431,8 +502,10 @@ class SegmentStore:
         if message_ids is not None and not message_ids:
             return []
         filters = [] if message_ids is None else [{"message_id": {"$in": list(message_ids)}}]
-        with self._collection() as collection:
-            result = collection.get(where=self._where(namespace, filters, below), include=["documents", "metadatas"])
+        where = self._where(filters, below)
+        result = self._call(namespace, lambda c: c.get(where=where, include=["documents", "metadatas"]), default=None)
+        if result is None:
+            return []
         segments = [
             StoredSegment(rid, text, dict(meta))
             for rid, text, meta in zip(result["ids"], result["documents"], result["metadatas"], strict=True)
@@ -442,11 +515,13 @@ class SegmentStore:
     def fetch(self, ids: Sequence[str]) -> list[StoredRecord]:
         """Whole records (with vectors) of the given record ids that exist."""
         records = []
-        with self._collection() as collection:
-            for start in range(0, len(ids), PAGE):
-                page = list(ids[start : start + PAGE])
-                result = _read_with_retry(
-                    lambda page=page: collection.get(ids=page, include=["documents", "metadatas", "embeddings"])
+        for namespace, group in _by_namespace(ids).items():
+            for start in range(0, len(group), PAGE):
+                page = group[start : start + PAGE]
+                result = self._call(
+                    namespace,
+                    lambda c, page=page: c.get(ids=page, include=["documents", "metadatas", "embeddings"]),
+                    default=EMPTY_GET,
                 )
                 for rid, text, meta, vector in zip(
                     result["ids"], result["documents"], result["metadatas"], result["embeddings"], strict=True
@@ -458,71 +533,146 @@ class SegmentStore:
         """Record ids of every stored part of the given messages (committed or not)."""
         if not message_ids:
             return []
-        filters = [{"message_id": {"$in": list(message_ids)}}]
-        with self._collection() as collection:
-            return list(collection.get(where=self._where(namespace, filters), include=[])["ids"])
+        where = {"message_id": {"$in": list(message_ids)}}
+        return list(self._call(namespace, lambda c: c.get(where=where, include=[])["ids"], default=[]))
+
+    def _ids(self, namespace: str, below: int | None = None) -> list[str]:
+        where = self._where([], below)
+        return list(self._call(namespace, lambda c: c.get(where=where, include=[])["ids"], default=[]))
 
     def unsearchable(self, namespace: str) -> list[str]:
         """Record ids of the namespace that its vector index does not return (damage that two processes working on
         one embedded directory could cause before evomem locked it); sorted."""
-        with self._collection() as collection:
-            stored = collection.get(where=self._where(namespace, []), include=[])["ids"]
-            if not stored:
-                return []
-            found = collection.query(
-                query_embeddings=[[1.0] * self.dim], n_results=len(stored), where=self._where(namespace, []), include=[]
-            )["ids"][0]
-        return sorted(set(stored) - set(found))
+        stored = self._ids(namespace)
+        if not stored:
+            return []
+
+        def search(collection: Any) -> list[str]:
+            probe = [[1.0] * int(collection.metadata["dim"])]
+            return collection.query(query_embeddings=probe, n_results=len(stored), include=[])["ids"][0]
+
+        return sorted(set(stored) - set(self._call(namespace, search, default=[])))
 
     def lexically_unindexed(self, namespace: str, below: int) -> list[str]:
         """Record ids below ``below`` that one index holds and the other does not (the vector store's committed
         records against the lexical index's rows); sorted. ``EvoMemory.rebuild`` re-indexes from the stored text."""
         if self.lexical is None:
             return []
-        with self._collection() as collection:
-            stored = set(collection.get(where=self._where(namespace, [], below), include=[])["ids"])
+        stored = set(self._ids(namespace, below))
         indexed = {record_id(namespace, position) for position in self.lexical.positions(namespace, below)}
         return sorted(stored ^ indexed)
 
     def count(self, namespace: str, below: int | None = None) -> int:
-        with self._collection() as collection:
-            return len(collection.get(where=self._where(namespace, [], below), include=[])["ids"])
-
-    def total(self) -> int:
-        """Records in the collection, every namespace's."""
-        with self._collection() as collection:
-            return collection.count()
+        if below is None:
+            return self._call(namespace, lambda c: c.count(), default=0)
+        return len(self._ids(namespace, below))
 
     def has_records(self, namespace: str) -> bool:
-        """Whether the namespace has any record, committed or not (reads one id at most)."""
-        with self._collection() as collection:
-            return bool(collection.get(where=self._where(namespace, []), limit=1, include=[])["ids"])
+        """Whether the namespace has any record, committed or not."""
+        return self.count(namespace) > 0
+
+    def collections(self) -> dict[str, Any]:
+        """Namespace -> collection of every namespace of this model that has one."""
+        with self.connection.using() as client:
+            listed = client.list_collections()
+        found = {}
+        for collection in listed:
+            metadata = collection.metadata or {}
+            namespace = metadata.get("namespace")
+            if (
+                isinstance(namespace, str)
+                and metadata.get("evomem_fingerprint") == self.fingerprint
+                and collection.name == self.name(namespace)
+            ):
+                found[namespace] = collection
+        return found
+
+    def total(self) -> int:
+        """Records of every namespace of this model."""
+        return sum(self.count(namespace) for namespace in self.collections())
 
     def namespaces(self) -> list[str]:
-        """Every namespace with at least one record, scanning the collection page by page."""
-        names: set[str] = set()
-        with self._collection() as collection:
-            offset = 0
-            while True:
-                page = collection.get(include=["metadatas"], limit=PAGE, offset=offset)
-                names.update(str(meta.get("namespace")) for meta in page["metadatas"])
-                if len(page["ids"]) < PAGE:
-                    return sorted(names)
-                offset += PAGE
+        """Every namespace with at least one record."""
+        return sorted(namespace for namespace in self.collections() if self.count(namespace))
+
+    # ----- the first layout -----------------------------------------------------------------------------------
+
+    def legacy_records(self) -> int:
+        """Records left in the model's one collection of evomem's first layout (0 when it has none)."""
+        from chromadb.errors import NotFoundError
+
+        with self.connection.using() as client:
+            try:
+                return client.get_collection(collection_name(self.fingerprint), embedding_function=None).count()
+            except NotFoundError:
+                return 0
+
+    def migrate_legacy(self, show_progress: bool = False) -> int:
+        """Copy every record of the first layout's collection into its namespace's collection, then delete it;
+        returns the records copied. Copies are upserts by record id, so a migration killed midway runs again.
+        Call with the writer lock of every namespace held."""
+        from chromadb.errors import NotFoundError
+        from tqdm.auto import tqdm
+
+        name = collection_name(self.fingerprint)
+        with self.connection.using() as client:
+            try:
+                legacy = client.get_collection(name, embedding_function=None)
+            except NotFoundError:
+                return 0
+            total = legacy.count()
+            self.dim = self.dim or int((legacy.metadata or {}).get("dim") or 0) or None
+        copied = 0
+        with tqdm(total=total, desc="evomem: one collection per namespace", disable=not show_progress) as bar:
+            while copied < total:
+                with self.connection.using() as client:
+                    page = client.get_collection(name, embedding_function=None).get(
+                        include=["documents", "metadatas", "embeddings"], limit=PAGE, offset=copied
+                    )
+                if not page["ids"]:
+                    break
+                for namespace, rows in _rows_by_namespace(page["metadatas"]).items():
+                    self._write(
+                        namespace,
+                        *([page[key][i] for i in rows] for key in ("ids", "embeddings", "documents", "metadatas")),
+                    )
+                copied += len(page["ids"])
+                bar.update(len(page["ids"]))
+        with self.connection.using(writing=True) as client:
+            client.delete_collection(name)
+        return copied
+
+
+def _rows_by_namespace(metadatas: Sequence[dict[str, Any]]) -> dict[str, list[int]]:
+    """Indexes of records grouped by their metadata's namespace."""
+    rows: dict[str, list[int]] = {}
+    for index, meta in enumerate(metadatas):
+        rows.setdefault(str(meta["namespace"]), []).append(index)
+    return rows
+
+
+def _by_namespace(ids: Sequence[str]) -> dict[str, list[str]]:
+    """Record ids grouped by the namespace that their id names (``record_id``)."""
+    groups: dict[str, list[str]] = {}
+    for rid in ids:
+        groups.setdefault(_namespace_of(rid), []).append(rid)
+    return groups
 
 
 def evomem_collections(connection: ChromaConnection | Any) -> dict[str, int]:
-    """Fingerprint -> record count of every evomem collection reachable through a client."""
+    """Fingerprint -> record count of every evomem model reachable through a client (its namespaces' collections,
+    and the one collection of the first layout)."""
     if not isinstance(connection, ChromaConnection):
         connection = ChromaConnection(client=connection)
-    found = {}
+    found: dict[str, int] = {}
     with connection.using() as client:
-        for listed in client.list_collections():
-            name = listed if isinstance(listed, str) else listed.name
-            if not name.startswith(COLLECTION_PREFIX):
+        for collection in client.list_collections():
+            metadata = collection.metadata or {}
+            fingerprint, namespace = metadata.get("evomem_fingerprint"), metadata.get("namespace")
+            try:
+                expected = collection_name(str(fingerprint), namespace if isinstance(namespace, str) else None)
+            except ValueError:  # not a collection of evomem's
                 continue
-            collection = client.get_collection(name, embedding_function=None)
-            fingerprint = (collection.metadata or {}).get("evomem_fingerprint")
-            if fingerprint and name == COLLECTION_PREFIX + fingerprint:
-                found[fingerprint] = collection.count()
+            if collection.name == expected:
+                found[fingerprint] = found.get(fingerprint, 0) + collection.count()
     return found

@@ -42,9 +42,8 @@ def memory(tmp_path_factory, tiny_bert_dir):
 
 def snapshot(memory: EvoMemory) -> tuple:
     """Everything a caller or the disk could see: records (raw, committed or not), states, journals."""
-    with memory.store._collection() as collection:
-        raw = collection.get(include=["documents", "metadatas"])
-    records = sorted(zip(raw["ids"], raw["documents"], [sorted(m.items()) for m in raw["metadatas"]], strict=True))
+    stored = [s for name in memory.store.collections() for s in memory.store.get(name)]
+    records = sorted((s.record_id, s.text, sorted(s.metadata.items())) for s in stored)
     files = sorted(
         (path.name, hashlib.sha256(path.read_bytes()).hexdigest()) for path in memory.states.directory.iterdir()
     )

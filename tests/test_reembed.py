@@ -62,8 +62,7 @@ def test_another_model_never_sees_or_mixes_vectors(tmp_path, encoders):
     assert new.fingerprint != old.fingerprint
     assert new.search("bread", namespace="maya") == [] and new.namespaces() == []
     new.add_messages([{"content": "written by the new model", "id": "n1"}], namespace="maya")
-    with old.store._collection() as collection:
-        fingerprints = {m["fingerprint"] for m in collection.get(include=["metadatas"])["metadatas"]}
+    fingerprints = {s.metadata["fingerprint"] for name in old.store.collections() for s in old.store.get(name)}
     assert fingerprints == {old.fingerprint}
     assert [h.id for h in new.search("new model", namespace="maya", k=5)] == ["n1"]
     assert "n1" not in {h.id for h in old.search("new model", namespace="maya", k=50)}

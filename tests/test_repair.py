@@ -8,6 +8,8 @@ and Chroma cannot read their vectors, while ``get`` returns them.
 from __future__ import annotations
 
 import shutil
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -42,15 +44,18 @@ LATER = _long_messages("late", 130)
 SMALL = [{"role": "assistant", "content": f"small {i}: the bakery sells rye {i}", "id": f"s{i}"} for i in range(12)]
 
 
-def _index_directory(path: Path) -> Path:
-    (index,) = [entry for entry in (path / "chroma").iterdir() if entry.is_dir()]
-    return index
+def _index_directory(memory: EvoMemory, namespace: str) -> Path:
+    """The directory of the HNSW index of a namespace's collection."""
+    query = "SELECT s.id FROM segments s JOIN collections c ON s.collection = c.id WHERE c.name = ? AND s.scope = ?"
+    with closing(sqlite3.connect(memory.path / "chroma" / "chroma.sqlite3")) as db:
+        (segment,) = db.execute(query, (memory.store.name(namespace), "VECTOR")).fetchone()
+    return memory.path / "chroma" / segment
 
 
 def _persisted(memory: EvoMemory) -> Path:
-    """Close Chroma (it writes its index files) and return the index directory."""
+    """Close Chroma (it writes its index files) and return the index directory of namespace "big"."""
     memory.store.connection.discard()
-    return _index_directory(memory.path)
+    return _index_directory(memory, "big")
 
 
 @pytest.fixture(scope="module")
@@ -117,20 +122,18 @@ def test_repair_rebuilds_a_damaged_collection_keeping_every_record(store, encode
     assert_repaired(EvoMemory(store, model=encoder), before)
     again = memory.repair()
     assert not again.rebuilt and again.lines()[0] == "nothing unsearchable: no repair"
-    assert not marker_path(store / "chroma", memory.fingerprint).exists()
+    assert not marker_path(store / "chroma", memory.fingerprint, "big").exists()
 
 
 def test_repair_of_a_healthy_store_changes_nothing(tmp_path, encoder):
     memory = EvoMemory(tmp_path / "data", model=encoder)
     memory.add_messages(SMALL, namespace="small")
-    with memory.store._collection() as collection:
-        identity = collection.id
+    identity = memory.store.collections()["small"].id
     report = memory.repair()
     assert not report.rebuilt and [(n.namespace, n.records, n.unsearchable_after) for n in report.namespaces] == [
         ("small", len(SMALL), 0)
     ]
-    with memory.store._collection() as collection:
-        assert collection.id == identity
+    assert memory.store.collections()["small"].id == identity
 
 
 @pytest.mark.parametrize(
@@ -158,7 +161,7 @@ def test_a_repair_killed_at_each_step_loses_nothing_and_runs_again(store, model_
     assert report.rebuilt != swapped and report.unsearchable == 0
     assert_repaired(reopened, before)
     assert _snapshot(reader) == before and reader.check() == {"big": [], "small": []}  # reads the new collection
-    assert not marker_path(store / "chroma", reopened.fingerprint).exists()
+    assert not marker_path(store / "chroma", reopened.fingerprint, "big").exists()
 
 
 def test_check_repair_on_the_command_line(store, model_dir, encoder):
@@ -174,7 +177,7 @@ def test_check_repair_on_the_command_line(store, model_dir, encoder):
     repaired = run("--repair")
     assert repaired.exit_code == 0, repaired.output
     lines = repaired.stdout.splitlines()  # progress bars go to stderr
-    assert lines[0].startswith("rebuilt the collection in ")
+    assert lines[0].startswith("rebuilt 1 of 2 namespace collections in ")
     assert lines[1].startswith(f"namespace big: {records} records, unsearchable {lost} -> 0, {lost} re-encoded")
     assert lines[2] == f"namespace small: {len(SMALL)} records, unsearchable 0 -> 0, 0 re-encoded from the stored text"
     assert run().output == "namespace big: ok\nnamespace small: ok\n"
