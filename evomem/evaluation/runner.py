@@ -35,9 +35,10 @@ def evaluate(
     queries_by_group = defaultdict(list)
     for query in task.queries:
         queries_by_group[query.group].append(query)
+    fingerprint = encoder.fingerprint()  # hashes the backbone's files and the weights: once a run
     log = None
     if resume_dir is not None:
-        log = GroupLog(resume_dir, task.name, run_digest(task, encoder.fingerprint(), systems, segment_batching))
+        log = GroupLog(resume_dir, task.name, run_digest(task, fingerprint, systems, segment_batching))
     done = log.read() if log else {}
     per_query: dict[str, list[dict]] = {name: [] for name in systems}
     progress = tqdm(task.groups, desc=f"eval {task.name}", unit="group", disable=not show_progress)
@@ -56,7 +57,7 @@ def evaluate(
             per_query[name] += rows[name]
     results = {
         "task": task.name,
-        "fingerprint": encoder.fingerprint(),
+        "fingerprint": fingerprint,
         "headline_excludes": sorted(task.headline_excludes),
         "category_names": task.category_names,
         "systems": {name: _aggregate(rows, task.headline_excludes) for name, rows in per_query.items()},
