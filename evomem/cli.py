@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .errors import JournalError, StateCorruptedError, StoreCorruptedError
+from .errors import JournalError, StateCorruptedError, StateDatabaseError, StoreCorruptedError
 from .ranking import DEFAULT_K, DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE, MODES
 from .schema import DeleteResult, check_ids, check_namespace, to_message
 from .training.split import DEV_SHARE, SPLITS
@@ -22,7 +22,15 @@ if TYPE_CHECKING:  # torch, transformers and Chroma load inside the commands, so
     from .memory import EvoMemory
 
 # What evomem raises for bad input, a bad file or a damaged store: shown as one line, not a traceback.
-USER_ERRORS = (ValueError, TypeError, OSError, StateCorruptedError, JournalError, StoreCorruptedError)
+USER_ERRORS = (
+    ValueError,
+    TypeError,
+    OSError,
+    StateCorruptedError,
+    JournalError,
+    StoreCorruptedError,
+    StateDatabaseError,
+)
 
 DATA_OPTION = click.option(
     "--data",
@@ -44,6 +52,7 @@ def _open(ctx: click.Context, show_progress: bool = False, path: str | None = No
         chroma_host=options["chroma_host"],
         chroma_port=options["chroma_port"],
         show_progress=show_progress,
+        state_url=options["state_url"],
     )
 
 
@@ -87,8 +96,15 @@ class EvomemGroup(click.Group):
 @click.option("--no-segment-batching", is_flag=True, help="One memory pass per segment (slower).")
 @click.option("--chroma-host", default=None, envvar="EVOMEM_CHROMA_HOST", help="Use a Chroma server.")
 @click.option("--chroma-port", default=8000, type=int, envvar="EVOMEM_CHROMA_PORT", show_default=True)
+@click.option(
+    "--state-url",
+    default=None,
+    envvar="EVOMEM_STATE_URL",
+    help="PostgreSQL URL for memory states and writer locks, shared by servers on several machines (with "
+    "--chroma-host; needs the `postgres` extra).",
+)
 @click.pass_context
-def main(ctx, path, model, no_segment_batching, chroma_host, chroma_port):
+def main(ctx, path, model, no_segment_batching, chroma_host, chroma_port, state_url):
     """evomem: long-term memory with evolvable embeddings."""
     # transformers warns on every model load about an attribute evomem does not use
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
@@ -98,6 +114,7 @@ def main(ctx, path, model, no_segment_batching, chroma_host, chroma_port):
         "segment_batching": not no_segment_batching,
         "chroma_host": chroma_host,
         "chroma_port": chroma_port,
+        "state_url": state_url,
     }
 
 

@@ -19,3 +19,7 @@ class JournalError(RuntimeError):
 
 class MemoryClosedError(RuntimeError):
     """An ``EvoMemory`` used after ``close()`` (or after its ``with`` block)."""
+
+
+class StateDatabaseError(RuntimeError):
+    """The database of shared memory states (``state_url``) cannot be reached or used."""

@@ -1,7 +1,8 @@
 """The journal of the write in flight: one checksummed entry per namespace, beside its memory state.
 
 An entry names the batch being written (or the delete being done) so that a writer killed at any moment can be
-finished or undone; ``evomem.writer`` writes the entries and reconciles them.
+finished or undone; ``evomem.writer`` writes the entries and reconciles them. ``Journal`` keeps them as files;
+``evomem.postgres`` keeps them in PostgreSQL, for writers on several machines.
 """
 
 from __future__ import annotations
@@ -36,20 +37,54 @@ def _digest(body: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=True).encode()).hexdigest()
 
 
-class Journal:
-    """Journal entries of one model's namespaces, beside their memory states (one entry per namespace at most)."""
+class WriteJournal:
+    """The pending entry of each namespace of one model (one at most): what a write in flight does.
 
-    def __init__(self, states: StateDirectory):
-        self.states = states
-        self.directory = states.directory
+    Entries are checksummed JSON; where they are kept is the subclass's (``write``, ``end``, ``entry``,
+    ``has``, ``locations``, ``read``).
+    """
 
-    def path(self, namespace: str) -> Path:
-        return self.states.path(namespace).with_suffix(SUFFIX)
+    def where(self, namespace: str) -> str:
+        """Where the namespace's entry is kept, for messages."""
+        raise NotImplementedError
+
+    def write(self, namespace: str, data: bytes) -> None:
+        raise NotImplementedError
+
+    def end(self, namespace: str) -> None:
+        """Remove the namespace's entry (its write is finished or undone)."""
+        raise NotImplementedError
+
+    def entry(self, namespace: str) -> dict[str, Any] | None:
+        """The namespace's pending entry, or None."""
+        raise NotImplementedError
+
+    def has(self, namespace: str) -> bool:
+        raise NotImplementedError
+
+    def locations(self) -> list[Any]:
+        """Every pending entry's location (for ``read``), read or not."""
+        raise NotImplementedError
+
+    def read(self, location: Any) -> dict[str, Any]:
+        """The checked entry at ``location``."""
+        raise NotImplementedError
 
     def _write(self, namespace: str, body: dict[str, Any]) -> None:
         body = {"format": FORMAT, "version": VERSION, "namespace": namespace, **body}
-        data = json.dumps({**body, "sha256": _digest(body)}, ensure_ascii=True).encode()
-        write_atomic(self.path(namespace), data)
+        self.write(namespace, json.dumps({**body, "sha256": _digest(body)}, ensure_ascii=True).encode())
+
+    def decode(self, data: str | bytes, where: str, namespace: str | None) -> dict[str, Any]:
+        """A checked entry's body from its stored bytes."""
+        hint = f"a journal is written atomically, so something else changed it; {_recovery(namespace)}"
+        try:
+            entry = json.loads(data)
+            body = {key: value for key, value in entry.items() if key != "sha256"}
+        except (ValueError, AttributeError) as error:
+            raise JournalError(f"journal {where} is unreadable ({error}); {hint}") from error
+        if body.get("format") != FORMAT or body.get("version") not in VERSIONS or entry.get("sha256") != _digest(body):
+            raise JournalError(f"journal {where} fails its format or checksum check; {hint}")
+        return body
 
     def begin_add(
         self, namespace: str, from_step: int, to_step: int, record_ids: list[str], superseded: list[str]
@@ -71,36 +106,6 @@ class Journal:
         body = {"op": "delete"} if message_ids is None else {"op": "delete_messages", "message_ids": message_ids}
         self._write(namespace, body)
 
-    def end(self, namespace: str) -> None:
-        path = self.path(namespace)
-        if path.exists():
-            path.unlink()
-            fsync_dir(path.parent)
-
-    def read(self, path: Path, namespace: str | None = None) -> dict[str, Any]:
-        """A checked journal entry; ``namespace``, when known, is the one whose journal ``path`` should be."""
-        hint = f"a journal is written atomically, so something else changed this file; {_recovery(namespace)}"
-        try:
-            entry = json.loads(path.read_text(encoding="utf-8"))
-            body = {key: value for key, value in entry.items() if key != "sha256"}
-        except (OSError, ValueError, AttributeError) as error:
-            raise JournalError(f"journal {path} is unreadable ({error}); {hint}") from error
-        if body.get("format") != FORMAT or body.get("version") not in VERSIONS or entry.get("sha256") != _digest(body):
-            raise JournalError(f"journal {path} fails its format or checksum check; {hint}")
-        recorded = body.get("namespace")
-        if not isinstance(recorded, str) or self.path(recorded) != path:
-            raise JournalError(
-                f"journal {path} records namespace {recorded!r}, whose journal is "
-                f"{self.path(recorded) if isinstance(recorded, str) else 'unknown'}: it was copied or renamed; "
-                f"move it back, or {_recovery(namespace)}"
-            )
-        return body
-
-    def entry(self, namespace: str) -> dict[str, Any] | None:
-        """The namespace's pending entry, or None."""
-        path = self.path(namespace)
-        return self.read(path, namespace) if path.exists() else None
-
     def superseded(self, namespace: str, step: int) -> frozenset[str]:
         """Record ids that a committed batch superseded and its writer has not deleted yet (it died, or is about
         to): readers leave them out. Empty when no entry is pending or its batch is not committed at ``step``."""
@@ -112,9 +117,58 @@ class Journal:
             return frozenset()
         return frozenset(entry.get("superseded", []))
 
+
+class Journal(WriteJournal):
+    """Journal entries of one model's namespaces as files beside their memory states."""
+
+    def __init__(self, states: StateDirectory):
+        self.states = states
+        self.directory = states.directory
+
+    def path(self, namespace: str) -> Path:
+        return self.states.path(namespace).with_suffix(SUFFIX)
+
+    def where(self, namespace: str) -> str:
+        return str(self.path(namespace))
+
+    def write(self, namespace: str, data: bytes) -> None:
+        write_atomic(self.path(namespace), data)
+
+    def end(self, namespace: str) -> None:
+        path = self.path(namespace)
+        if path.exists():
+            path.unlink()
+            fsync_dir(path.parent)
+
+    def read(self, path: Path, namespace: str | None = None) -> dict[str, Any]:
+        """A checked journal entry; ``namespace``, when known, is the one whose journal ``path`` should be."""
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise JournalError(f"journal {path} is unreadable ({error}); {_recovery(namespace)}") from error
+        body = self.decode(data, str(path), namespace)
+        recorded = body.get("namespace")
+        if not isinstance(recorded, str) or self.path(recorded) != path:
+            raise JournalError(
+                f"journal {path} records namespace {recorded!r}, whose journal is "
+                f"{self.path(recorded) if isinstance(recorded, str) else 'unknown'}: it was copied or renamed; "
+                f"move it back, or {_recovery(namespace)}"
+            )
+        return body
+
+    def entry(self, namespace: str) -> dict[str, Any] | None:
+        path = self.path(namespace)
+        return self.read(path, namespace) if path.exists() else None
+
+    def has(self, namespace: str) -> bool:
+        return self.path(namespace).exists()
+
     def files(self) -> list[Path]:
         """Every pending entry's file, read or not."""
         return sorted(self.directory.glob(f"*{SUFFIX}")) if self.directory.is_dir() else []
+
+    def locations(self) -> list[Path]:
+        return self.files()
 
 
 # Temporary names evomem writes: ``write_atomic``'s for memory states and journals, and the store's generation file.

@@ -22,7 +22,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .state import StateDirectory
+from .state import namespace_digest
 
 SUFFIX = ".lexical"
 FORMAT = "evomem-lexical-1"
@@ -74,13 +74,18 @@ def match_expression(query: str) -> str | None:
 
 
 class LexicalIndex:
-    """The lexical indexes of one model's namespaces, beside their memory states."""
+    """The lexical indexes of one model's namespaces, one file each in ``directory`` (beside their memory states).
 
-    def __init__(self, states: StateDirectory):
-        self.states = states
+    When the memory states are shared by several machines, each machine's indexes are a cache: the ``revision``
+    an index was written at is recorded, and an index whose revision is not the namespace's current one is
+    rebuilt from the stored text before it is used.
+    """
+
+    def __init__(self, directory: Path):
+        self.directory = directory
 
     def path(self, namespace: str) -> Path:
-        return self.states.path(namespace).with_suffix(SUFFIX)
+        return self.directory / f"{namespace_digest(namespace)}{SUFFIX}"
 
     @contextmanager
     def _connect(self, path: Path, create: bool) -> Iterator[sqlite3.Connection]:
@@ -118,18 +123,29 @@ class LexicalIndex:
         """Index a batch's rows and record that the index covers positions below ``through_step``."""
         self._write(namespace, rows, through_step, replace=False)
 
-    def replace(self, namespace: str, rows: Sequence[LexicalRow], through_step: int) -> None:
-        """Rebuild a namespace's index from its stored segments, in one transaction; a file that SQLite cannot
-        read is replaced."""
+    def replace(
+        self, namespace: str, rows: Sequence[LexicalRow], through_step: int, revision: int | None = None
+    ) -> None:
+        """Rebuild a namespace's index from its stored segments (at ``revision``, shared states), in one
+        transaction; a file that SQLite cannot read is replaced."""
         path = self.path(namespace)
         try:
-            self._write(namespace, rows, through_step, replace=True)
+            self._write(namespace, rows, through_step, replace=True, revision=revision)
         except LexicalIndexError:
             for damaged in (path, path.with_name(path.name + "-journal")):
                 damaged.unlink(missing_ok=True)
-            self._write(namespace, rows, through_step, replace=True)
+            self._write(namespace, rows, through_step, replace=True, revision=revision)
 
-    def _write(self, namespace: str, rows: Sequence[LexicalRow], through_step: int, replace: bool) -> None:
+    def record_revision(self, namespace: str, revision: int) -> None:
+        """Record that the index is current at the namespace's ``revision`` (its writer just changed both)."""
+        with self._connect(self.path(namespace), create=True) as connection, connection:
+            for statement in SCHEMA:
+                connection.execute(statement)
+            connection.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('revision', ?)", (str(revision),))
+
+    def _write(
+        self, namespace: str, rows: Sequence[LexicalRow], through_step: int, replace: bool, revision: int | None = None
+    ) -> None:
         path = self.path(namespace)
         with self._connect(path, create=True) as connection, connection:
             for statement in SCHEMA:
@@ -142,10 +158,10 @@ class LexicalIndex:
                 "INSERT OR REPLACE INTO segments (rowid, text, message_id) VALUES (?, ?, ?)",
                 [(row.position, row.text, row.message_id) for row in rows],
             )
-            connection.executemany(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                [("format", FORMAT), ("namespace", namespace), ("through_step", str(through_step))],
-            )
+            meta = [("format", FORMAT), ("namespace", namespace), ("through_step", str(through_step))]
+            if revision is not None:
+                meta.append(("revision", str(revision)))
+            connection.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", meta)
 
     def delete(self, namespace: str, positions: Sequence[int] | None = None) -> None:
         """Remove rows at the given positions, or every row (``None``: the namespace is deleted)."""
@@ -168,19 +184,21 @@ class LexicalIndex:
 
     # ----- reading ------------------------------------------------------------------------------------------
 
-    def covers(self, namespace: str, step: int) -> bool:
-        """Whether the index holds every committed position below ``step`` (False for a store written before
-        lexical indexes existed, or a lost file: ``replace`` then rebuilds it from the stored text)."""
+    def covers(self, namespace: str, step: int, revision: int | None = None) -> bool:
+        """Whether the index holds every committed position below ``step``, and (shared states) was written at
+        the namespace's current ``revision``. False for a store written before lexical indexes existed, a lost
+        file or another machine's write: ``replace`` then rebuilds it from the stored text."""
         if step == 0:
             return True
         path = self.path(namespace)
         try:
             with self._connect(path, create=False) as connection:
                 self._checked(connection, path, namespace)
-                found = connection.execute("SELECT value FROM meta WHERE key = 'through_step'").fetchone()
+                meta = dict(connection.execute("SELECT key, value FROM meta"))
         except (FileNotFoundError, LexicalIndexError):
             return False
-        return found is not None and int(found[0]) >= step
+        current = revision is None or meta.get("revision") == str(revision)
+        return current and int(meta.get("through_step", 0)) >= step
 
     def search(self, namespace: str, query: str, n: int, below: int) -> list[LexicalMatch]:
         """The ``n`` best positions below ``below`` by BM25, best first."""

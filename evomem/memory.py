@@ -17,9 +17,10 @@ from typing_extensions import Unpack
 
 from .encoder import EvoEncoder
 from .errors import MemoryClosedError, StoreCorruptedError
-from .journal import JournalError
+from .journal import Journal, JournalError, WriteJournal
 from .lexical import LexicalIndex
 from .loading import load_encoder
+from .locks import FileWriterLock, WriterLock
 from .queue import LatentQueue
 from .ranking import (
     DEFAULT_K,
@@ -49,7 +50,7 @@ from .schema import (
 )
 from .serial import SerialWorker, in_thread
 from .space import MARGIN_BYTES, batch_bytes, require_free_space
-from .state import StateDirectory
+from .state import MemoryStates, StateDirectory
 from .store import (
     ChromaConnection,
     SegmentStore,
@@ -109,6 +110,9 @@ class EvoMemory:
             backbone), or an ``EvoEncoder``.
         segment_batching: pack consecutive segments into one memory pass (faster, as in the paper).
         chroma_host, chroma_port: use a Chroma server (``chroma run``) instead of the embedded store.
+        state_url: a PostgreSQL URL (``postgresql://user@host/db``): keep the memory states, the journal and the
+            writer locks there instead of under ``path``, so that evomem processes on several machines can share
+            one Chroma server and write the same namespaces (``evomem.postgres``). Needs a Chroma server.
         client: a ready Chroma client (overrides the two above). An embedded ``PersistentClient`` passed here is
             not re-opened when other processes write; prefer ``path`` for embedded stores.
         show_progress: progress bars while ingesting.
@@ -123,6 +127,7 @@ class EvoMemory:
         chroma_port: int = 8000,
         client: Any = None,
         show_progress: bool = False,
+        state_url: str | None = None,
     ):
         if not isinstance(path, str | Path):
             raise TypeError(f"path must be a string or a Path, got {type(path).__name__}")
@@ -147,10 +152,11 @@ class EvoMemory:
             connection = ChromaConnection(client=chromadb.HttpClient(host=chroma_host, port=chroma_port), owned=True)
         else:
             connection = embedded_connection(self.path / "chroma")
-        self.states = StateDirectory(self.path, self.fingerprint)
+        self.states, journal, lock = self._state_backend(state_url, connection)
         self.store = self._open_store(connection)
-        self.writer = NamespaceWriter(self.path, self.store, self.states, self._encoded)  # every write goes through it
-        self.journal = self.writer.journal
+        # every write goes through the writer
+        self.writer = NamespaceWriter(self.path, self.store, self.states, journal, lock, self._encoded)
+        self.journal = journal
         self.segment_batching = segment_batching
         self.show_progress = show_progress
         self.segmenter = self.encoder.segmenter()
@@ -178,6 +184,7 @@ class EvoMemory:
             self._closed = True
         self._writes.shutdown()
         self.store.connection.release()
+        self.states.close()
 
     def __enter__(self) -> EvoMemory:
         self._check_open()
@@ -190,11 +197,31 @@ class EvoMemory:
         if self._closed:
             raise MemoryClosedError(f"this EvoMemory ({self.path}) is closed; open a new EvoMemory to use the store")
 
+    def _state_backend(
+        self, state_url: str | None, connection: ChromaConnection
+    ) -> tuple[MemoryStates, WriteJournal, WriterLock]:
+        """Where the memory states, the journal and the writer lock live: files under ``path``, or PostgreSQL."""
+        if state_url is None:
+            states = StateDirectory(self.path, self.fingerprint)
+            return states, Journal(states), FileWriterLock(self.path / "writer.lock")
+        if not isinstance(state_url, str):
+            raise TypeError(f"state_url must be a PostgreSQL URL string, got {type(state_url).__name__}")
+        if connection.embedded:
+            raise ValueError(
+                "state_url shares memory states between machines, but the vectors would stay in this machine's "
+                "embedded Chroma store: pass chroma_host (a `chroma run` server) or a Chroma HttpClient too"
+            )
+        from .postgres import SharedState
+
+        shared = SharedState.connect(state_url, self.fingerprint, self.path / "state" / self.fingerprint)
+        return shared.states, shared.journal, shared.lock
+
     def _open_store(self, connection: ChromaConnection) -> SegmentStore:
         """This model's collection; an embedded database that SQLite cannot read is a ``StoreCorruptedError``."""
         from chromadb.errors import InternalError
 
-        store = SegmentStore(connection, self.fingerprint, self.encoder.dim, lexical=LexicalIndex(self.states))
+        lexical = LexicalIndex(self.states.directory)
+        store = SegmentStore(connection, self.fingerprint, self.encoder.dim, lexical=lexical)
         try:
             store.legacy_records()  # reads the database
             return store
@@ -339,6 +366,11 @@ class EvoMemory:
         """Migrate a store written by another model into this one, from the stored text; see ``evomem.reembed``."""
         from .reembed import reembed
 
+        if not isinstance(self.states, StateDirectory):
+            raise ValueError(
+                "reembed does not support memory states in a state database (state_url) yet: ingest the "
+                "namespaces again with the new model"
+            )
         return reembed(self, source, **options)
 
     # ----- reading ------------------------------------------------------------------------------------------
@@ -380,9 +412,8 @@ class EvoMemory:
         if queue.step == 0 or not queries:
             return [[] for _ in queries]
         hidden = self.journal.superseded(namespace, queue.step)  # old parts of messages added again, until deleted
-        if mode != "evolvable" and not self.store.lexical.covers(namespace, queue.step):
-            with self.writer.writing(namespace):  # a store written before lexical indexes: index it once
-                self.store.index_lexically(namespace, self.states.step(namespace))
+        if mode != "evolvable":
+            self.writer.index_lexically(namespace, queue.step)
         below = queue.step
         if exclude_latest:
             below = self.store.latest_messages_start(namespace, exclude_latest, queue.step, hidden)
@@ -458,7 +489,7 @@ class EvoMemory:
         with self.writer.writing(namespace):
             found = self.store.get(namespace, ids)
             found_ids = {s.metadata["message_id"] for s in found}
-            existed = bool(found) or self.states.path(namespace).exists()
+            existed = bool(found) or self.states.has(namespace)
             if found or (ids is None and existed):
                 self.writer.delete(namespace, ids)
         missing = [message_id for message_id in ids or [] if message_id not in found_ids]
@@ -529,11 +560,7 @@ class EvoMemory:
         Only called at step 0, so a namespace with a state pays nothing. Checked in this order: records, then a
         first batch in flight (its journal), then the state again (that batch may have committed meanwhile).
         """
-        if (
-            self.store.has_records(namespace)
-            and not self.journal.path(namespace).exists()
-            and not self.states.path(namespace).exists()
-        ):
+        if self.store.has_records(namespace) and not self.journal.has(namespace) and not self.states.has(namespace):
             raise self.states.missing(namespace)
 
     def _unchanged(self, namespace: str, step: int, entries: list[Segment]) -> set[str]:

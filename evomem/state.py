@@ -18,7 +18,7 @@ FORMAT = "evomem-queue"
 VERSION = "1"
 
 
-def _checksum(latents: torch.Tensor) -> str:
+def checksum(latents: torch.Tensor) -> str:
     return hashlib.sha256(latents.contiguous().numpy().tobytes()).hexdigest()
 
 
@@ -54,62 +54,56 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-class StateDirectory:
-    """Memory states of one model (fingerprint) under ``root/state/<fingerprint>/``."""
+class MemoryStates:
+    """The committed memory state of each namespace of one model (fingerprint): where it lives is the subclass's.
 
-    def __init__(self, root: str | Path, fingerprint: str):
-        self.fingerprint = fingerprint
-        self.directory = Path(root) / "state" / fingerprint
+    ``directory`` is this machine's folder for the model's namespaces (their lexical indexes and temporary files);
+    ``revision`` and ``bump`` exist for states shared by several machines, whose local lexical indexes must learn
+    that another machine changed a namespace.
+    """
 
-    def path(self, namespace: str) -> Path:
-        return self.directory / f"{namespace_digest(namespace)}.safetensors"
+    fingerprint: str
+    directory: Path
+
+    def location(self, namespace: str) -> str:
+        """Where the namespace's state lives, for messages."""
+        raise NotImplementedError
+
+    def read(self, namespace: str) -> tuple[dict[str, str], torch.Tensor] | None:
+        """Checked metadata (``step``, ``per_step``, ``queue_steps`` as strings) and latents, or None."""
+        raise NotImplementedError
 
     def save(self, namespace: str, queue: LatentQueue) -> None:
-        latents = queue.latents.detach().to(torch.float32).cpu().contiguous()
-        metadata = {
-            "format": FORMAT,
-            "version": VERSION,
-            "namespace": namespace,
-            "fingerprint": self.fingerprint,
-            "step": str(queue.step),
-            "per_step": str(queue.per_step),
-            "queue_steps": str(queue.queue_steps),
-            "sha256": _checksum(latents),
-        }
-        write_atomic(self.path(namespace), save({"latents": latents}, metadata=metadata))
+        raise NotImplementedError
 
-    def _hint(self, namespace: str) -> str:
+    def delete(self, namespace: str) -> None:
+        raise NotImplementedError
+
+    def has(self, namespace: str) -> bool:
+        raise NotImplementedError
+
+    def namespaces(self) -> list[str]:
+        raise NotImplementedError
+
+    def revision(self, namespace: str) -> int | None:
+        """A number that changes whenever the namespace's segments change (None: states of one machine)."""
+        return None
+
+    def bump(self, namespace: str) -> int | None:
+        """Record that the namespace's segments changed; returns its new revision (None: one machine)."""
+        return None
+
+    def close(self) -> None:
+        """Release what the states hold open (a database connection)."""
+
+    def hint(self, namespace: str) -> str:
         return f"rebuild the memory from the namespace's stored text with {rebuild_command(namespace)}"
 
     def missing(self, namespace: str) -> StateMissingError:
         return StateMissingError(
-            f"namespace {namespace!r} has stored segments but no memory state ({self.path(namespace)} is missing); "
-            f"{self._hint(namespace)}"
+            f"namespace {namespace!r} has stored segments but no memory state ({self.location(namespace)} is "
+            f"missing); {self.hint(namespace)}"
         )
-
-    def read(self, namespace: str) -> tuple[dict[str, str], torch.Tensor] | None:
-        """Checked metadata and latents of a namespace's state file, or None when it has none."""
-        path = self.path(namespace)
-        if not path.exists():
-            return None
-        hint = self._hint(namespace)
-        try:
-            with safe_open(str(path), framework="pt") as handle:
-                metadata = handle.metadata() or {}
-                latents = handle.get_tensor("latents").clone()  # a copy, not a view of the mapped file
-        except Exception as error:
-            raise StateCorruptedError(f"memory state {path} is unreadable ({error}); {hint}") from error
-        expected = {"format": FORMAT, "version": VERSION, "namespace": namespace, "fingerprint": self.fingerprint}
-        for key, value in expected.items():
-            if metadata.get(key) != value:
-                raise StateCorruptedError(
-                    f"memory state {path} has {key}={metadata.get(key)!r}, expected {value!r}; {hint}"
-                )
-        if metadata.get("sha256") != _checksum(latents):
-            raise StateCorruptedError(f"memory state {path} fails its checksum; {hint}")
-        if not metadata.get("step", "").isdigit():
-            raise StateCorruptedError(f"memory state {path} has no valid step; {hint}")
-        return metadata, latents
 
     def step(self, namespace: str) -> int:
         """The committed memory step of a namespace (0 when it has no state)."""
@@ -126,8 +120,74 @@ class StateDirectory:
             return LatentQueue(per_step, queue_steps, dim, latents, int(metadata["step"]))
         except (KeyError, ValueError) as error:
             raise StateCorruptedError(
-                f"memory state {self.path(namespace)} does not fit this model ({error}); {self._hint(namespace)}"
+                f"memory state {self.location(namespace)} does not fit this model ({error}); {self.hint(namespace)}"
             ) from error
+
+
+def state_metadata(namespace: str, fingerprint: str, queue: LatentQueue, latents: torch.Tensor) -> dict[str, str]:
+    """What a saved state records beside its latents."""
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "namespace": namespace,
+        "fingerprint": fingerprint,
+        "step": str(queue.step),
+        "per_step": str(queue.per_step),
+        "queue_steps": str(queue.queue_steps),
+        "sha256": checksum(latents),
+    }
+
+
+def checked_state(
+    location: str, metadata: dict[str, str], latents: torch.Tensor, expected: dict[str, str], hint: str
+) -> tuple[dict[str, str], torch.Tensor]:
+    """``metadata`` and ``latents`` once they pass the checks every saved state passes."""
+    expected = {"format": FORMAT, "version": VERSION, **expected}
+    for key, value in expected.items():
+        if metadata.get(key) != value:
+            raise StateCorruptedError(
+                f"memory state {location} has {key}={metadata.get(key)!r}, expected {value!r}; {hint}"
+            )
+    if metadata.get("sha256") != checksum(latents):
+        raise StateCorruptedError(f"memory state {location} fails its checksum; {hint}")
+    if not metadata.get("step", "").isdigit():
+        raise StateCorruptedError(f"memory state {location} has no valid step; {hint}")
+    return metadata, latents
+
+
+class StateDirectory(MemoryStates):
+    """Memory states of one model (fingerprint) under ``root/state/<fingerprint>/``: one file per namespace."""
+
+    def __init__(self, root: str | Path, fingerprint: str):
+        self.fingerprint = fingerprint
+        self.directory = Path(root) / "state" / fingerprint
+
+    def path(self, namespace: str) -> Path:
+        return self.directory / f"{namespace_digest(namespace)}.safetensors"
+
+    def location(self, namespace: str) -> str:
+        return str(self.path(namespace))
+
+    def save(self, namespace: str, queue: LatentQueue) -> None:
+        latents = queue.latents.detach().to(torch.float32).cpu().contiguous()
+        metadata = state_metadata(namespace, self.fingerprint, queue, latents)
+        write_atomic(self.path(namespace), save({"latents": latents}, metadata=metadata))
+
+    def read(self, namespace: str) -> tuple[dict[str, str], torch.Tensor] | None:
+        path = self.path(namespace)
+        if not path.exists():
+            return None
+        try:
+            with safe_open(str(path), framework="pt") as handle:
+                metadata = handle.metadata() or {}
+                latents = handle.get_tensor("latents").clone()  # a copy, not a view of the mapped file
+        except Exception as error:
+            raise StateCorruptedError(f"memory state {path} is unreadable ({error}); {self.hint(namespace)}") from error
+        expected = {"namespace": namespace, "fingerprint": self.fingerprint}
+        return checked_state(str(path), metadata, latents, expected, self.hint(namespace))
+
+    def has(self, namespace: str) -> bool:
+        return self.path(namespace).exists()
 
     def delete(self, namespace: str) -> None:
         path = self.path(namespace)

@@ -387,15 +387,16 @@ class SegmentStore:
             with suppress(NotFoundError):
                 client.delete_collection(self.name(namespace))
 
-    def index_lexically(self, namespace: str, below: int, rebuild: bool = False) -> bool:
+    def index_lexically(self, namespace: str, below: int, revision: int | None = None, rebuild: bool = False) -> bool:
         """Make the namespace's lexical index hold every committed segment below ``below``, from the stored text,
-        when it does not (a store written before lexical indexes, a lost file) or ``rebuild``; returns whether it
-        was (re)built. Call with the writer lock held and no batch in flight."""
-        if self.lexical is None or (not rebuild and self.lexical.covers(namespace, below)):
+        when it does not (a store written before lexical indexes, a lost file, another machine's write: its
+        ``revision`` differs) or ``rebuild``; returns whether it was (re)built. Call with the writer lock held and
+        no batch in flight."""
+        if self.lexical is None or (not rebuild and self.lexical.covers(namespace, below, revision)):
             return False
         stored = self.get(namespace, below=below) if below else []
         rows = [LexicalRow(s.metadata["position"], s.metadata["message_id"], s.text) for s in stored]
-        self.lexical.replace(namespace, rows, below)
+        self.lexical.replace(namespace, rows, below, revision)
         return True
 
     # ----- reading ------------------------------------------------------------------------------------------

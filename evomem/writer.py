@@ -29,14 +29,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from filelock import FileLock, Timeout
 
 from .errors import JournalError
-from .journal import Journal, remove_stale_temporaries
+from .journal import WriteJournal, remove_stale_temporaries
+from .locks import WriterLock
 from .queue import LatentQueue
 from .schema import Segment
 from .space import MARGIN_BYTES, StoreFullError, require_free_space
-from .state import StateCorruptedError, StateDirectory
+from .state import MemoryStates, StateCorruptedError
 from .store import SegmentStore, record_id
 
 
@@ -61,55 +61,73 @@ BatchEncoder = Callable[[str, LatentQueue, Sequence[Segment]], EncodedBatch]
 
 
 class NamespaceWriter:
-    """Serialises the writers of one store across threads and processes and runs every write's protocol.
+    """Serialises the writers of one store across threads, processes and machines and runs every write's protocol.
 
-    ``encode`` turns the segments of a batch into an ``EncodedBatch`` (it may refuse a batch the disk cannot hold);
-    ``recovered`` collects what reconciling interrupted writes did, one line each.
+    ``states``, ``journal`` and ``lock`` are where the memory states, the journal entries and the writer lock live
+    (files under ``path``, or a database shared by several machines); ``encode`` turns the segments of a batch into
+    an ``EncodedBatch`` (it may refuse a batch the disk cannot hold); ``recovered`` collects what reconciling
+    interrupted writes did, one line each.
     """
 
-    def __init__(self, path: Path, store: SegmentStore, states: StateDirectory, encode: BatchEncoder):
+    def __init__(
+        self,
+        path: Path,
+        store: SegmentStore,
+        states: MemoryStates,
+        journal: WriteJournal,
+        lock: WriterLock,
+        encode: BatchEncoder,
+    ):
         self.path = path
         self.encode = encode
         self.store = store
         self.states = states
-        self.journal = Journal(states)
+        self.journal = journal
         self.thread_lock = threading.RLock()
-        self._file_lock = FileLock(str(path / "writer.lock"))
+        self._lock = lock
         self.recovered: list[str] = []
 
     @contextmanager
     def writing(self, namespace: str | None) -> Iterator[None]:
-        """Hold the writer lock; with ``namespace``, first reconcile what a dead writer left in it."""
-        with self.thread_lock, self._file_lock:
+        """Hold the writer lock; with ``namespace``, first reconcile what a dead writer left in it and bring this
+        machine's lexical index up to what other machines wrote (shared states)."""
+        with self.thread_lock, self._lock.hold(namespace):
             if namespace is not None:
                 self.reconcile(namespace)
+                self.store.index_lexically(namespace, self.states.step(namespace), self.states.revision(namespace))
             yield
 
-    def reconcile(self, namespace: str, undo_if_unreadable: bool = False) -> None:
-        """Finish or undo what a dead writer left in flight in ``namespace`` (with the writer lock held).
+    def index_lexically(self, namespace: str, step: int) -> None:
+        """Before a lexical search at ``step``: index what the namespace's lexical index lacks (a store written
+        before lexical indexes, another machine's write), under the writer lock; free when it lacks nothing."""
+        if self.store.lexical is not None and not self.store.lexical.covers(
+            namespace, step, self.states.revision(namespace)
+        ):
+            with self.writing(namespace):  # which indexes it
+                pass
 
-        Embedded Chroma can block for minutes deleting records on a full disk, so a full disk is said first.
-        """
-        if self.store.connection.embedded and self.journal.path(namespace).exists():
+    def _room_to_reconcile(self, pending: bool) -> None:
+        """Embedded Chroma can block for minutes deleting records on a full disk: with ``pending`` writes to
+        reconcile, a full disk is said first (``StoreFullError``)."""
+        if pending and self.store.connection.embedded:
             require_free_space(self.path, MARGIN_BYTES)
+
+    def reconcile(self, namespace: str, undo_if_unreadable: bool = False) -> None:
+        """Finish or undo what a dead writer left in flight in ``namespace`` (with the writer lock held)."""
+        self._room_to_reconcile(self.journal.has(namespace))
         self.recovered += reconcile(self.store, self.states, self.journal, namespace, undo_if_unreadable)
 
     def reconcile_if_idle(self) -> None:
         """On opening: reconcile interrupted writes unless a live writer holds the lock (it will do it)."""
-        with self.thread_lock:
-            try:
-                self._file_lock.acquire(timeout=0)
-            except Timeout:
+        with self.thread_lock, self._lock.hold_if_free() as free:
+            if not free:
                 return
             try:
-                if self.store.connection.embedded and self.journal.files():
-                    require_free_space(self.path, MARGIN_BYTES)  # Chroma can block deleting on a full disk
+                self._room_to_reconcile(bool(self.journal.locations()))
                 self.recovered += reconcile(self.store, self.states, self.journal)  # failures: reported, left
                 remove_stale_temporaries(self.path)  # a generation file half-written by a killed writer
             except StoreFullError as error:  # reads see committed batches only; the next write reconciles
                 self.recovered.append(f"interrupted writes are reconciled by the next write: {error}")
-            finally:
-                self._file_lock.release()
 
     def add(self, namespace: str, memory: LatentQueue, entries: Sequence[Segment]) -> None:
         """Append ``entries`` to the namespace's stream after its committed ``memory`` (which evolves over them) as
@@ -139,7 +157,6 @@ class NamespaceWriter:
         # a message's first part starts a new version of it (a migration may carry a message's later parts over to
         # the next batch); the parts of its older version are superseded
         superseded = self.store.record_ids(namespace, [entry.id for entry in entries if entry.part == 0])
-        self.store.index_lexically(namespace, first)  # a store written before lexical indexes
         self.journal.begin_add(namespace, first, batch.memory.step, ids, superseded)
         try:
             self.store.upsert(ids, batch.vectors, [entry.text for entry in entries], metadatas)
@@ -154,8 +171,16 @@ class NamespaceWriter:
         try:
             self.store.delete_records(namespace, superseded)
             self.journal.end(namespace)
+            self._changed(namespace)
         except Exception as error:  # committed: the next writer deletes them (readers skip them meanwhile)
             self.recovered.append(f"left {len(superseded)} superseded records of namespace {namespace}: {error}")
+
+    def _changed(self, namespace: str) -> None:
+        """Tell other machines sharing the states that the namespace changed, and mark this machine's lexical
+        index as current (a writer killed before this leaves the index to be rebuilt: never wrongly current)."""
+        revision = self.states.bump(namespace)
+        if revision is not None and self.store.lexical is not None:
+            self.store.lexical.record_revision(namespace, revision)
 
     def delete(self, namespace: str, message_ids: Sequence[str] | None) -> None:
         """Delete messages of ``namespace``, or (``message_ids`` None) all of it with its memory state, journalled
@@ -165,6 +190,8 @@ class NamespaceWriter:
         if message_ids is None:
             self.states.delete(namespace)
         self.journal.end(namespace)
+        if message_ids is not None:
+            self._changed(namespace)
 
     def replace_memory(self, namespace: str, memory: LatentQueue | None) -> None:
         """Replace a namespace's memory state (rebuilt from its stored text; None: it holds nothing) and index its
@@ -174,12 +201,14 @@ class NamespaceWriter:
         else:
             self.states.save(namespace, memory)
         self.store.index_lexically(namespace, 0 if memory is None else memory.step, rebuild=True)
+        if memory is not None:
+            self._changed(namespace)
 
 
 def reconcile(
     store: SegmentStore,
-    states: StateDirectory,
-    journal: Journal,
+    states: MemoryStates,
+    journal: WriteJournal,
     namespace: str | None = None,
     undo_if_unreadable: bool = False,
 ) -> list[str]:
@@ -195,17 +224,17 @@ def reconcile(
         entry = journal.entry(namespace)
         return [] if entry is None else [_reconcile_entry(store, states, journal, entry, undo_if_unreadable)]
     done = []
-    for path in journal.files():
+    for location in journal.locations():
         try:
-            done.append(_reconcile_entry(store, states, journal, journal.read(path), undo_if_unreadable))
+            done.append(_reconcile_entry(store, states, journal, journal.read(location), undo_if_unreadable))
         except (JournalError, StateCorruptedError) as error:  # raised again when its namespace is used
-            done.append(f"could not reconcile {path}: {error}")
+            done.append(f"could not reconcile {location}: {error}")
     remove_stale_temporaries(states.directory)
     return done
 
 
 def _reconcile_entry(
-    store: SegmentStore, states: StateDirectory, journal: Journal, entry: dict[str, Any], undo_if_unreadable: bool
+    store: SegmentStore, states: MemoryStates, journal: WriteJournal, entry: dict[str, Any], undo_if_unreadable: bool
 ) -> str:
     """Finish or undo one checked entry; returns what was done."""
     name = entry["namespace"]
@@ -219,7 +248,7 @@ def _reconcile_entry(
         journal.end(name)
         return f"finished deleting namespace {name}"
     if entry["op"] != "add":
-        raise JournalError(f"journal {journal.path(name)} has an unknown operation {entry['op']!r}")
+        raise JournalError(f"journal {journal.where(name)} has an unknown operation {entry['op']!r}")
     try:
         step = states.step(name)
     except StateCorruptedError:
@@ -232,7 +261,7 @@ def _reconcile_entry(
         return f"kept the committed batch of namespace {name} (steps {entry['from_step']}-{step})"
     if step != entry["from_step"]:
         raise JournalError(
-            f"journal {journal.path(name)} describes steps {entry['from_step']}-{entry['to_step']} of namespace "
+            f"journal {journal.where(name)} describes steps {entry['from_step']}-{entry['to_step']} of namespace "
             f"{name}, but its memory state is at step {step}"
         )
     store.delete_records(name, entry["record_ids"])

@@ -69,7 +69,8 @@ def start(command: list[str], url: str, ready_path: str, log: Path, timeout: flo
         time.sleep(0.2)
 
 
-def serve(model: Path, path: Path, *options: str) -> Server:
+def serve(model: Path, path: Path, *options: str, global_options: tuple[str, ...] = ()) -> Server:
+    """``evomem [global_options] serve --path path options``."""
     port = free_port()
-    command = evomem_command(model, "serve", "--path", str(path), "--port", str(port), *options)
+    command = evomem_command(model, *global_options, "serve", "--path", str(path), "--port", str(port), *options)
     return start(command, f"http://127.0.0.1:{port}", "/readyz", path.parent / f"serve-{port}.log")
