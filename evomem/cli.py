@@ -57,7 +57,7 @@ def _open(ctx: click.Context, show_progress: bool = False, path: str | None = No
 
 
 EVAL_MODULES = {"sentence_transformers": "sentence-transformers", "bm25s": "bm25s", "matplotlib": "matplotlib"}
-SERVER_MODULES = {"fastapi": "fastapi", "uvicorn": "uvicorn", "mcp": "mcp"}
+SERVER_MODULES = {"fastapi": "fastapi", "fastapi_swagger": "fastapi-swagger", "uvicorn": "uvicorn", "mcp": "mcp"}
 
 
 def require_extra(command: str, extra: str, modules: dict[str, str]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -160,7 +161,11 @@ def test_requests_without_a_known_key_get_401(server, tokens):
         anonymous.namespaces()
     assert httpx.get(server.url + "/healthz").json() == {"status": "ok"}
     assert httpx.get(server.url + "/readyz").json()["status"] == "ready"
-    assert httpx.get(server.url + "/docs").status_code == 200
+    docs = httpx.get(server.url + "/docs")
+    assets = re.findall(r'(?:src|href)="([^"]+)"', docs.text)
+    assert docs.status_code == 200 and any(asset.endswith("swagger-ui-bundle.js") for asset in assets)
+    for asset in assets:  # served by the server itself, no CDN: the page works offline
+        assert asset.startswith(server.url + "/") and httpx.get(asset).status_code == 200, asset
     assert "/v1/search" in httpx.get(server.url + "/openapi.json").json()["paths"]
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi_swagger import patch_fastapi
 
 from .. import __version__
 from ..schema import check_namespace
@@ -88,7 +89,16 @@ def create_app(open_memory: Callable[[], EvoMemory], keys: KeyFile | None, worke
         finally:  # uvicorn has let the requests in flight finish; their threads are done or about to be
             pool.close()
 
-    app = FastAPI(title="evomem", version=__version__, lifespan=lifespan, responses=ERRORS)
+    app = FastAPI(
+        title="evomem",
+        version=__version__,
+        lifespan=lifespan,
+        responses=ERRORS,
+        docs_url=None,  # served below from fastapi-swagger's copy of Swagger UI: /docs works offline
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+    )
+    patch_fastapi(app, redirect_from_root_to_docs=False)
     app.state.keys = keys
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     install_error_handlers(app)
