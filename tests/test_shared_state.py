@@ -136,32 +136,25 @@ def test_a_state_database_needs_a_chroma_server_and_a_reachable_url(tmp_path, en
 # ----- two `evomem serve` processes ---------------------------------------------------------------------------
 
 
-@pytest.fixture
-def servers(chroma_server, postgres_url, tmp_path, model_dir):
+@pytest.fixture(scope="module")
+def two_servers(chroma_server, postgres_url, tmp_path_factory, model_dir):
+    """Two `evomem serve` processes with local paths of their own, over the Chroma server and the database (the
+    last test kills the first one)."""
     host, port = chroma_server
-    options = ("--no-auth", "--workers", "2")
-    started = []
-
-    def start(name: str):
-        server = serve(
-            model_dir,
-            tmp_path / name,
-            *options,
-            global_options=("--chroma-host", host, "--chroma-port", str(port), "--state-url", postgres_url),
-        )
-        started.append(server)
-        return server
-
-    yield start
+    shared = ("--chroma-host", host, "--chroma-port", str(port), "--state-url", postgres_url)
+    root = tmp_path_factory.mktemp("servers")
+    with ThreadPoolExecutor(2) as pool:  # both start at once
+        started = list(pool.map(lambda name: serve(model_dir, root / name, "--no-auth", global_options=shared), "ab"))
+    yield started
     for server in started:
         if server.process.poll() is None:
             server.process.kill()
             server.process.wait()
 
 
-def test_two_servers_write_one_namespace_at_once(servers):
+def test_two_servers_write_one_namespace_at_once(two_servers):
     namespace = f"serve-{uuid.uuid4().hex[:8]}"
-    clients = [EvoMemoryClient(server.url) for server in (servers("a"), servers("b"))]
+    clients = [EvoMemoryClient(server.url) for server in two_servers]
     batches = [batch(n, size=6) for n in range(10)]
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(lambda n: clients[n % 2].add_messages(batches[n], namespace), range(len(batches))))
@@ -174,9 +167,9 @@ def test_two_servers_write_one_namespace_at_once(servers):
         assert [(h.id, round(h.score, 4)) for h in first] == [(h.id, round(h.score, 4)) for h in second]
 
 
-def test_killing_a_server_mid_batch_leaves_the_batch_whole_or_absent(servers, postgres_url, chroma_server, encoder):
+def test_killing_a_server_mid_batch_leaves_the_batch_whole_or_absent(two_servers, postgres_url, chroma_server, encoder):
     namespace = f"kill-{uuid.uuid4().hex[:8]}"
-    a, b = servers("a"), servers("b")
+    a, b = two_servers
     client_a, client_b = EvoMemoryClient(a.url, timeout=300), EvoMemoryClient(b.url)
     client_a.add_messages(batch(0), namespace)
     doomed = [{"content": f"a long turn {i} about the harbour " * 8, "id": f"doomed-{i}"} for i in range(400)]
