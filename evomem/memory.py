@@ -17,10 +17,10 @@ from typing_extensions import Unpack
 
 from .encoder import EvoEncoder
 from .errors import MemoryClosedError, StoreCorruptedError
-from .journal import Journal, JournalError, WriteJournal
+from .journal import Journal, JournalError
 from .lexical import LexicalIndex
 from .loading import load_encoder
-from .locks import FileWriterLock, WriterLock
+from .locks import FileWriterLock
 from .queue import LatentQueue
 from .ranking import (
     DEFAULT_K,
@@ -50,7 +50,7 @@ from .schema import (
 )
 from .serial import SerialWorker, in_thread
 from .space import MARGIN_BYTES, batch_bytes, require_free_space
-from .state import MemoryStates, StateDirectory
+from .state import StateDirectory
 from .store import (
     ChromaConnection,
     SegmentStore,
@@ -60,7 +60,7 @@ from .store import (
     user_metadata,
 )
 from .stream import encode_stream
-from .writer import EncodedBatch, NamespaceWriter
+from .writer import EncodedBatch, NamespaceWriter, WriteState
 
 if TYPE_CHECKING:
     from .repair import RepairReport
@@ -152,11 +152,10 @@ class EvoMemory:
             connection = ChromaConnection(client=chromadb.HttpClient(host=chroma_host, port=chroma_port), owned=True)
         else:
             connection = embedded_connection(self.path / "chroma")
-        self.states, journal, lock = self._state_backend(state_url, connection)
+        state = self._write_state(state_url, connection)
+        self.states, self.journal = state.states, state.journal
         self.store = self._open_store(connection)
-        # every write goes through the writer
-        self.writer = NamespaceWriter(self.path, self.store, self.states, journal, lock, self._encoded)
-        self.journal = journal
+        self.writer = NamespaceWriter(self.path, self.store, state, self._encoded)  # every write goes through it
         self.segment_batching = segment_batching
         self.show_progress = show_progress
         self.segmenter = self.encoder.segmenter()
@@ -197,13 +196,11 @@ class EvoMemory:
         if self._closed:
             raise MemoryClosedError(f"this EvoMemory ({self.path}) is closed; open a new EvoMemory to use the store")
 
-    def _state_backend(
-        self, state_url: str | None, connection: ChromaConnection
-    ) -> tuple[MemoryStates, WriteJournal, WriterLock]:
+    def _write_state(self, state_url: str | None, connection: ChromaConnection) -> WriteState:
         """Where the memory states, the journal and the writer lock live: files under ``path``, or PostgreSQL."""
         if state_url is None:
             states = StateDirectory(self.path, self.fingerprint)
-            return states, Journal(states), FileWriterLock(self.path / "writer.lock")
+            return WriteState(states, Journal(states), FileWriterLock(self.path / "writer.lock"))
         if not isinstance(state_url, str):
             raise TypeError(f"state_url must be a PostgreSQL URL string, got {type(state_url).__name__}")
         if connection.embedded:
@@ -211,10 +208,9 @@ class EvoMemory:
                 "state_url shares memory states between machines, but the vectors would stay in this machine's "
                 "embedded Chroma store: pass chroma_host (a `chroma run` server) or a Chroma HttpClient too"
             )
-        from .postgres import SharedState
+        from .postgres import connect
 
-        shared = SharedState.connect(state_url, self.fingerprint, self.path / "state" / self.fingerprint)
-        return shared.states, shared.journal, shared.lock
+        return connect(state_url, self.fingerprint, self.path / "state" / self.fingerprint)
 
     def _open_store(self, connection: ChromaConnection) -> SegmentStore:
         """This model's collection; an embedded database that SQLite cannot read is a ``StoreCorruptedError``."""

@@ -28,7 +28,6 @@ import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -40,6 +39,7 @@ from .errors import JournalError, StateCorruptedError, StateDatabaseError
 from .journal import WriteJournal
 from .queue import LatentQueue
 from .state import MemoryStates, checked_state, state_metadata
+from .writer import WriteState
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS evomem_states (
@@ -307,19 +307,12 @@ class AdvisoryWriterLock:
             self.database.unlock("SELECT pg_advisory_unlock(%s, 0)", (STORE_LOCK,))
 
 
-@dataclass(frozen=True)
-class SharedState:
-    """What a store keeps beside its vectors, in one PostgreSQL database shared by every machine."""
-
-    states: PostgresStates
-    journal: PostgresJournal
-    lock: AdvisoryWriterLock
-
-    @classmethod
-    def connect(cls, url: str, fingerprint: str, directory: Path) -> SharedState:
-        database = Database(url)
-        return cls(
-            PostgresStates(database, fingerprint, directory),
-            PostgresJournal(database, fingerprint),
-            AdvisoryWriterLock(database),
-        )
+def connect(url: str, fingerprint: str, directory: Path) -> WriteState:
+    """The write protocol's state for one model in the database at ``url``; ``directory`` is this machine's folder
+    for the model's caches (lexical indexes)."""
+    database = Database(url)
+    return WriteState(
+        PostgresStates(database, fingerprint, directory),
+        PostgresJournal(database, fingerprint),
+        AdvisoryWriterLock(database),
+    )

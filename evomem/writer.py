@@ -56,6 +56,16 @@ class EncodedBatch:
         return self.memory.step - len(self.entries)
 
 
+@dataclass(frozen=True)
+class WriteState:
+    """What the write protocol keeps beside the vectors: files under the store's path, or a database shared by
+    several machines (``evomem.postgres``)."""
+
+    states: MemoryStates  # each namespace's committed memory
+    journal: WriteJournal  # each namespace's write in flight
+    lock: WriterLock  # who may write a namespace now
+
+
 # Encode segments as the stream after a memory, which evolves over them: the step before every commit.
 BatchEncoder = Callable[[str, LatentQueue, Sequence[Segment]], EncodedBatch]
 
@@ -63,48 +73,43 @@ BatchEncoder = Callable[[str, LatentQueue, Sequence[Segment]], EncodedBatch]
 class NamespaceWriter:
     """Serialises the writers of one store across threads, processes and machines and runs every write's protocol.
 
-    ``states``, ``journal`` and ``lock`` are where the memory states, the journal entries and the writer lock live
-    (files under ``path``, or a database shared by several machines); ``encode`` turns the segments of a batch into
-    an ``EncodedBatch`` (it may refuse a batch the disk cannot hold); ``recovered`` collects what reconciling
-    interrupted writes did, one line each.
+    ``state`` is where the memory states, the journal entries and the writer lock live; ``encode`` turns the
+    segments of a batch into an ``EncodedBatch`` (it may refuse a batch the disk cannot hold); ``recovered``
+    collects what reconciling interrupted writes did, one line each.
     """
 
-    def __init__(
-        self,
-        path: Path,
-        store: SegmentStore,
-        states: MemoryStates,
-        journal: WriteJournal,
-        lock: WriterLock,
-        encode: BatchEncoder,
-    ):
+    def __init__(self, path: Path, store: SegmentStore, state: WriteState, encode: BatchEncoder):
         self.path = path
         self.encode = encode
         self.store = store
-        self.states = states
-        self.journal = journal
+        self.states = state.states
+        self.journal = state.journal
         self.thread_lock = threading.RLock()
-        self._lock = lock
+        self._lock = state.lock
         self.recovered: list[str] = []
 
     @contextmanager
     def writing(self, namespace: str | None) -> Iterator[None]:
-        """Hold the writer lock; with ``namespace``, first reconcile what a dead writer left in it and bring this
-        machine's lexical index up to what other machines wrote (shared states)."""
+        """Hold the writer lock; with ``namespace``, first reconcile what a dead writer left in it."""
         with self.thread_lock, self._lock.hold(namespace):
             if namespace is not None:
                 self.reconcile(namespace)
-                self.store.index_lexically(namespace, self.states.step(namespace), self.states.revision(namespace))
             yield
 
     def index_lexically(self, namespace: str, step: int) -> None:
-        """Before a lexical search at ``step``: index what the namespace's lexical index lacks (a store written
-        before lexical indexes, another machine's write), under the writer lock; free when it lacks nothing."""
+        """Before a lexical search at ``step``: index what the namespace's lexical index lacks, under the writer
+        lock; free when it lacks nothing."""
         if self.store.lexical is not None and not self.store.lexical.covers(
             namespace, step, self.states.revision(namespace)
         ):
-            with self.writing(namespace):  # which indexes it
-                pass
+            with self.writing(namespace):
+                self._catch_up_lexically(namespace, self.states.step(namespace))
+
+    def _catch_up_lexically(self, namespace: str, step: int) -> None:
+        """Make this machine's lexical index hold the namespace's committed segments below ``step`` at its current
+        revision (a store written before lexical indexes, another machine's write), before it is searched or
+        changed (writer lock held)."""
+        self.store.index_lexically(namespace, step, self.states.revision(namespace))
 
     def _room_to_reconcile(self, pending: bool) -> None:
         """Embedded Chroma can block for minutes deleting records on a full disk: with ``pending`` writes to
@@ -157,6 +162,7 @@ class NamespaceWriter:
         # a message's first part starts a new version of it (a migration may carry a message's later parts over to
         # the next batch); the parts of its older version are superseded
         superseded = self.store.record_ids(namespace, [entry.id for entry in entries if entry.part == 0])
+        self._catch_up_lexically(namespace, first)
         self.journal.begin_add(namespace, first, batch.memory.step, ids, superseded)
         try:
             self.store.upsert(ids, batch.vectors, [entry.text for entry in entries], metadatas)
@@ -185,6 +191,8 @@ class NamespaceWriter:
     def delete(self, namespace: str, message_ids: Sequence[str] | None) -> None:
         """Delete messages of ``namespace``, or (``message_ids`` None) all of it with its memory state, journalled
         and rolled forward if interrupted (writer lock held)."""
+        if message_ids is not None:  # the index must be current before rows leave it, or it is marked current wrongly
+            self._catch_up_lexically(namespace, self.states.step(namespace))
         self.journal.begin_delete(namespace, None if message_ids is None else list(message_ids))
         self.store.delete(namespace, message_ids)
         if message_ids is None:
