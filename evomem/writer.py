@@ -244,10 +244,13 @@ def reconcile(
 def _reconcile_entry(
     store: SegmentStore, states: MemoryStates, journal: WriteJournal, entry: dict[str, Any], undo_if_unreadable: bool
 ) -> str:
-    """Finish or undo one checked entry; returns what was done."""
+    """Finish or undo one checked entry; returns what was done. Each finish or undo that changes the namespace's
+    segments bumps its revision (shared states), so no machine's lexical index stays current with rows the dead
+    writer left in it, or that the reconciling writer removed."""
     name = entry["namespace"]
     if entry["op"] == "delete_messages":
         store.delete(name, entry["message_ids"])
+        states.bump(name)
         journal.end(name)
         return f"finished deleting {len(entry['message_ids'])} message ids of namespace {name}"
     if entry["op"] == "delete":
@@ -265,6 +268,7 @@ def _reconcile_entry(
         step = entry["from_step"]
     if step == entry["to_step"]:
         store.delete_records(name, entry.get("superseded", []))
+        states.bump(name)
         journal.end(name)
         return f"kept the committed batch of namespace {name} (steps {entry['from_step']}-{step})"
     if step != entry["from_step"]:
@@ -281,6 +285,7 @@ def _reconcile_entry(
             [r["text"] for r in previous],
             [r["metadata"] for r in previous],
         )
+    states.bump(name)
     journal.end(name)
     return (
         f"rolled back the uncommitted batch of namespace {name} "

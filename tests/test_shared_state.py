@@ -126,6 +126,38 @@ def test_deletes_through_one_machine_reach_the_others_lexical_index(machines):
     assert hits(b, namespace) == hits(a, namespace)
 
 
+def test_a_batch_another_machine_rolled_back_leaves_nothing_in_the_dead_writers_lexical_index(machines, monkeypatch):
+    namespace = f"undo-{uuid.uuid4().hex[:8]}"
+    a = machines("a")
+    a.add_messages(batch(0) + batch(1), namespace)
+
+    class Killed(Exception):
+        pass
+
+    def die(*args):
+        raise Killed
+
+    reconcile, calls = a.writer.reconcile, []
+
+    def reconcile_before_the_write_only(*args):
+        calls.append(args)
+        if len(calls) > 1:
+            raise Killed
+        reconcile(*args)
+
+    # a's writer dies between its Chroma upsert (its lexical index has the batch's rows) and the commit
+    monkeypatch.setattr(a.states, "save", die)
+    monkeypatch.setattr(a.writer, "reconcile", reconcile_before_the_write_only)  # it does not undo the batch itself
+    with pytest.raises(Killed):
+        a.add_messages(
+            [{"content": f"Pepper the beagle chased a gull {i}", "id": f"dead-{i}"} for i in range(6)], namespace
+        )
+    monkeypatch.undo()
+    b = machines("b")  # opening reconciles: the batch is rolled back
+    assert any("rolled back" in line for line in b.recovered), (b.recovered, a.journal.locations())
+    assert hits(a, namespace) == hits(b, namespace)  # a's index is rebuilt, without the dead batch's rows
+
+
 def test_a_state_database_needs_a_chroma_server_and_a_reachable_url(tmp_path, encoder, postgres_url, chroma_server):
     with pytest.raises(ValueError, match="chroma_host"):
         EvoMemory(tmp_path / "embedded", model=encoder, state_url=postgres_url)
