@@ -60,6 +60,7 @@ SCHEMA = (
 SCHEMA_LOCK = 0x65766F00  # creating the tables
 STORE_LOCK = 0x65766F01  # the whole store: shared by each namespace writer, exclusive for store-wide writes
 NAMESPACE_LOCK = 0x65766F02  # one namespace (keyed by a hash: two namespaces may share a key, and take turns)
+ROW = "WHERE fingerprint = %s AND namespace = %s"  # the row of one (model, namespace)
 KEEPALIVE = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3}
 
 
@@ -106,14 +107,19 @@ class Database:
     def read(self, sql: str, params: tuple = ()) -> list[tuple]:
         """Rows of a query on the readers' connection (reconnected once if the database dropped it)."""
         with self._reader_lock:
-            for attempt in (1, 2):
-                try:
-                    return self._reader.execute(sql, params).fetchall()
-                except self._psycopg.OperationalError as error:
-                    if attempt == 2 or not self._reader.closed:
-                        raise StateDatabaseError(f"state database {redacted(self.url)}: {error}") from None
-                    self._reader = self._connect()
-        raise AssertionError("unreachable")
+            try:
+                return self._fetch(sql, params)
+            except StateDatabaseError:
+                if not self._reader.closed:
+                    raise
+            self._reader = self._connect()
+            return self._fetch(sql, params)
+
+    def _fetch(self, sql: str, params: tuple) -> list[tuple]:
+        try:
+            return self._reader.execute(sql, params).fetchall()
+        except self._psycopg.OperationalError as error:
+            raise StateDatabaseError(f"state database {redacted(self.url)}: {error}") from None
 
     def write(self, sql: str, params: tuple = ()) -> list[tuple]:
         """Rows of a statement on the writer's connection (its ``RETURNING``; empty otherwise)."""
@@ -150,9 +156,7 @@ class PostgresStates(MemoryStates):
         return f"the row of namespace {namespace!r}, model {self.fingerprint}, in table evomem_states"
 
     def read(self, namespace: str) -> tuple[dict[str, str], torch.Tensor] | None:
-        rows = self.database.read(
-            "SELECT state FROM evomem_states WHERE fingerprint = %s AND namespace = %s", (self.fingerprint, namespace)
-        )
+        rows = self.database.read(f"SELECT state FROM evomem_states {ROW}", (self.fingerprint, namespace))
         if not rows:
             return None
         data = bytes(rows[0][0])
@@ -177,9 +181,7 @@ class PostgresStates(MemoryStates):
         )
 
     def delete(self, namespace: str) -> None:
-        self.database.write(
-            "DELETE FROM evomem_states WHERE fingerprint = %s AND namespace = %s", (self.fingerprint, namespace)
-        )
+        self.database.write(f"DELETE FROM evomem_states {ROW}", (self.fingerprint, namespace))
 
     def has(self, namespace: str) -> bool:
         return self.revision(namespace) is not None
@@ -192,15 +194,14 @@ class PostgresStates(MemoryStates):
 
     def revision(self, namespace: str) -> int | None:
         rows = self.database.read(
-            "SELECT revision FROM evomem_states WHERE fingerprint = %s AND namespace = %s",
+            f"SELECT revision FROM evomem_states {ROW}",
             (self.fingerprint, namespace),
         )
         return int(rows[0][0]) if rows else None
 
     def bump(self, namespace: str) -> int | None:
         rows = self.database.write(
-            "UPDATE evomem_states SET revision = nextval('evomem_revisions') "
-            "WHERE fingerprint = %s AND namespace = %s RETURNING revision",
+            f"UPDATE evomem_states SET revision = nextval('evomem_revisions') {ROW} RETURNING revision",
             (self.fingerprint, namespace),
         )
         return int(rows[0][0]) if rows else None
@@ -227,13 +228,11 @@ class PostgresJournal(WriteJournal):
         )
 
     def end(self, namespace: str) -> None:
-        self.database.write(
-            "DELETE FROM evomem_journal WHERE fingerprint = %s AND namespace = %s", (self.fingerprint, namespace)
-        )
+        self.database.write(f"DELETE FROM evomem_journal {ROW}", (self.fingerprint, namespace))
 
     def entry(self, namespace: str) -> dict[str, Any] | None:
         rows = self.database.read(
-            "SELECT entry FROM evomem_journal WHERE fingerprint = %s AND namespace = %s",
+            f"SELECT entry FROM evomem_journal {ROW}",
             (self.fingerprint, namespace),
         )
         if not rows:
@@ -246,7 +245,7 @@ class PostgresJournal(WriteJournal):
     def has(self, namespace: str) -> bool:
         return bool(
             self.database.read(
-                "SELECT 1 FROM evomem_journal WHERE fingerprint = %s AND namespace = %s",
+                f"SELECT 1 FROM evomem_journal {ROW}",
                 (self.fingerprint, namespace),
             )
         )

@@ -22,7 +22,7 @@ from service_servers import serve
 
 from evomem import EvoMemory, EvoMemoryClient
 from evomem.errors import StateDatabaseError
-from evomem.postgres import redacted
+from evomem.postgres import Database, redacted
 from evomem.store import collection_name
 
 QUERIES = ["where did Maya move", "the beagle", "batch 3 message 1", "coffee"]
@@ -166,6 +166,22 @@ def test_a_state_database_needs_a_chroma_server_and_a_reachable_url(tmp_path, en
     with pytest.raises(StateDatabaseError, match="cannot reach the state database") as raised:
         EvoMemory(tmp_path / "bad", model=encoder, chroma_host=host, chroma_port=port, state_url=url)
     assert "secret" not in str(raised.value) and redacted(url) in str(raised.value)
+
+
+def test_a_reader_connection_the_database_dropped_is_reopened_once(postgres_url):
+    database = Database(postgres_url)
+    try:
+        reader_pid = database.read("SELECT pg_backend_pid()")[0][0]
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (reader_pid,))
+        assert database.read("SELECT 41 + 1") == [(42,)]  # on a new connection
+        reopened_pid = database.read("SELECT pg_backend_pid()")[0][0]
+        assert reopened_pid != reader_pid
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            database.read("SELECT 1 / 0")  # an error of the statement itself: no new connection
+        assert database.read("SELECT pg_backend_pid()")[0][0] == reopened_pid
+    finally:
+        database.close()
 
 
 # ----- two `evomem serve` processes ---------------------------------------------------------------------------
