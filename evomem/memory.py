@@ -8,6 +8,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
@@ -79,6 +80,14 @@ def _open_only(method: Callable[Concatenate[EvoMemory, P], R]) -> Callable[Conca
         return method(self, *args, **kwargs)
 
     return run
+
+
+@dataclass(frozen=True)
+class StreamReadAgain:
+    """A namespace's stored segments read again in stream order from an empty memory."""
+
+    memory: LatentQueue  # the latent memory after the last segment
+    vectors: dict[str, torch.Tensor]  # the vector of each record id
 
 
 def _part(segment: StoredSegment) -> int:
@@ -329,15 +338,14 @@ class EvoMemory:
         """Rebuild one namespace's memory state (writer lock held); returns its new step."""
         self.writer.reconcile(name, undo_if_unreadable=True)
         stored = self.store.get(name)
-        queue = self._read_stored(name, stored, show, "rebuild")[0] if stored else None
+        queue = self.read_again(name, stored, show, "rebuild").memory if stored else None
         self.writer.replace_memory(name, queue)
         return 0 if queue is None else queue.step
 
-    def _read_stored(
-        self, name: str, stored: list[StoredSegment], show: bool, task: str
-    ) -> tuple[LatentQueue, dict[str, torch.Tensor]]:
-        """Read a namespace's stored segments again in stream order from an empty memory: the memory after them
-        and the vector of each record id."""
+    @_open_only
+    def read_again(self, name: str, stored: list[StoredSegment], show: bool, task: str) -> StreamReadAgain:
+        """Encode a namespace's stored segments (``store.get``) again in stream order from an empty memory, as
+        ``rebuild`` and ``repair`` do; nothing is written."""
         stored = sorted(stored, key=_stream_order)
         positions = {int(s.metadata["position"]) for s in stored}
         if len(positions) < len(stored):
@@ -348,7 +356,7 @@ class EvoMemory:
             )
         queue = LatentQueue(*self._queue_shape(), step=max(positions) + 1 - len(stored))
         vectors = self._encode(queue, [s.text for s in stored], f"{task} {name}", show)
-        return queue, {s.record_id: vector for s, vector in zip(stored, vectors, strict=True)}
+        return StreamReadAgain(queue, {s.record_id: vector for s, vector in zip(stored, vectors, strict=True)})
 
     @_open_only
     def repair(self, show_progress: bool | None = None) -> RepairReport:

@@ -158,7 +158,7 @@ def _copy_namespace(memory: EvoMemory, build: SegmentStore, name: str, suspects:
     known = _readable_vectors(live, suspects)  # apart from the rest, whose pages read whole
 
     def encode() -> dict[str, torch.Tensor]:
-        return memory._read_stored(name, records, show, "repair")[1]
+        return memory.read_again(name, records, show, "repair").vectors
 
     encoded = encode() if len(known) < len(suspects) else None
     reencoded, deviation = 0, None
