@@ -26,7 +26,7 @@ STOP_LISTS = {"lucene": lexical.LUCENE_STOP_WORDS, "function-words": lexical.LUC
 CONFIGS = [("evolvable", 0.0, "lucene")] + [
     (mode, weight, stops)
     for stops in STOP_LISTS
-    for mode, weight in [("lexical", 1.0), ("hybrid", 0.3), ("hybrid", 0.5), ("hybrid", 0.7)]
+    for mode, weight in [("lexical", 1.0)] + [("hybrid", w) for w in (0.1, 0.2, 0.3, 0.5, 0.7)]
 ]
 
 
