@@ -343,9 +343,12 @@ class EvoMemory:
         return 0 if queue is None else queue.step
 
     @_open_only
-    def read_again(self, name: str, stored: list[StoredSegment], show: bool, task: str) -> StreamReadAgain:
+    def read_again(
+        self, name: str, stored: list[StoredSegment], show_progress: bool | None = None, task: str = "read again"
+    ) -> StreamReadAgain:
         """Encode a namespace's stored segments (``store.get``) again in stream order from an empty memory, as
-        ``rebuild`` and ``repair`` do; nothing is written."""
+        ``rebuild`` and ``repair`` do (``task`` labels the progress bar); nothing is written."""
+        show = self.show_progress if show_progress is None else show_progress
         stored = sorted(stored, key=_stream_order)
         positions = {int(s.metadata["position"]) for s in stored}
         if len(positions) < len(stored):

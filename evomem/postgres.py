@@ -116,16 +116,20 @@ class Database:
             return self._fetch(sql, params)
 
     def _fetch(self, sql: str, params: tuple) -> list[tuple]:
-        try:
+        with self._reported():
             return self._reader.execute(sql, params).fetchall()
-        except self._psycopg.OperationalError as error:
-            raise StateDatabaseError(f"state database {redacted(self.url)}: {error}") from None
 
     def write(self, sql: str, params: tuple = ()) -> list[tuple]:
         """Rows of a statement on the writer's connection (its ``RETURNING``; empty otherwise)."""
-        try:
+        with self._reported():
             cursor = self._writer.execute(sql, params)
             return cursor.fetchall() if cursor.description else []
+
+    @contextmanager
+    def _reported(self) -> Iterator[None]:
+        """A connection's failure as a ``StateDatabaseError`` that names the database (without its password)."""
+        try:
+            yield
         except self._psycopg.OperationalError as error:
             raise StateDatabaseError(f"state database {redacted(self.url)}: {error}") from None
 
