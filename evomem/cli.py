@@ -373,6 +373,13 @@ def data():
     "--msc-long-share", default=0.0, show_default=True, type=float, help="Share of long MSC streams (100-600 turns)."
 )
 @click.option("--document-share", default=0.15, show_default=True, type=float, help="Share of document samples.")
+@click.option(
+    "--late-share",
+    default=0.0,
+    show_default=True,
+    type=float,
+    help="Share of the MSC, QMSum and FriendsQA questions asked at their stream's end instead.",
+)
 @click.option("--friendsqa-dir", type=click.Path(file_okay=False, path_type=Path), help="FriendsQA copy.")
 @click.option("--friendsqa-share", default=0.0, show_default=True, type=float, help="Share of FriendsQA scene runs.")
 @click.option("--qmsum-dir", type=click.Path(file_okay=False, path_type=Path), help="QMSum copy (train, val).")
@@ -386,7 +393,9 @@ def data():
     show_default=True,
     help=f"Keep the groups of one side of the split ({DEV_SHARE:.0%} of groups go to dev).",
 )
-def data_build(output, count, seed, msc_dir, documents, msc_share, msc_long_share, document_share, split, **real):
+def data_build(
+    output, count, seed, msc_dir, documents, msc_share, msc_long_share, document_share, late_share, split, **real
+):
     """Generate training records (JSONL): synthetic dialogues, real MSC dialogues, your documents, and the
     real-language sources FriendsQA, QMSum and SGD."""
     from .training.data import STREAM_SOURCES, RealSource, build
@@ -408,6 +417,7 @@ def data_build(output, count, seed, msc_dir, documents, msc_share, msc_long_shar
             msc_share,
             document_share,
             msc_long_share=msc_long_share,
+            late_share=late_share,
             real=sources,
             split=split,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 
@@ -339,7 +340,7 @@ def test_sgd_updates_are_evidence_the_old_value_a_hard_negative_asked_dialogues_
             assert "banks" not in question.query  # the Banks dialogue never said its old value: dropped
 
 
-def _build_real(tmp_path, output, split, seed=0, count=40):
+def _build_real(tmp_path, output, split, seed=0, count=40, late_share=0.0):
     from evomem.training.data import RealSource
 
     real = [
@@ -347,7 +348,7 @@ def _build_real(tmp_path, output, split, seed=0, count=40):
         RealSource("qmsum", tmp_path / "qm", 0.25),
         RealSource("sgd", tmp_path / "sgd", 0.25),
     ]
-    return build(tmp_path / output, count, seed, None, None, 0, 0, False, split=split, real=real)
+    return build(tmp_path / output, count, seed, None, None, 0, 0, False, split=split, real=real, late_share=late_share)
 
 
 def _groups(path) -> set[str]:
@@ -380,6 +381,34 @@ def test_train_and_dev_never_share_a_group_and_builds_are_deterministic(tmp_path
     assert (tmp_path / "other.jsonl").read_text() != (tmp_path / "train.jsonl").read_text()
     share = sum(side(f"group-{n}") == "dev" for n in range(4000)) / 4000
     assert abs(share - DEV_SHARE) < 0.02
+
+
+def _by_query(stream):
+    return sorted(stream.questions, key=lambda question: (question.query, question.evidence))
+
+
+def test_late_questions_move_to_their_streams_end_with_their_evidence_and_leave_sgd_alone(tmp_path):
+    from evomem.training.stats import read_streams
+
+    _write_friendsqa(tmp_path / "fq")
+    _write_qmsum(tmp_path / "qm")
+    _write_sgd(tmp_path / "sgd")
+    _build_real(tmp_path, "near.jsonl", "train")
+    _build_real(tmp_path, "late.jsonl", "train", late_share=1.0)
+    near, late = read_streams(tmp_path / "near.jsonl"), read_streams(tmp_path / "late.jsonl")
+    assert [s.segments for s in near] == [s.segments for s in late]  # the same streams, only the points move
+    moved = 0
+    for before, after in zip(near, late, strict=True):
+        assert [q.at for q in after.questions] == sorted(q.at for q in after.questions)
+        for old, new in zip(_by_query(before), _by_query(after), strict=True):
+            if before.source in ("friendsqa", "qmsum") and old.at < len(before.segments):
+                assert new == dataclasses.replace(old, at=len(before.segments), template=f"{old.template}/late")
+                moved += 1
+            else:
+                assert new == old  # SGD and the synthetic samples keep their points
+    assert moved >= 10
+    with pytest.raises(ValueError, match="late_share must lie in"):
+        _build_real(tmp_path, "bad.jsonl", "train", late_share=1.5)
 
 
 def test_msc_long_streams_ask_several_questions_along_several_episodes(tmp_path):

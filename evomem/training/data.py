@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .documents import document_samples, find_text_files
 from .friendsqa import friendsqa_streams
+from .late import ask_late
 from .msc import dialogue_samples, load_msc_dialogues, long_streams, msc_filler, msc_group
 from .qmsum import qmsum_streams
 from .records import Stream, parse_record
@@ -72,6 +73,7 @@ def build(
     show_progress: bool = True,
     *,
     msc_long_share: float = 0.0,
+    late_share: float = 0.0,
     real: Sequence[RealSource] = (),
     split: str = "all",
 ) -> Written:
@@ -80,10 +82,11 @@ def build(
     Each source gets ``round(count * share)`` records: MSC inverse-cloze samples (``msc_share``) and long MSC
     streams (``msc_long_share``) when ``msc_dir`` is given, document samples over the text files under
     ``documents``, and each ``real`` source's stream records; synthetic template samples make up the rest.
+    ``late_share`` of the questions of MSC, QMSum and FriendsQA streams are asked at their stream's end (``late.py``).
     """
     shares = {"msc_share": msc_share, "msc_long_share": msc_long_share, "document_share": document_share}
     shares |= {f"{source.name}_share": source.share for source in real}
-    for name, share in shares.items():
+    for name, share in {**shares, "late_share": late_share}.items():
         if not 0 <= share <= 1:
             raise ValueError(f"{name} must lie in [0, 1], got {share}")
     if sum(shares.values()) > 1:
@@ -104,6 +107,7 @@ def build(
             make = STREAM_SOURCES[source.name]
             records += make(source.directory, round(count * source.share), seed, split, show_progress)
     records += generate(count - len(records), _split_seed(seed, split), msc_filler(dialogues), show_progress)
+    records = ask_late(records, late_share, seed)
     random.Random(seed).shuffle(records)
     written = Written()
     output.parent.mkdir(parents=True, exist_ok=True)
