@@ -389,7 +389,7 @@ class EvoMemory:
         ``mode``: ``"evolvable"`` ranks by the evolvable embeddings, read with the namespace's current memory
         (``score``: cosine similarity); ``"lexical"`` by BM25 over the words of the stored text (``score``: BM25);
         ``"hybrid"`` (the default) fuses both rankings by reciprocal-rank fusion, ``lexical_weight`` (0 to 1,
-        default 0.3) giving the lexical ranking's share (``score``: the fused score). ``where`` is a Chroma filter
+        default 0.1) giving the lexical ranking's share (``score``: the fused score). ``where`` is a Chroma filter
         on metadata; ``time_range`` is ``(start, end)``, either end may be None; every mode honours both.
 
         Turns the caller should not get back are left out inside the search, so ``k`` hits still come back when

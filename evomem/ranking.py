@@ -10,7 +10,7 @@ from dataclasses import dataclass
 MODES = ("evolvable", "lexical", "hybrid")
 DEFAULT_MODE = "hybrid"
 DEFAULT_K = 10  # hits a search returns unless asked for another number
-DEFAULT_LEXICAL_WEIGHT = 0.3  # the lexical ranking's share; chosen on the training sources' dev parts
+DEFAULT_LEXICAL_WEIGHT = 0.1  # the lexical ranking's share; chosen on the training sources' dev parts (docs/search.md)
 RRF_K = 60  # the usual constant of reciprocal-rank fusion (Cormack et al., 2009)
 FUSION_DEPTH = 50  # messages taken from each ranking before fusing (at least k)
 
