@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue 12's selection table: each candidate on the whole data5 dev file (the selection set, fixed before scoring)
-# and, from the eighth session on, on its late copy (the same streams, the MSC/QMSum/FriendsQA questions asked at
+# and, from the seventh session on, on its late copy (the same streams, the MSC/QMSum/FriendsQA questions asked at
 # their stream's end: docs/training.md, "Late questions").
 # usage: scripts/select_candidates.sh NAME=MODEL_DIR ...   (run from the repository, with runs/ holding data5)
 # The baselines (static, BM25) come with the first candidate of each file: scripts/select_candidates.sh v4=evomem/weights/default

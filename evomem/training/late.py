@@ -1,4 +1,4 @@
-"""Late questions: some questions of a real stream asked again at the stream's end, far after their evidence.
+"""Late questions: some questions of a real stream asked at the stream's end instead, far after their evidence.
 
 The real sources ask each question soon after its evidence (MSC long streams 0-40 segments later, QMSum 1-20,
 FriendsQA at the end of its scene), so a model trained on them alone learns that what is relevant is recent,
