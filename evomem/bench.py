@@ -114,14 +114,13 @@ def bench_query_encode(encoder: EvoEncoder, texts: list[str], questions: list[st
     return {f"query_encode_p50_ms{suffix}": statistics.median(values[1:]) for suffix, values in latencies.items()}
 
 
-def bench_query(
-    memory: EvoMemory, namespace: str, queries: list[str], k: int = DEFAULT_K, mode: str = DEFAULT_MODE
-) -> dict[str, float]:
-    memory.search(queries[0], namespace=namespace, k=k, mode=mode)
+def latency_figures(run: Callable[[str], object], queries: list[str]) -> dict[str, float]:
+    """p50 and p95 milliseconds of ``run`` over ``queries`` (after one warm-up call)."""
+    run(queries[0])
     latencies = []
     for query in queries:
         start = time.perf_counter()
-        memory.search(query, namespace=namespace, k=k, mode=mode)
+        run(query)
         latencies.append(1000 * (time.perf_counter() - start))
     latencies.sort()
     return {
@@ -129,6 +128,12 @@ def bench_query(
         "p50_ms": statistics.median(latencies),
         "p95_ms": latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))],
     }
+
+
+def bench_query(
+    memory: EvoMemory, namespace: str, queries: list[str], k: int = DEFAULT_K, mode: str = DEFAULT_MODE
+) -> dict[str, float]:
+    return latency_figures(lambda query: memory.search(query, namespace=namespace, k=k, mode=mode), queries)
 
 
 def peak_rss_mb() -> float:

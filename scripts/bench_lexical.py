@@ -13,39 +13,39 @@ Usage: python scripts/bench_lexical.py RECORDS.jsonl [RECORDS.jsonl ...] [--size
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
+from evomem.bench import latency_figures
 from evomem.lexical import LexicalIndex, LexicalRow
 from evomem.ranking import FUSION_DEPTH
+from evomem.training.records import Stream
+from evomem.training.stats import read_streams
 
 
-def read(paths: list[Path]) -> list[dict]:
-    return [json.loads(line) for path in paths for line in path.read_text(encoding="utf-8").splitlines()]
-
-
-def corpus(records: list[dict]) -> tuple[list[str], list[str]]:
-    """The distinct segments and the distinct questions of ``records``, in file order."""
-    segments = dict.fromkeys(s for record in records for s in record["segments"])
-    questions = dict.fromkeys(q["query"] for record in records for q in record.get("queries", [record]))
+def corpus(streams: list[Stream]) -> tuple[list[str], list[str]]:
+    """The distinct segments and the distinct questions of ``streams``, in file order."""
+    segments = dict.fromkeys(segment for stream in streams for segment in stream.segments)
+    questions = dict.fromkeys(question.query for stream in streams for question in stream.questions)
     return list(segments), list(questions)
 
 
-def query_ms(texts: list[str], questions: list[str]) -> list[float]:
+def first_history(streams: list[Stream], size: int = 300) -> list[Stream]:
+    """The first streams that hold ``size`` distinct segments between them (one history, as ``evomem bench``)."""
+    seen: set[str] = set()
+    for count, stream in enumerate(streams, start=1):
+        seen.update(stream.segments)
+        if len(seen) >= size:
+            return streams[:count]
+    return streams
+
+
+def query_figures(texts: list[str], questions: list[str]) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as scratch:
         index = LexicalIndex(Path(scratch))
         rows = [LexicalRow(position, f"m{position}", text) for position, text in enumerate(texts)]
         index.add("bench", rows, through_step=len(rows))
-        index.search("bench", questions[0], FUSION_DEPTH, len(rows))  # warm-up
-        times = []
-        for question in questions:
-            start = time.perf_counter()
-            index.search("bench", question, FUSION_DEPTH, len(rows))
-            times.append((time.perf_counter() - start) * 1000)
-    return times
+        return latency_figures(lambda question: index.search("bench", question, FUSION_DEPTH, len(rows)), questions)
 
 
 def main() -> None:
@@ -54,12 +54,11 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=200)
     args = parser.parse_args()
-    records = read(args.records)
-    segments, questions = corpus(records)
+    streams = [stream for path in args.records for stream in read_streams(path)]
+    segments, questions = corpus(streams)
     if len(segments) < args.size:
         raise SystemExit(f"the records hold {len(segments)} distinct segments, fewer than --size {args.size}")
-    first = next(n for n in range(1, len(records) + 1) if len(corpus(records[:n])[0]) >= 300)
-    few, few_questions = corpus(records[:first])  # as evomem bench: one history, and questions about it
+    few, few_questions = corpus(first_history(streams))  # as evomem bench: one history, and questions about it
     step = max(1, len(questions) // args.queries)
     corpora = {
         f"{args.size} distinct segments": (segments[: args.size], questions[::step][: args.queries]),
@@ -69,9 +68,8 @@ def main() -> None:
         ),
     }
     for name, (texts, asked) in corpora.items():
-        times = sorted(query_ms(texts, asked))
-        p95 = times[int(0.95 * (len(times) - 1))]
-        print(f"{name}: p50 {statistics.median(times):.1f} ms, p95 {p95:.1f} ms ({len(times)} queries)")
+        figures = query_figures(texts, asked)
+        print(f"{name}: p50 {figures['p50_ms']:.1f} ms, p95 {figures['p95_ms']:.1f} ms ({figures['queries']} queries)")
 
 
 if __name__ == "__main__":
