@@ -21,6 +21,7 @@ _EXPORTS = {
     "AddResult": ".schema",
     "DeleteResult": ".schema",
     "MemoryClosedError": ".errors",
+    "OtherModelWarning": ".errors",
     "StateCorruptedError": ".errors",
     "StateMissingError": ".errors",
     "StoreCorruptedError": ".errors",
@@ -39,6 +40,7 @@ __all__ = [
     "MemoryAPI",
     "MemoryClosedError",
     "Message",
+    "OtherModelWarning",
     "Segment",
     "StateCorruptedError",
     "StateMissingError",
@@ -51,7 +53,13 @@ if TYPE_CHECKING:
     from .api import MemoryAPI
     from .config import EvoConfig
     from .encoder import EvoEncoder
-    from .errors import MemoryClosedError, StateCorruptedError, StateMissingError, StoreCorruptedError
+    from .errors import (
+        MemoryClosedError,
+        OtherModelWarning,
+        StateCorruptedError,
+        StateMissingError,
+        StoreCorruptedError,
+    )
     from .memory import EvoMemory
     from .queue import LatentQueue
     from .schema import AddResult, DeleteResult, Hit, HitMetadata, Message, Segment

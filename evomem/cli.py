@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .errors import JournalError, StateCorruptedError, StateDatabaseError, StoreCorruptedError
+from .errors import JournalError, OtherModelWarning, StateCorruptedError, StateDatabaseError, StoreCorruptedError
 from .ranking import DEFAULT_K, DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE, MODES
 from .schema import DeleteResult, check_ids, check_namespace, to_message
 from .training.split import DEV_SHARE, SPLITS
@@ -41,19 +41,31 @@ DATA_OPTION = click.option(
 )
 
 
-def _open(ctx: click.Context, show_progress: bool = False, path: str | None = None) -> EvoMemory:
+def _open(
+    ctx: click.Context, show_progress: bool = False, path: str | None = None, migrating: bool = False
+) -> EvoMemory:
+    """The store of the global options; a store written by other models only is said in one line (not when
+    ``migrating`` it)."""
     from .memory import EvoMemory
 
     options = ctx.obj
-    return EvoMemory(
-        path=path or options["path"],
-        model=options["model"],
-        segment_batching=options["segment_batching"],
-        chroma_host=options["chroma_host"],
-        chroma_port=options["chroma_port"],
-        show_progress=show_progress,
-        state_url=options["state_url"],
-    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", OtherModelWarning)
+        memory = EvoMemory(
+            path=path or options["path"],
+            model=options["model"],
+            segment_batching=options["segment_batching"],
+            chroma_host=options["chroma_host"],
+            chroma_port=options["chroma_port"],
+            show_progress=show_progress,
+            state_url=options["state_url"],
+        )
+    for warning in caught:
+        if not issubclass(warning.category, OtherModelWarning):
+            warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
+        elif not migrating:
+            click.echo(f"warning: {warning.message}", err=True)
+    return memory
 
 
 EVAL_MODULES = {"sentence_transformers": "sentence-transformers", "bm25s": "bm25s", "matplotlib": "matplotlib"}
@@ -563,7 +575,7 @@ def train(
 @click.pass_context
 def reembed(ctx, source, namespaces, batch_size, drop_source, rebuild):
     """Re-encode a store written by another model with this one (--model), resumably; or --rebuild memory states."""
-    memory = _open(ctx, show_progress=True)
+    memory = _open(ctx, show_progress=True, migrating=not rebuild)
     if rebuild:
         steps = {}
         for name in list(namespaces) or [None]:

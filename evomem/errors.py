@@ -23,3 +23,7 @@ class MemoryClosedError(RuntimeError):
 
 class StateDatabaseError(RuntimeError):
     """The database of shared memory states (``state_url``) cannot be reached or used."""
+
+
+class OtherModelWarning(UserWarning):
+    """A store whose data was all written by other models (an earlier default, say), so this one sees none of it."""

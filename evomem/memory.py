@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +19,7 @@ from tqdm.auto import tqdm
 from typing_extensions import Unpack
 
 from .encoder import EvoEncoder
-from .errors import MemoryClosedError, StoreCorruptedError
+from .errors import MemoryClosedError, OtherModelWarning, StoreCorruptedError
 from .journal import Journal, JournalError
 from .lexical import LexicalIndex
 from .loading import load_encoder
@@ -52,7 +53,7 @@ from .schema import (
 )
 from .serial import SerialWorker, in_thread
 from .space import MARGIN_BYTES, batch_bytes, require_free_space
-from .state import StateDirectory
+from .state import StateDirectory, models_with_states
 from .store import (
     ChromaConnection,
     SegmentStore,
@@ -175,6 +176,21 @@ class EvoMemory:
             with self.writer.writing(None):
                 self.store.migrate_legacy(show_progress)
         self.writer.reconcile_if_idle()
+        self._warn_if_written_by_other_models()
+
+    def _warn_if_written_by_other_models(self) -> None:
+        """A store written only by other models (an earlier default, say) looks empty to this one: say so."""
+        models = models_with_states(self.path)
+        if models and self.fingerprint not in models:
+            listed = ", ".join(sorted(models))
+            warnings.warn(
+                f"the store at {self.path} holds data of other models only (fingerprints {listed}; an earlier "
+                f"evomem default, say), none of this model ({self.fingerprint}), so its searches find none of it. "
+                "Re-encode it with this model: `evomem reembed` (EvoMemory(...).reembed()), or open it with the "
+                "model that wrote it.",
+                OtherModelWarning,
+                stacklevel=3,
+            )
 
     @property
     def recovered(self) -> list[str]:

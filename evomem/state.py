@@ -155,6 +155,14 @@ def checked_state(
     return metadata, latents
 
 
+def models_with_states(root: str | Path) -> set[str]:
+    """The fingerprints of the models with at least one namespace's memory state under ``root/state/``."""
+    directory = Path(root) / "state"
+    if not directory.is_dir():
+        return set()
+    return {model.name for model in directory.iterdir() if model.is_dir() and any(model.glob("*.safetensors"))}
+
+
 class StateDirectory(MemoryStates):
     """Memory states of one model (fingerprint) under ``root/state/<fingerprint>/``: one file per namespace."""
 

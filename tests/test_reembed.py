@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import pytest
 import torch
@@ -10,7 +11,7 @@ from click.testing import CliRunner
 from conftest import randomize_evo_weights, small_config
 from workers import chat_batches, forkserver, migrate, received, start
 
-from evomem import EvoEncoder, EvoMemory
+from evomem import EvoEncoder, EvoMemory, OtherModelWarning
 from evomem.cli import main
 from evomem.store import BOOKKEEPING, evomem_collections, record_id
 
@@ -58,10 +59,16 @@ def _vectors(memory: EvoMemory, name: str) -> torch.Tensor:
 def test_another_model_never_sees_or_mixes_vectors(tmp_path, encoders):
     old_encoder, new_encoder = encoders
     old = old_store(tmp_path / "data", old_encoder)
-    new = EvoMemory(tmp_path / "data", model=new_encoder)
+    with pytest.warns(OtherModelWarning, match=f"other models only \\(fingerprints {old.fingerprint}.*evomem reembed"):
+        new = EvoMemory(tmp_path / "data", model=new_encoder)
     assert new.fingerprint != old.fingerprint
     assert new.search("bread", namespace="maya") == [] and new.namespaces() == []
     new.add_messages([{"content": "written by the new model", "id": "n1"}], namespace="maya")
+    with warnings.catch_warnings():  # both models have data now: neither store looks empty by mistake
+        warnings.simplefilter("error", OtherModelWarning)
+        EvoMemory(tmp_path / "data", model=new_encoder).close()
+        EvoMemory(tmp_path / "data", model=old_encoder).close()
+        EvoMemory(tmp_path / "empty", model=new_encoder).close()
     fingerprints = {s.metadata["fingerprint"] for name in old.store.collections() for s in old.store.get(name)}
     assert fingerprints == {old.fingerprint}
     assert [h.id for h in new.search("new model", namespace="maya", k=5)] == ["n1"]
@@ -136,8 +143,10 @@ def test_reembed_and_rebuild_from_the_command_line(tmp_path, models, encoders):
     old_model, new_model = models
     old = old_store(tmp_path / "data", encoders[0])
     base = ["--path", str(tmp_path / "data"), "--model", str(new_model)]
+    result = CliRunner().invoke(main, [*base, "search", "bread", "--namespace", "leo"])
+    assert result.exit_code == 0 and "warning: the store at" in result.stderr and "`evomem reembed`" in result.stderr
     result = CliRunner().invoke(main, [*base, "reembed", "--batch-size", "4", "--drop-source"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0 and "warning" not in result.output, result.output
     assert "namespace leo: 28 segments re-embedded" in result.output
     new = EvoMemory(tmp_path / "data", model=encoders[1])
     assert set(evomem_collections(new.store.connection)) == {new.fingerprint}  # the old model's data is gone
