@@ -8,7 +8,6 @@ import logging
 import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -443,28 +442,19 @@ class EvoMemory:
             below = self.store.latest_messages_start(namespace, exclude_latest, queue.step, hidden)
         if below == 0:
             return [[] for _ in queries]
-        depth = max(k, FUSION_DEPTH) if mode == "hybrid" else k
-
-        def rank_lexically() -> list[list[Candidate]]:
-            return [self._lexical(query, namespace, below, depth, filters, hidden) for query in queries]
-
-        def rank_evolvably() -> list[list[Candidate]]:
+        vectors = None
+        if mode != "lexical":
             with torch.inference_mode():
                 vectors = self.encoder.encode_queries(queue, queries)
-            return [self._evolvable(vector, namespace, below, depth, filters, hidden) for vector in vectors]
-
-        if mode == "lexical":
-            rankings = rank_lexically()
-        elif mode == "evolvable":
-            rankings = rank_evolvably()
-        else:  # the lexical half (SQLite, and Chroma for filters; both release the GIL) runs beside the encoder
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="evomem-lexical") as pool:
-                lexical = pool.submit(rank_lexically)
-                evolvable = rank_evolvably()
-                rankings = [
-                    fuse(vector_hits, word_hits, lexical_weight, k)
-                    for vector_hits, word_hits in zip(evolvable, lexical.result(), strict=True)
-                ]
+        depth = max(k, FUSION_DEPTH) if mode == "hybrid" else k
+        rankings = []
+        for i, query in enumerate(queries):
+            evolvable = [] if vectors is None else self._evolvable(vectors[i], namespace, below, depth, filters, hidden)
+            lexical = [] if mode == "evolvable" else self._lexical(query, namespace, below, depth, filters, hidden)
+            if mode == "hybrid":
+                rankings.append(fuse(evolvable, lexical, lexical_weight, k))
+            else:
+                rankings.append(evolvable if mode == "evolvable" else lexical)
         stored = self.store.segments(list({c.record_id: None for found in rankings for c in found}))
         # a segment that a writer deleted meanwhile is left out
         return [[_hit(c, stored[c.record_id]) for c in found if c.record_id in stored] for found in rankings]
