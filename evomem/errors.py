@@ -1,4 +1,4 @@
-"""The errors evomem raises for a damaged store, in a module light enough for the command line to import."""
+"""What evomem raises for a damaged store, and its one warning: a module light enough for the command line."""
 
 
 class StateCorruptedError(RuntimeError):
