@@ -275,6 +275,13 @@ def locomo_turns(path: Path, count: int) -> tuple[list[dict], list[str]]:
     return messages, [q.question for q in conversation.questions]
 
 
+def locomo_texts(path: Path, count: int) -> tuple[list[str], list[str]]:
+    """The first ``count`` turns of the first conversation as the texts the benchmarks encode ("name: content"),
+    and its questions."""
+    messages, questions = locomo_turns(path, count)
+    return [f"{m['name']}: {m['content']}" for m in messages], questions
+
+
 def run_bench(
     model: str | None,
     data: Path,
@@ -290,10 +297,9 @@ def run_bench(
     from .loading import load_encoder
 
     encoder = load_encoder(model)
-    messages, questions = locomo_turns(data, turns)
-    if len(messages) < turns:
-        echo(f"note: {data} has {len(messages)} turns, fewer than the {turns} asked: benchmarking {len(messages)}")
-    texts = [f"{m['name']}: {m['content']}" for m in messages]
+    texts, questions = locomo_texts(data, turns)
+    if len(texts) < turns:
+        echo(f"note: {data} has {len(texts)} turns, fewer than the {turns} asked: benchmarking {len(texts)}")
     stages: dict[str, Callable[[], dict]] = {
         "ingest": lambda: bench_ingest(encoder, texts, repeats),
         "query encode": lambda: bench_query_encode(encoder, texts, questions),

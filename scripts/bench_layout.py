@@ -7,12 +7,11 @@ import sys
 import time
 from pathlib import Path
 
-from evomem.bench import bench_many_namespaces, bench_query_scaling, locomo_turns
+from evomem.bench import bench_many_namespaces, bench_query_scaling, locomo_texts
 from evomem.loading import load_encoder
 
 encoder = load_encoder(None)
-messages, questions = locomo_turns(Path(__file__).resolve().parents[2] / "shared/data/locomo-dev/locomo_dev.json", 300)
-texts = [f"{m['name']}: {m['content']}" for m in messages]
+texts, questions = locomo_texts(Path(__file__).resolve().parents[2] / "shared/data/locomo-dev/locomo_dev.json", 300)
 began = time.time()
 report = {**bench_query_scaling(encoder, texts, questions), **bench_many_namespaces(encoder, texts, questions)}
 report["seconds"] = time.time() - began

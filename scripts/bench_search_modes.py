@@ -5,12 +5,11 @@ import json
 import sys
 from pathlib import Path
 
-from evomem.bench import bench_query_scaling, locomo_turns
+from evomem.bench import bench_query_scaling, locomo_texts
 from evomem.loading import load_encoder
 
 encoder = load_encoder(None)
-messages, questions = locomo_turns(Path(sys.argv[1]), 300)
-texts = [f"{m['name']}: {m['content']}" for m in messages]
+texts, questions = locomo_texts(Path(sys.argv[1]), 300)
 report = bench_query_scaling(encoder, texts, questions, sizes=(300, 1000, 10000, 100000), queries=50)
 Path(sys.argv[2]).write_text(json.dumps(report, indent=2) + "\n")
 print(json.dumps(report, indent=1))

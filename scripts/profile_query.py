@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from evomem.bench import locomo_turns
+from evomem.bench import locomo_texts
 from evomem.loading import load_encoder
 from evomem.stream import encode_stream
 
@@ -21,11 +21,11 @@ parser.add_argument("--queries", type=int, default=40)
 args = parser.parse_args()
 
 encoder = load_encoder(args.model)
-messages, questions = locomo_turns(Path(__file__).resolve().parents[2] / "shared/data/locomo-dev/locomo_dev.json", 300)
+texts, questions = locomo_texts(Path(__file__).resolve().parents[2] / "shared/data/locomo-dev/locomo_dev.json", 300)
 asked = (questions * (args.queries // len(questions) + 1))[: args.queries]
 queue = encoder.new_queue()
 with torch.inference_mode():
-    encode_stream(encoder, queue, encoder.tokenize([f"{m['name']}: {m['content']}" for m in messages]))
+    encode_stream(encoder, queue, encoder.tokenize(texts))
     for question in asked[:3]:  # warm: the memory's keys and values are cached, as in a namespace already read
         encoder.encode_queries(queue, [question])
     began = time.perf_counter()
