@@ -66,11 +66,40 @@ class LexicalMatch:
     score: float  # BM25, higher is better
 
 
-def match_expression(query: str) -> str | None:
-    """The FTS5 query for free text: its words (two characters or more, stop words left out), any of them
-    matching; None when no word is left. Each word is quoted, so no text is read as FTS5 syntax."""
-    words = dict.fromkeys(w for w in QUERY_TOKEN.findall(query.lower()) if w not in STOP_WORDS)
+def query_words(query: str) -> list[str]:
+    """A free-text query's words for BM25: two characters or more, lower-cased, stop words left out, each once."""
+    return list(dict.fromkeys(w for w in QUERY_TOKEN.findall(query.lower()) if w not in STOP_WORDS))
+
+
+def match_expression(words: Sequence[str]) -> str | None:
+    """The FTS5 query matching any of ``words``; None for none. Each word is quoted, so no text is read as FTS5
+    syntax."""
     return " OR ".join(f'"{word}"' for word in words) or None
+
+
+def _ranked(connection: sqlite3.Connection, words: Sequence[str], below: int, n: int) -> list[LexicalMatch]:
+    expression = match_expression(words)
+    if expression is None:
+        return []
+    found = connection.execute(
+        "SELECT rowid, message_id, bm25(segments) FROM segments WHERE segments MATCH ? AND rowid < ? "
+        "ORDER BY bm25(segments) LIMIT ?",
+        (expression, below, n),
+    )
+    return [LexicalMatch(int(position), message_id, -float(score)) for position, message_id, score in found]
+
+
+def _informative(connection: sqlite3.Connection, words: Sequence[str]) -> list[str]:
+    """The words in fewer than half of the rows. FTS5's BM25 gives a word in half of the rows or more its IDF
+    floor, 1e-6, so it adds at most 2.2e-6 to a row's score, yet every row holding it is scored: a speaker's name
+    in a long chat history. Rows are counted from above by the largest rowid (a position), words by their rows
+    (at most half of that bound are counted)."""
+    (last,) = connection.execute("SELECT max(rowid) FROM segments").fetchone()
+    if last is None:
+        return list(words)
+    half = (last + 2) // 2  # ceil((last + 1) / 2): a word in this many rows has 2 * rows >= the row bound
+    counted = "SELECT count(*) FROM (SELECT 1 FROM segments WHERE segments MATCH ? LIMIT ?)"
+    return [w for w in words if connection.execute(counted, (f'"{w}"', half)).fetchone()[0] < half]
 
 
 class LexicalIndex:
@@ -201,19 +230,23 @@ class LexicalIndex:
         return current and int(meta.get("through_step", 0)) >= step
 
     def search(self, namespace: str, query: str, n: int, below: int) -> list[LexicalMatch]:
-        """The ``n`` best positions below ``below`` by BM25, best first."""
-        expression = match_expression(query)
+        """The ``n`` best positions below ``below`` by BM25, best first.
+
+        The query's words in half of the rows or more are left out while the others match ``n`` rows: they
+        change no row's score by more than 2.2e-6 a word (``_informative``) and would make FTS5 score every row
+        holding them. When the others match fewer rows, the whole query runs.
+        """
+        words = query_words(query)
         path = self.path(namespace)
-        if expression is None or not path.exists():
+        if not words or not path.exists():
             return []
         with self._connect(path, create=False) as connection:
             self._checked(connection, path, namespace)
-            found = connection.execute(
-                "SELECT rowid, message_id, bm25(segments) FROM segments WHERE segments MATCH ? AND rowid < ? "
-                "ORDER BY bm25(segments) LIMIT ?",
-                (expression, below, n),
-            ).fetchall()
-        return [LexicalMatch(int(position), message_id, -float(score)) for position, message_id, score in found]
+            informative = _informative(connection, words)
+            found = _ranked(connection, informative, below, n)
+            if len(found) < n and len(informative) < len(words):
+                found = _ranked(connection, words, below, n)
+        return found
 
     def positions(self, namespace: str, below: int) -> list[int]:
         """Every indexed position below ``below`` (to check the index against the vector store)."""

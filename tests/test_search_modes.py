@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 
 from evomem import EvoMemory
-from evomem.lexical import LexicalIndex, match_expression
+from evomem.lexical import LexicalIndex, LexicalRow, _informative, _ranked, match_expression, query_words
 from evomem.ranking import FUSION_DEPTH, MODES, reciprocal_rank_fusion
 from evomem.store import record_id
 
@@ -163,8 +163,33 @@ def test_a_lexical_index_copied_from_another_namespace_is_never_read(memory):
 
 
 def test_match_expression_quotes_every_word():
-    assert match_expression("Where's Émilie's cat?") == '"émilie" OR "cat"'  # "where" is a stop word
-    assert match_expression("a the of ? !") is None
+    assert match_expression(query_words("Where's Émilie's cat?")) == '"émilie" OR "cat"'  # "where": a stop word
+    assert query_words("a the of ? !") == [] and match_expression([]) is None
+
+
+def _speaker_index(tmp_path) -> LexicalIndex:
+    """A history of 40 turns, each prefixed by its speaker's name (Ann in 30): a word in most rows."""
+    texts = [f"Ann: turn {i} about the weather" for i in range(30)] + [f"Ben: turn {i}" for i in range(30, 40)]
+    texts[7] = "Ann: my cello lesson moved to Friday"
+    texts[33] = "Ben: Ann said the cello is hers"
+    index = LexicalIndex(tmp_path)
+    index.add(NS, [LexicalRow(p, f"m{p}", text) for p, text in enumerate(texts)], through_step=len(texts))
+    return index
+
+
+def test_a_word_in_half_of_the_rows_or_more_is_left_out_of_the_match(tmp_path):
+    index = _speaker_index(tmp_path)
+    with sqlite3.connect(index.path(NS)) as connection:
+        assert _informative(connection, ["ann", "cello", "ben", "weather"]) == ["cello", "ben"]
+        full = _ranked(connection, ["ann", "cello"], below=40, n=2)
+    found = index.search(NS, "What did Ann say about the cello?", n=2, below=40)
+    assert [m.position for m in found] == [m.position for m in full] == [7, 33]  # the scores differ by < 1e-5
+    assert [m.score for m in found] == pytest.approx([m.score for m in full], abs=1e-5)
+
+
+def test_the_whole_query_runs_when_the_informative_words_match_too_few_rows(tmp_path):
+    found = _speaker_index(tmp_path).search(NS, "Ann and the cello", n=5, below=40)
+    assert [m.position for m in found][:2] == [7, 33] and len(found) == 5  # then rows with "Ann" only
 
 
 @pytest.mark.parametrize(
