@@ -6,7 +6,10 @@ looks slower than it is on a real history. This measures ``LexicalIndex.search``
 rows as a hybrid search asks) on both corpora, with the questions of the records the text comes from (for the
 copies, those of the records their 300 segments come from, as ``evomem bench`` asks about its one conversation).
 
-Usage: python scripts/bench_lexical.py RECORDS.jsonl [RECORDS.jsonl ...] [--size 100000] [--queries 200]
+With ``--locomo FILE`` the copies are of the 300 'name: content' turns of ``evomem bench`` instead, with their
+questions (every turn starts with one of two speakers' names).
+
+Usage: python scripts/bench_lexical.py RECORDS.jsonl [RECORDS.jsonl ...] [--size 100000] [--queries 200] [--locomo FILE]
   e.g. python scripts/bench_lexical.py runs/data5/train.jsonl runs/data5/dev.jsonl
 """
 
@@ -16,7 +19,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from evomem.bench import latency_figures
+from evomem.bench import latency_figures, locomo_texts
 from evomem.lexical import LexicalIndex, LexicalRow
 from evomem.ranking import FUSION_DEPTH
 from evomem.training.records import Stream
@@ -53,12 +56,15 @@ def main() -> None:
     parser.add_argument("records", type=Path, nargs="+")
     parser.add_argument("--size", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--locomo", type=Path, help="copy the first 300 turns of this LoCoMo file (as evomem bench)")
     args = parser.parse_args()
     streams = [stream for path in args.records for stream in read_streams(path)]
     segments, questions = corpus(streams)
     if len(segments) < args.size:
         raise SystemExit(f"the records hold {len(segments)} distinct segments, fewer than --size {args.size}")
     few, few_questions = corpus(first_history(streams))  # as evomem bench: one history, and questions about it
+    if args.locomo:
+        few, few_questions = locomo_texts(args.locomo, 300)
     step = max(1, len(questions) // args.queries)
     corpora = {
         f"{args.size} distinct segments": (segments[: args.size], questions[::step][: args.queries]),
