@@ -62,9 +62,10 @@ def main() -> None:
     segments, questions = corpus(streams)
     if len(segments) < args.size:
         raise SystemExit(f"the records hold {len(segments)} distinct segments, fewer than --size {args.size}")
-    few, few_questions = corpus(first_history(streams))  # as evomem bench: one history, and questions about it
     if args.locomo:
         few, few_questions = locomo_texts(args.locomo, 300)
+    else:
+        few, few_questions = corpus(first_history(streams))  # as evomem bench: one history, and questions about it
     step = max(1, len(questions) // args.queries)
     corpora = {
         f"{args.size} distinct segments": (segments[: args.size], questions[::step][: args.queries]),

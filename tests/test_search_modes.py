@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+from contextlib import closing
 
 import pytest
 
@@ -179,7 +180,7 @@ def _speaker_index(tmp_path) -> LexicalIndex:
 
 def test_a_word_in_half_of_the_rows_or_more_is_left_out_of_the_match(tmp_path):
     index = _speaker_index(tmp_path)
-    with sqlite3.connect(index.path(NS)) as connection:
+    with closing(sqlite3.connect(index.path(NS))) as connection:
         assert _informative(connection, ["ann", "cello", "ben", "weather"]) == ["cello", "ben"]
         full = _ranked(connection, ["ann", "cello"], below=40, n=2)
     found = index.search(NS, "What did Ann say about the cello?", n=2, below=40)
