@@ -5,9 +5,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import os
 import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +70,8 @@ if TYPE_CHECKING:
     from .repair import RepairReport
 
 logger = logging.getLogger("evomem")
+# the lexical half of hybrid searches, run beside their vector half (threads are made as searches need them)
+_BESIDE = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="evomem-lexical")
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -442,19 +446,22 @@ class EvoMemory:
             below = self.store.latest_messages_start(namespace, exclude_latest, queue.step, hidden)
         if below == 0:
             return [[] for _ in queries]
-        vectors = None
-        if mode != "lexical":
+        depth = max(k, FUSION_DEPTH) if mode == "hybrid" else k
+
+        def lexical_rankings() -> list[list[Candidate]]:
+            return [self._lexical(query, namespace, below, depth, filters, hidden) for query in queries]
+
+        if mode == "lexical":
+            rankings = lexical_rankings()
+        else:
+            # BM25 (SQLite, which lets go of the GIL) runs in a thread while the queries are encoded and searched
+            lexical = _BESIDE.submit(lexical_rankings) if mode == "hybrid" else None
             with torch.inference_mode():
                 vectors = self.encoder.encode_queries(queue, queries)
-        depth = max(k, FUSION_DEPTH) if mode == "hybrid" else k
-        rankings = []
-        for i, query in enumerate(queries):
-            evolvable = [] if vectors is None else self._evolvable(vectors[i], namespace, below, depth, filters, hidden)
-            lexical = [] if mode == "evolvable" else self._lexical(query, namespace, below, depth, filters, hidden)
-            if mode == "hybrid":
-                rankings.append(fuse(evolvable, lexical, lexical_weight, k))
-            else:
-                rankings.append(evolvable if mode == "evolvable" else lexical)
+            rankings = [self._evolvable(vector, namespace, below, depth, filters, hidden) for vector in vectors]
+            if lexical is not None:
+                fused = zip(rankings, lexical.result(), strict=True)
+                rankings = [fuse(evolvable, words, lexical_weight, k) for evolvable, words in fused]
         stored = self.store.segments(list({c.record_id: None for found in rankings for c in found}))
         # a segment that a writer deleted meanwhile is left out
         return [[_hit(c, stored[c.record_id]) for c in found if c.record_id in stored] for found in rankings]

@@ -5,12 +5,21 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import threading
 from contextlib import closing
 
 import pytest
 
 from evomem import EvoMemory
-from evomem.lexical import LexicalIndex, LexicalRow, _informative, _ranked, match_expression, query_words
+from evomem.lexical import (
+    LexicalIndex,
+    LexicalIndexError,
+    LexicalRow,
+    _informative,
+    _ranked,
+    match_expression,
+    query_words,
+)
 from evomem.ranking import FUSION_DEPTH, MODES, reciprocal_rank_fusion
 from evomem.store import record_id
 
@@ -62,6 +71,38 @@ def test_hybrid_is_the_weighted_reciprocal_rank_fusion_of_both_rankings(memory):
         assert [h.score for h in hits] == pytest.approx(list(expected.values())[:4])
     assert [h.id for h in memory.search(query, namespace=NS, k=6, mode="hybrid", lexical_weight=0)] == evolvable
     assert [h.id for h in memory.search(query, namespace=NS, k=2, mode="hybrid", lexical_weight=1)] == lexical[:2]
+
+
+def test_a_hybrid_search_runs_its_lexical_half_while_the_query_is_encoded(memory, monkeypatch):
+    """The BM25 half runs in another thread, and the encode starts before it ends: a lexical search that waits
+    for the encode to begin finishes (it would time out if the two ran one after the other)."""
+    encoding, threads = threading.Event(), []
+    lexical_search, encode_queries = memory.store.lexical.search, memory.encoder.encode_queries
+
+    def waiting_search(*args, **kwargs):
+        threads.append(threading.current_thread())
+        assert encoding.wait(timeout=30), "the query encode did not start while the lexical half ran"
+        return lexical_search(*args, **kwargs)
+
+    def signalling_encode(*args, **kwargs):
+        encoding.set()
+        return encode_queries(*args, **kwargs)
+
+    expected = [h.id for h in memory.search("the cello and the trip", namespace=NS, k=4)]
+    monkeypatch.setattr(memory.store.lexical, "search", waiting_search)
+    monkeypatch.setattr(memory.encoder, "encode_queries", signalling_encode)
+    assert [h.id for h in memory.search("the cello and the trip", namespace=NS, k=4)] == expected
+    assert threads and threads[0] is not threading.current_thread()
+
+
+def test_an_error_in_the_lexical_half_of_a_hybrid_search_reaches_the_caller(memory, monkeypatch):
+    def broken(*args, **kwargs):
+        raise LexicalIndexError("lexical index is unreadable")
+
+    monkeypatch.setattr(memory.store.lexical, "search", broken)
+    with pytest.raises(LexicalIndexError, match="unreadable"):
+        memory.search("cello", namespace=NS, mode="hybrid")
+    assert memory.search("cello", namespace=NS, mode="evolvable")  # the vector half alone does not read it
 
 
 @pytest.mark.parametrize("bad", ["dense", "", None, "HYBRID"])
