@@ -7,7 +7,7 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import torch
@@ -189,17 +189,11 @@ def _jittered(vectors: torch.Tensor, generator: torch.Generator) -> torch.Tensor
     return torch.nn.functional.normalize(vectors + 0.02 * torch.randn(*vectors.shape, generator=generator), dim=-1)
 
 
-def bench_query_scaling(
-    encoder: EvoEncoder, texts: list[str], questions: list[str], sizes=(300, 1000, 10000, 100000), queries: int = 50
-) -> dict[str, float]:
-    """Query latency of every search mode with 300, 1K, 10K and 100K segments in one namespace (embedded Chroma),
-    and the lexical index's size on disk.
-
-    The first ``sizes[0]`` segments are real turns ingested normally; larger sizes are filled with copies of their
-    stored text and vectors plus small noise (so the vector index holds distinct points) at new stream positions,
-    and the memory state is moved on to cover them; that is all query latency depends on.
-    """
-    report: dict[str, float] = {}
+def grown_namespace(encoder: EvoEncoder, texts: list[str], sizes: Sequence[int]) -> Iterator[tuple[EvoMemory, int]]:
+    """An ``EvoMemory`` (in a scratch directory) whose namespace "scale" holds ``size`` segments, for each of
+    ``sizes`` in turn (ascending); the first ``sizes[0]`` are real turns ingested normally, the others copies of
+    their stored text and vectors plus small noise (so the vector index holds distinct points) at new stream
+    positions, the memory state moved on to cover them: that is all query latency depends on."""
     with tempfile.TemporaryDirectory() as scratch:
         memory = EvoMemory(scratch, model=encoder)
         base = (texts * (sizes[0] // len(texts) + 1))[: sizes[0]]
@@ -208,8 +202,6 @@ def bench_query_scaling(
         vectors = torch.tensor([record.embedding for record in stored])
         generator = torch.Generator().manual_seed(0)
         count = len(base)
-        report["memory_state_bytes"] = memory.states.path("scale").stat().st_size
-        asked = (questions * (queries // len(questions) + 1))[:queries]
         for size in sizes:
             while count < size:
                 batch = min(5000, size - count)
@@ -225,11 +217,23 @@ def bench_query_scaling(
                 count += batch
             queue = memory.states.load("scale", *memory.encoder.queue_shape)
             memory.states.save("scale", LatentQueue(*memory.encoder.queue_shape, queue.latents, step=count))
-            for mode in MODES:
-                figures = bench_query(memory, "scale", asked, mode=mode)
-                report[f"query_{mode}_p50_ms_at_{size}"] = figures["p50_ms"]
-                report[f"query_{mode}_p95_ms_at_{size}"] = figures["p95_ms"]
-            report[f"lexical_index_bytes_at_{size}"] = memory.store.lexical.path("scale").stat().st_size
+            yield memory, size
+
+
+def bench_query_scaling(
+    encoder: EvoEncoder, texts: list[str], questions: list[str], sizes=(300, 1000, 10000, 100000), queries: int = 50
+) -> dict[str, float]:
+    """Query latency of every search mode with 300, 1K, 10K and 100K segments in one namespace (embedded Chroma,
+    grown by ``grown_namespace``), and the sizes on disk of the memory state and the lexical index."""
+    report: dict[str, float] = {}
+    asked = (questions * (queries // len(questions) + 1))[:queries]
+    for memory, size in grown_namespace(encoder, texts, sizes):
+        report.setdefault("memory_state_bytes", memory.states.path("scale").stat().st_size)
+        for mode in MODES:
+            figures = bench_query(memory, "scale", asked, mode=mode)
+            report[f"query_{mode}_p50_ms_at_{size}"] = figures["p50_ms"]
+            report[f"query_{mode}_p95_ms_at_{size}"] = figures["p95_ms"]
+        report[f"lexical_index_bytes_at_{size}"] = memory.store.lexical.path("scale").stat().st_size
     return report
 
 
