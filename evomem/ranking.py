@@ -48,9 +48,10 @@ def best_per_message(candidates: Sequence[Candidate]) -> list[Candidate]:
 
 
 def widen(fetch: Callable[[int], Fetched], k: int, limit: int) -> list[Candidate]:
-    """The ``k`` best messages: ask for ``3k`` segments (several may be parts of one message), doubling while
-    fewer than ``k`` messages came back and more could exist; ``limit`` bounds how many segments exist."""
-    n = min(limit, 3 * k)
+    """The ``k`` best messages: ask for ``1.5k`` segments (several may be parts of one message; reading each
+    costs), doubling while fewer than ``k`` messages came back and more could exist; ``limit`` bounds how many
+    segments exist."""
+    n = min(limit, k + (k + 1) // 2)
     while True:
         fetched = fetch(n)
         hits = best_per_message(fetched.candidates)

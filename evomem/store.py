@@ -36,6 +36,7 @@ COLLECTION_PREFIX = "evomem-"
 GENERATION_NAME = "chroma.generation"
 ACCESS_LOCK_NAME = "chroma.lock"
 PAGE = 1000  # records per page when scanning a collection
+FILTER_SCAN = 4096  # nearest records checked against a search's filters before Chroma filters inside its search
 EMPTY_GET = {"ids": [], "documents": [], "metadatas": [], "embeddings": []}  # what ``get`` finds in no collection
 BOOKKEEPING = ("namespace", "position", "message_id", "part", "fingerprint")  # metadata evomem adds to a segment
 TRANSIENT_READ_ERROR = "Error creating hnsw segment reader"
@@ -412,12 +413,44 @@ class SegmentStore:
     def query(
         self, vector: torch.Tensor, namespace: str, n: int, filters: list[dict[str, Any]], below: int
     ) -> list[Candidate]:
-        """The ``n`` nearest committed segments of a namespace, nearest first (scored by cosine similarity).
+        """The ``n`` nearest committed segments of a namespace that pass ``filters``, nearest first (scored by
+        cosine similarity).
 
-        Chroma searches the whole collection (with the caller's filters only: a filter costs about a second at
-        100K records); the segments of a batch in flight are dropped here, asking for as many more as were dropped.
+        Chroma's nearest-neighbour search runs without a filter (one inside it costs 0.4 s at 100K records: Chroma
+        lists every matching record first); Chroma then checks the nearest ids against the filters and the
+        committed range and reads the metadata of those that pass, so a filter means what it means in Chroma. Too
+        few passing: twice as many nearest ids, up to ``FILTER_SCAN`` of them; past that, a filter that rare goes
+        into Chroma's search after all.
         """
         embedding = vector.detach().cpu().float().numpy()[None]
+        where = self._where(filters, below)
+        asked = n
+        while True:
+            result = self._call(
+                namespace,
+                lambda c, asked=asked: c.query(query_embeddings=embedding, n_results=asked, include=["distances"]),
+                default={"ids": [[]], "distances": [[]]},
+            )
+            nearest = dict(zip(result["ids"][0], result["distances"][0], strict=True))
+            found = self._passing(namespace, nearest, where)
+            if len(found) >= n or len(nearest) < asked:
+                return found[:n]
+            if asked >= FILTER_SCAN:
+                return self._filtered_query(embedding, namespace, n, filters, below)
+            asked = min(2 * asked, FILTER_SCAN)
+
+    def _passing(self, namespace: str, nearest: dict[str, float], where: dict[str, Any]) -> list[Candidate]:
+        """The records of ``nearest`` (id: cosine distance, nearest first) that pass ``where``, in that order."""
+        ids = list(nearest)
+        result = self._call(namespace, lambda c: c.get(ids=ids, where=where, include=["metadatas"]), default=EMPTY_GET)
+        message_ids = {rid: meta["message_id"] for rid, meta in zip(result["ids"], result["metadatas"], strict=True)}
+        return [Candidate(rid, message_ids[rid], 1.0 - float(d)) for rid, d in nearest.items() if rid in message_ids]
+
+    def _filtered_query(
+        self, embedding: Any, namespace: str, n: int, filters: list[dict[str, Any]], below: int
+    ) -> list[Candidate]:
+        """``query`` with the filters inside Chroma's search, for a filter too rare among the nearest records; the
+        segments of a batch in flight are dropped here, asking for as many more as were dropped."""
         where = self._where(filters)
         asked = n
         while True:

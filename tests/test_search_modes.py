@@ -10,7 +10,7 @@ from contextlib import closing
 
 import pytest
 
-from evomem import EvoMemory
+from evomem import EvoMemory, store
 from evomem.lexical import (
     LexicalIndex,
     LexicalIndexError,
@@ -146,6 +146,25 @@ def test_a_filter_that_the_first_lexical_candidates_fail_widens_the_search(tmp_p
     memory.add_messages(chat, namespace=NS)
     hits = memory.search("cello", namespace=NS, k=1, mode="lexical", where={"kind2": "b"})
     assert [h.id for h in hits] == ["rare"]
+
+
+@pytest.mark.parametrize("inside", [False, True])
+def test_a_vector_search_with_a_rare_filter_finds_the_nearest_that_pass(tmp_path, encoder, monkeypatch, inside):
+    memory = EvoMemory(tmp_path / "data", model=encoder)
+    chat = [
+        {"content": f"note {i} about the harbour", "id": f"n{i}", "metadata": {"kind2": "b" if i % 10 == 3 else "a"}}
+        for i in range(40)
+    ]
+    memory.add_messages(chat, namespace=NS)
+    filtered_inside = []
+    inside_search = memory.store._filtered_query
+    monkeypatch.setattr(memory.store, "_filtered_query", lambda *a: filtered_inside.append(1) or inside_search(*a))
+    if inside:  # the filter is too rare among the nearest records checked: Chroma filters inside its search
+        monkeypatch.setattr(store, "FILTER_SCAN", 4)
+    ranked = [h.id for h in memory.search("harbour", namespace=NS, k=40, mode="evolvable")]
+    hits = memory.search("harbour", namespace=NS, k=3, mode="evolvable", where={"kind2": "b"})
+    assert [h.id for h in hits] == [m for m in ranked if int(m[1:]) % 10 == 3][:3]
+    assert bool(filtered_inside) == inside
 
 
 def test_an_append_indexes_its_batch_only(memory, monkeypatch):
