@@ -15,6 +15,7 @@ hold a connection to a file that another one replaced.
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -77,14 +78,20 @@ def match_expression(words: Sequence[str]) -> str | None:
     return " OR ".join(f'"{word}"' for word in words) or None
 
 
-def _ranked(connection: sqlite3.Connection, words: Sequence[str], below: int, n: int) -> list[LexicalMatch]:
+def _ranked(
+    connection: sqlite3.Connection, words: Sequence[str], below: int, n: int, within: Sequence[int] | None = None
+) -> list[LexicalMatch]:
     expression = match_expression(words)
     if expression is None:
         return []
+    among, arguments = "", [expression, below, n]
+    if within is not None:
+        among = " AND rowid IN (SELECT value FROM json_each(?))"
+        arguments.insert(2, json.dumps(list(within)))
     found = connection.execute(
-        "SELECT rowid, message_id, bm25(segments) FROM segments WHERE segments MATCH ? AND rowid < ? "
+        f"SELECT rowid, message_id, bm25(segments) FROM segments WHERE segments MATCH ? AND rowid < ?{among} "
         "ORDER BY bm25(segments) LIMIT ?",
-        (expression, below, n),
+        arguments,
     )
     return [LexicalMatch(int(position), message_id, -float(score)) for position, message_id, score in found]
 
@@ -229,8 +236,10 @@ class LexicalIndex:
         current = revision is None or meta.get("revision") == str(revision)
         return current and int(meta.get("through_step", 0)) >= step
 
-    def search(self, namespace: str, query: str, n: int, below: int) -> list[LexicalMatch]:
-        """The ``n`` best positions below ``below`` by BM25, best first.
+    def search(
+        self, namespace: str, query: str, n: int, below: int, within: Sequence[int] | None = None
+    ) -> list[LexicalMatch]:
+        """The ``n`` best positions below ``below`` (and among ``within``, when given) by BM25, best first.
 
         The query's words in half of the rows or more are left out while the others match ``n`` rows: they
         change no row's score by more than 2.2e-6 a word (``_informative``) and would make FTS5 score every row
@@ -243,9 +252,9 @@ class LexicalIndex:
         with self._connect(path, create=False) as connection:
             self._checked(connection, path, namespace)
             informative = _informative(connection, words)
-            found = _ranked(connection, informative, below, n)
+            found = _ranked(connection, informative, below, n, within)
             if len(found) < n and len(informative) < len(words):
-                found = _ranked(connection, words, below, n)
+                found = _ranked(connection, words, below, n, within)
         return found
 
     def positions(self, namespace: str, below: int) -> list[int]:

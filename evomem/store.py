@@ -90,6 +90,12 @@ def record_position(namespace: str, rid: str) -> int | None:
     return int(position) if prefix == namespace and position.isdigit() else None
 
 
+def _needed(checked: int, passed: int, n: int) -> int:
+    """How many candidates to check for ``n`` to pass, when ``passed`` of ``checked`` did: twice what the share
+    that passed says (more than ``FILTER_SCAN`` when none passed)."""
+    return FILTER_SCAN + 1 if passed == 0 else 2 * checked * n // passed
+
+
 def collection_name(fingerprint: str, namespace: str | None = None) -> str:
     """``evomem-<fingerprint>-<namespace digest>``: one collection per model and namespace, so a search needs no
     namespace filter (a small namespace's search in a collection of 100K records took about half a second).
@@ -417,13 +423,13 @@ class SegmentStore:
         cosine similarity).
 
         Chroma's nearest-neighbour search runs without a filter (one inside it costs 0.4 s at 100K records: Chroma
-        lists every matching record first); Chroma then checks the nearest ids against the filters and the
-        committed range and reads the metadata of those that pass, so a filter means what it means in Chroma. Too
-        few passing: twice as many nearest ids, up to ``FILTER_SCAN`` of them; past that, a filter that rare goes
-        into Chroma's search after all.
+        lists every matching record first); Chroma then reads the metadata of the nearest ids that pass the
+        filters (so a filter means what it means in Chroma), and the segments of a batch in flight are dropped.
+        Too few left: as many nearest ids as the share that passed says are needed, twice over; when that is
+        more than ``FILTER_SCAN`` (or none passed), a filter that rare goes into Chroma's search after all.
         """
         embedding = vector.detach().cpu().float().numpy()[None]
-        where = self._where(filters, below)
+        where = self._where(filters)
         asked = n
         while True:
             result = self._call(
@@ -432,18 +438,25 @@ class SegmentStore:
                 default={"ids": [[]], "distances": [[]]},
             )
             nearest = dict(zip(result["ids"][0], result["distances"][0], strict=True))
-            found = self._passing(namespace, nearest, where)
+            found = self._passing(namespace, nearest, where, below)
             if len(found) >= n or len(nearest) < asked:
                 return found[:n]
-            if asked >= FILTER_SCAN:
+            asked = _needed(asked, len(found), n)
+            if asked > FILTER_SCAN:
                 return self._filtered_query(embedding, namespace, n, filters, below)
-            asked = min(2 * asked, FILTER_SCAN)
 
-    def _passing(self, namespace: str, nearest: dict[str, float], where: dict[str, Any]) -> list[Candidate]:
-        """The records of ``nearest`` (id: cosine distance, nearest first) that pass ``where``, in that order."""
+    def _passing(
+        self, namespace: str, nearest: dict[str, float], where: dict[str, Any] | None, below: int
+    ) -> list[Candidate]:
+        """The committed records of ``nearest`` (id: cosine distance, nearest first) that pass ``where``, in order
+        (the committed range is checked here: in Chroma's ``where`` it would cost more than the rest)."""
         ids = list(nearest)
         result = self._call(namespace, lambda c: c.get(ids=ids, where=where, include=["metadatas"]), default=EMPTY_GET)
-        message_ids = {rid: meta["message_id"] for rid, meta in zip(result["ids"], result["metadatas"], strict=True)}
+        message_ids = {
+            rid: meta["message_id"]
+            for rid, meta in zip(result["ids"], result["metadatas"], strict=True)
+            if meta["position"] < below
+        }
         return [Candidate(rid, message_ids[rid], 1.0 - float(d)) for rid, d in nearest.items() if rid in message_ids]
 
     def _filtered_query(
@@ -477,13 +490,20 @@ class SegmentStore:
     ) -> tuple[list[LexicalMatch], int]:
         """The matches among the namespace's ``n`` best committed segments by BM25 that pass ``filters`` (checked
         by Chroma, so every filter means what it means in a vector search), best first, and how many the lexical
-        index matched before filtering (fewer than ``n``: no more exist)."""
+        index matched before filtering (fewer than ``n``: no more exist). A filter so rare among the matches that
+        more than ``FILTER_SCAN`` would be needed goes first: Chroma lists the segments that pass it, and the
+        lexical index ranks those alone."""
         matches = self.lexical.search(namespace, query, n, below)
         if not matches or not filters:
             return matches, len(matches)
-        ids = [record_id(namespace, match.position) for match in matches]
         where = self._where(filters, below)
+        ids = [record_id(namespace, match.position) for match in matches]
         passing = set(self._call(namespace, lambda c: c.get(ids=ids, where=where, include=[])["ids"], default=[]))
+        if len(passing) < n <= len(matches) and _needed(n, len(passing), n) > FILTER_SCAN:
+            listed = self._call(namespace, lambda c: c.get(where=where, include=[])["ids"], default=[])
+            within = [record_position(namespace, rid) for rid in listed]
+            matches = self.lexical.search(namespace, query, n, below, within=within)
+            return matches, len(matches)
         return [m for m, rid in zip(matches, ids, strict=True) if rid in passing], len(matches)
 
     def latest_messages_start(self, namespace: str, n: int, below: int, hidden: frozenset[str]) -> int:

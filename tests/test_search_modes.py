@@ -139,31 +139,47 @@ def test_every_mode_honours_where_time_range_and_one_hit_per_message(tmp_path, e
         memory.search("cello", namespace=NS, mode=mode, where={"topic": {"$regex": "x"}})
 
 
-def test_a_filter_that_the_first_lexical_candidates_fail_widens_the_search(tmp_path, encoder):
+@pytest.mark.parametrize("rare", [False, True])
+def test_a_lexical_search_with_a_filter_ranks_the_matches_that_pass(tmp_path, encoder, monkeypatch, rare):
     memory = EvoMemory(tmp_path / "data", model=encoder)
-    chat = [{"content": "cello cello cello lesson", "id": f"a{i}", "metadata": {"kind2": "a"}} for i in range(40)]
+    kinds = ["b" if i % 2 and not rare else "a" for i in range(40)]  # rare: only the two below are "b"
+    chat = [{"content": "cello cello cello lesson", "id": f"a{i}", "metadata": {"kind2": kinds[i]}} for i in range(40)]
     chat.append({"content": "one cello", "id": "rare", "metadata": {"kind2": "b"}})  # ranks last lexically
+    chat.append({"content": "no such word", "id": "other", "metadata": {"kind2": "b"}})
     memory.add_messages(chat, namespace=NS)
-    hits = memory.search("cello", namespace=NS, k=1, mode="lexical", where={"kind2": "b"})
-    assert [h.id for h in hits] == ["rare"]
+    ranked_among = []
+    search = memory.store.lexical.search
+    monkeypatch.setattr(memory.store.lexical, "search", lambda *a, **o: ranked_among.append(o) or search(*a, **o))
+    hits = memory.search("cello", namespace=NS, k=1 if rare else 3, mode="lexical", where={"kind2": "b"})
+    within = [sorted(o["within"]) for o in ranked_among if o.get("within") is not None]
+    if rare:  # none of the best matches pass: Chroma lists the segments that pass, the lexical index ranks those
+        assert [h.id for h in hits] == ["rare"] and within == [[40, 41]]
+        unfiltered = {h.id: h.score for h in memory.search("cello", namespace=NS, k=50, mode="lexical")}
+        assert hits[0].score == pytest.approx(unfiltered["rare"])  # ranked among fewer rows, scored as among all
+    else:
+        assert len(hits) == 3 and all(int(h.id[1:]) % 2 for h in hits) and within == []
 
 
-@pytest.mark.parametrize("inside", [False, True])
-def test_a_vector_search_with_a_rare_filter_finds_the_nearest_that_pass(tmp_path, encoder, monkeypatch, inside):
+@pytest.mark.parametrize(
+    ("passing", "scan", "inside"),
+    [(slice(1, None, 3), 4096, False), (slice(1, None, 3), 4, True), (slice(30, 33), 4096, True)],
+    ids=["a third pass", "a third pass, scan of 4", "none of the nearest pass"],
+)
+def test_a_vector_search_with_a_filter_finds_the_nearest_that_pass(
+    tmp_path, encoder, monkeypatch, passing, scan, inside
+):
     memory = EvoMemory(tmp_path / "data", model=encoder)
-    chat = [
-        {"content": f"note {i} about the harbour", "id": f"n{i}", "metadata": {"kind2": "b" if i % 10 == 3 else "a"}}
-        for i in range(40)
-    ]
+    chat = [{"content": f"note {i} about the harbour", "id": f"n{i}", "metadata": {"idx": i}} for i in range(40)]
     memory.add_messages(chat, namespace=NS)
+    ranked = [h.id for h in memory.search("harbour", namespace=NS, k=40, mode="evolvable")]
+    chosen = ranked[passing]
     filtered_inside = []
     inside_search = memory.store._filtered_query
     monkeypatch.setattr(memory.store, "_filtered_query", lambda *a: filtered_inside.append(1) or inside_search(*a))
-    if inside:  # the filter is too rare among the nearest records checked: Chroma filters inside its search
-        monkeypatch.setattr(store, "FILTER_SCAN", 4)
-    ranked = [h.id for h in memory.search("harbour", namespace=NS, k=40, mode="evolvable")]
-    hits = memory.search("harbour", namespace=NS, k=3, mode="evolvable", where={"kind2": "b"})
-    assert [h.id for h in hits] == [m for m in ranked if int(m[1:]) % 10 == 3][:3]
+    monkeypatch.setattr(store, "FILTER_SCAN", scan)  # past it, Chroma filters inside its search
+    where = {"idx": {"$in": [int(m[1:]) for m in chosen]}}
+    hits = memory.search("harbour", namespace=NS, k=3, mode="evolvable", where=where)
+    assert [h.id for h in hits] == chosen[:3]
     assert bool(filtered_inside) == inside
 
 
