@@ -496,7 +496,7 @@ class SegmentStore:
         matches = self.lexical.search(namespace, query, n, below)
         if not matches or not filters:
             return matches, len(matches)
-        where = self._where(filters, below)
+        where = self._where(filters)  # the matches lie below ``below``: no range in it (one costs seconds at 100K)
         ids = [record_id(namespace, match.position) for match in matches]
         passing = set(self._call(namespace, lambda c: c.get(ids=ids, where=where, include=[])["ids"], default=[]))
         if len(passing) < n <= len(matches) and _needed(n, len(passing), n) > FILTER_SCAN:
@@ -509,14 +509,13 @@ class SegmentStore:
     def latest_messages_start(self, namespace: str, n: int, below: int, hidden: frozenset[str]) -> int:
         """The stream position where the namespace's latest ``n`` messages below ``below`` begin (0 when it holds no
         more than ``n``), leaving ``hidden`` records aside. A message's parts sit at consecutive positions, so
-        the records are read from the newest back, in a window that doubles until an older message shows."""
+        the records are read from the newest back, in a window that doubles until an older message shows (by
+        their record ids: a position range in Chroma's ``where`` costs seconds at 100K records)."""
         window = 2 * n
         while True:
             low = max(0, below - window)
-            where = self._where([{"position": {"$gte": low}}], below)
-            found = self._call(
-                namespace, lambda c, where=where: c.get(where=where, include=["metadatas"]), default=EMPTY_GET
-            )
+            ids = [record_id(namespace, position) for position in range(low, below)]
+            found = self._call(namespace, lambda c, ids=ids: c.get(ids=ids, include=["metadatas"]), default=EMPTY_GET)
             newest_first = sorted(
                 (
                     (meta["position"], meta["message_id"])

@@ -1,6 +1,7 @@
 """Search latency with and without filters as one namespace grows (as `evomem bench` grows it): p50 / p95 of the
 evolvable and hybrid modes, plain, with ``exclude_roles`` (a filter nearly every segment passes) and with a
-``time_range`` no segment passes (the corpus has no timestamps: the rare-filter worst case). Issue 14.
+``time_range`` no segment passes (the corpus has no timestamps: the rare-filter worst case), and with
+``exclude_latest`` (no filter: the latest 5 messages are left out). Issue 14.
 
 Usage: python scripts/bench_filtered_search.py LOCOMO.json OUT.json [--sizes 300,10000,100000] [--queries 30]
        [--modes evolvable,hybrid]
@@ -18,7 +19,12 @@ from pathlib import Path
 from evomem.bench import grown_namespace, locomo_texts
 from evomem.loading import load_encoder
 
-FILTERS = {"plain": {}, "exclude_roles": {"exclude_roles": ["assistant"]}, "time_range": {"time_range": (0, None)}}
+FILTERS = {
+    "plain": {},
+    "exclude_roles": {"exclude_roles": ["assistant"]},
+    "time_range": {"time_range": (0, None)},
+    "exclude_latest": {"exclude_latest": 5},
+}
 
 parser = argparse.ArgumentParser()
 parser.add_argument("locomo", type=Path)
