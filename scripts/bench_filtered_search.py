@@ -4,7 +4,7 @@ evolvable and hybrid modes, plain, with ``exclude_roles`` (a filter nearly every
 ``exclude_latest`` (no filter: the latest 5 messages are left out). Issue 14.
 
 Usage: python scripts/bench_filtered_search.py LOCOMO.json OUT.json [--sizes 300,10000,100000] [--queries 30]
-       [--modes evolvable,hybrid]
+       [--modes evolvable,hybrid] [--filters plain,exclude_roles,time_range,exclude_latest]
 (run it with PYTHONPATH=<another tree> to time that tree's code).
 """
 
@@ -32,6 +32,7 @@ parser.add_argument("output", type=Path)
 parser.add_argument("--sizes", default="300,10000,100000")
 parser.add_argument("--queries", type=int, default=30)
 parser.add_argument("--modes", default="evolvable,hybrid")
+parser.add_argument("--filters", default=",".join(FILTERS), help="which of the cases above")
 args = parser.parse_args()
 
 encoder = load_encoder(None)
@@ -40,7 +41,8 @@ asked = (questions * (args.queries // len(questions) + 1))[: args.queries]
 report: dict[str, float] = {}
 for memory, size in grown_namespace(encoder, texts, [int(s) for s in args.sizes.split(",")]):
     for mode in args.modes.split(","):
-        for name, options in FILTERS.items():
+        for name in args.filters.split(","):
+            options = FILTERS[name]
             latencies = []
             for round_, query in enumerate([asked[0], *asked]):  # the first round warms up
                 start = time.perf_counter()
