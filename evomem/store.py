@@ -555,13 +555,14 @@ class SegmentStore:
         if message_ids is not None and not message_ids:
             return []
         filters = [] if message_ids is None else [{"message_id": {"$in": list(message_ids)}}]
-        where = self._where(filters, below)
+        where = self._where(filters)  # the committed range is checked here: in ``where`` it costs seconds at 100K
         result = self._call(namespace, lambda c: c.get(where=where, include=["documents", "metadatas"]), default=None)
         if result is None:
             return []
         segments = [
             StoredSegment(rid, text, dict(meta))
             for rid, text, meta in zip(result["ids"], result["documents"], result["metadatas"], strict=True)
+            if below is None or meta["position"] < below
         ]
         return segments if below is None else newest_versions(segments)
 
