@@ -462,7 +462,8 @@ class EvoMemory:
             if lexical is not None:
                 fused = zip(rankings, lexical.result(), strict=True)
                 rankings = [fuse(evolvable, words, lexical_weight, k) for evolvable, words in fused]
-        stored = self.store.segments(list({c.record_id: None for found in rankings for c in found}))
+        stored = {c.record_id: c.segment for found in rankings for c in found if c.segment is not None}
+        stored |= self.store.segments(list({c.record_id: None for found in rankings for c in found} - stored.keys()))
         # a segment that a writer deleted meanwhile is left out
         return [[_hit(c, stored[c.record_id]) for c in found if c.record_id in stored] for found in rankings]
 

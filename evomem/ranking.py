@@ -1,11 +1,16 @@
 """Search modes, and how a mode's ranking is made: one candidate per message, asked for more only while more
 could exist, and the reciprocal-rank fusion of the evolvable and the lexical ranking. Rankings hold record ids;
-the facade reads the text and metadata of the final hits only."""
+a vector search reads its candidates' text and metadata in the same Chroma call (``Candidate.segment``), and the
+facade reads those of the other final hits only."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .store import StoredSegment
 
 MODES = ("evolvable", "lexical", "hybrid")
 DEFAULT_MODE = "hybrid"
@@ -29,6 +34,7 @@ class Candidate:
     record_id: str
     message_id: str
     score: float
+    segment: StoredSegment | None = None  # its text and metadata, when the search read them already
 
 
 @dataclass(frozen=True)
@@ -78,5 +84,5 @@ def fuse(evolvable: list[Candidate], lexical: list[Candidate], lexical_weight: f
     scores = reciprocal_rank_fusion(
         [[c.message_id for c in evolvable], [c.message_id for c in lexical]], [1.0 - lexical_weight, lexical_weight]
     )
-    part = {c.message_id: c.record_id for c in reversed([*evolvable, *lexical])}
-    return [Candidate(part[m], m, score) for m, score in list(scores.items())[:k]]
+    part = {c.message_id: c for c in reversed([*evolvable, *lexical])}
+    return [replace(part[m], score=score) for m, score in list(scores.items())[:k]]

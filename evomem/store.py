@@ -96,6 +96,11 @@ def _needed(checked: int, passed: int, n: int) -> int:
     return FILTER_SCAN + 1 if passed == 0 else 2 * checked * n // passed
 
 
+def _candidate(segment: StoredSegment, distance: float) -> Candidate:
+    """A vector search's candidate (scored by cosine similarity), its stored segment read with it."""
+    return Candidate(segment.record_id, segment.metadata["message_id"], 1.0 - float(distance), segment)
+
+
 def collection_name(fingerprint: str, namespace: str | None = None) -> str:
     """``evomem-<fingerprint>-<namespace digest>``: one collection per model and namespace, so a search needs no
     namespace filter (a small namespace's search in a collection of 100K records took about half a second).
@@ -422,14 +427,17 @@ class SegmentStore:
         """The ``n`` nearest committed segments of a namespace that pass ``filters``, nearest first (scored by
         cosine similarity).
 
-        Chroma's nearest-neighbour search runs without a filter (one inside it costs 0.4 s at 100K records: Chroma
-        lists every matching record first); Chroma then reads the metadata of the nearest ids that pass the
-        filters (so a filter means what it means in Chroma), and the segments of a batch in flight are dropped.
-        Too few left: as many nearest ids as the share that passed says are needed, twice over; when that is
-        more than ``FILTER_SCAN`` (or none passed), a filter that rare goes into Chroma's search after all.
+        Each candidate carries its stored segment (text and metadata), read in the same Chroma calls. Without
+        filters that is one call. With filters, Chroma's nearest-neighbour search runs without them (one inside it
+        costs 0.4 s at 100K records: Chroma lists every matching record first); Chroma then reads the nearest ids
+        that pass the filters (so a filter means what it means in Chroma), and the segments of a batch in flight
+        are dropped. Too few left: as many nearest ids as the share that passed says are needed, twice over; when
+        that is more than ``FILTER_SCAN`` (or none passed), a filter that rare goes into Chroma's search after all.
         """
         embedding = vector.detach().cpu().float().numpy()[None]
         where = self._where(filters)
+        if where is None:
+            return self._query_in_chroma(embedding, namespace, n, None, below)
         asked = n
         while True:
             result = self._call(
@@ -443,7 +451,7 @@ class SegmentStore:
                 return found[:n]
             asked = _needed(asked, len(found), n)
             if asked > FILTER_SCAN:
-                return self._filtered_query(embedding, namespace, n, filters, below)
+                return self._query_in_chroma(embedding, namespace, n, where, below)
 
     def _passing(
         self, namespace: str, nearest: dict[str, float], where: dict[str, Any] | None, below: int
@@ -451,34 +459,39 @@ class SegmentStore:
         """The committed records of ``nearest`` (id: cosine distance, nearest first) that pass ``where``, in order
         (the committed range is checked here: in Chroma's ``where`` it would cost more than the rest)."""
         ids = list(nearest)
-        result = self._call(namespace, lambda c: c.get(ids=ids, where=where, include=["metadatas"]), default=EMPTY_GET)
-        message_ids = {
-            rid: meta["message_id"]
-            for rid, meta in zip(result["ids"], result["metadatas"], strict=True)
+        result = self._call(
+            namespace, lambda c: c.get(ids=ids, where=where, include=["documents", "metadatas"]), default=EMPTY_GET
+        )
+        committed = {
+            rid: StoredSegment(rid, text, dict(meta))
+            for rid, text, meta in zip(result["ids"], result["documents"], result["metadatas"], strict=True)
             if meta["position"] < below
         }
-        return [Candidate(rid, message_ids[rid], 1.0 - float(d)) for rid, d in nearest.items() if rid in message_ids]
+        return [_candidate(committed[rid], d) for rid, d in nearest.items() if rid in committed]
 
-    def _filtered_query(
-        self, embedding: Any, namespace: str, n: int, filters: list[dict[str, Any]], below: int
+    def _query_in_chroma(
+        self, embedding: Any, namespace: str, n: int, where: dict[str, Any] | None, below: int
     ) -> list[Candidate]:
-        """``query`` with the filters inside Chroma's search, for a filter too rare among the nearest records; the
-        segments of a batch in flight are dropped here, asking for as many more as were dropped."""
-        where = self._where(filters)
+        """``query`` in one Chroma search with the filters inside it (none, or a filter too rare among the nearest
+        records); the segments of a batch in flight are dropped here, asking for as many more as were dropped."""
         asked = n
         while True:
             result = self._call(
                 namespace,
                 lambda c, asked=asked: c.query(
-                    query_embeddings=embedding, n_results=asked, where=where, include=["metadatas", "distances"]
+                    query_embeddings=embedding,
+                    n_results=asked,
+                    where=where,
+                    include=["documents", "metadatas", "distances"],
                 ),
-                default={"ids": [[]], "metadatas": [[]], "distances": [[]]},
+                default={"ids": [[]], "documents": [[]], "metadatas": [[]], "distances": [[]]},
+            )
+            rows = zip(
+                result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True
             )
             found = [
-                Candidate(rid, meta["message_id"], 1.0 - float(distance))
-                for rid, meta, distance in zip(
-                    result["ids"][0], result["metadatas"][0], result["distances"][0], strict=True
-                )
+                _candidate(StoredSegment(rid, text, dict(meta)), distance)
+                for rid, text, meta, distance in rows
                 if meta["position"] < below
             ]
             if len(found) >= n or len(result["ids"][0]) < asked:

@@ -1,4 +1,5 @@
-"""Where a query's encoding with a namespace's full memory spends its time (issue 14): cProfile of 40 queries.
+"""Where a query's encoding with a namespace's full memory spends its time (issue 14): cProfile of 40 queries,
+beside the same queries through the backbone alone (what a static encoder of it pays).
 
 usage: python scripts/profile_query.py [--model DIR] (reads LoCoMo dev from ../shared; 300 turns of its first
 conversation fill the memory, as in `evomem bench`)."""
@@ -32,6 +33,14 @@ with torch.inference_mode():
     for question in asked:
         encoder.encode_queries(queue, [question])
     print(f"{1000 * (time.perf_counter() - began) / len(asked):.1f} ms a query, unprofiled")
+    # the floor: the same token ids through the retrieval adapter's merged backbone with no memory at all, which
+    # is what a static encoder of this backbone pays for the query
+    backbone = encoder._merged_model("retrieval")
+    alone = [torch.tensor([ids]) for ids in encoder.tokenize(asked)]
+    began = time.perf_counter()
+    for ids in alone:
+        backbone(input_ids=ids)
+    print(f"{1000 * (time.perf_counter() - began) / len(asked):.1f} ms a query through the backbone alone (no memory)")
     profile = cProfile.Profile()
     profile.enable()
     for question in asked:

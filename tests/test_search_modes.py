@@ -174,13 +174,23 @@ def test_a_vector_search_with_a_filter_finds_the_nearest_that_pass(
     ranked = [h.id for h in memory.search("harbour", namespace=NS, k=40, mode="evolvable")]
     chosen = ranked[passing]
     filtered_inside = []
-    inside_search = memory.store._filtered_query
-    monkeypatch.setattr(memory.store, "_filtered_query", lambda *a: filtered_inside.append(1) or inside_search(*a))
+    inside_search = memory.store._query_in_chroma  # where (its 4th argument) inside Chroma's search
+    monkeypatch.setattr(memory.store, "_query_in_chroma", lambda *a: filtered_inside.append(a[3]) or inside_search(*a))
     monkeypatch.setattr(store, "FILTER_SCAN", scan)  # past it, Chroma filters inside its search
     where = {"idx": {"$in": [int(m[1:]) for m in chosen]}}
     hits = memory.search("harbour", namespace=NS, k=3, mode="evolvable", where=where)
     assert [h.id for h in hits] == chosen[:3]
     assert bool(filtered_inside) == inside
+
+
+def test_a_vector_search_reads_its_hits_in_one_chroma_call(memory, monkeypatch):
+    calls = []
+    call = memory.store._call
+    monkeypatch.setattr(memory.store, "_call", lambda *a, **kw: calls.append(1) or call(*a, **kw))
+    hits = memory.search("Where did my sister move?", namespace=NS, k=3, mode="evolvable")
+    assert len(calls) == 1
+    written = {i: f"{name}: {text}" for i, name, text in CHAT}
+    assert len(hits) == 3 and [h.text for h in hits] == [written[h.id] for h in hits]
 
 
 def test_an_append_indexes_its_batch_only(memory, monkeypatch):
