@@ -463,7 +463,8 @@ class EvoMemory:
                 fused = zip(rankings, lexical.result(), strict=True)
                 rankings = [fuse(evolvable, words, lexical_weight, k) for evolvable, words in fused]
         stored = {c.record_id: c.segment for found in rankings for c in found if c.segment is not None}
-        stored |= self.store.segments(list({c.record_id: None for found in rankings for c in found} - stored.keys()))
+        unread = {c.record_id for found in rankings for c in found} - stored.keys()  # lexical-only hits
+        stored |= self.store.segments(list(unread))
         # a segment that a writer deleted meanwhile is left out
         return [[_hit(c, stored[c.record_id]) for c in found if c.record_id in stored] for found in rankings]
 

@@ -96,6 +96,11 @@ def _needed(checked: int, passed: int, n: int) -> int:
     return FILTER_SCAN + 1 if passed == 0 else 2 * checked * n // passed
 
 
+def _stored(ids: list[str], documents: list[str], metadatas: list[dict[str, Any]]) -> list[StoredSegment]:
+    """Chroma's rows (of a ``get``, or of one query of a ``query``) as stored segments."""
+    return [StoredSegment(rid, text, dict(meta)) for rid, text, meta in zip(ids, documents, metadatas, strict=True)]
+
+
 def _candidate(segment: StoredSegment, distance: float) -> Candidate:
     """A vector search's candidate (scored by cosine similarity), its stored segment read with it."""
     return Candidate(segment.record_id, segment.metadata["message_id"], 1.0 - float(distance), segment)
@@ -463,9 +468,9 @@ class SegmentStore:
             namespace, lambda c: c.get(ids=ids, where=where, include=["documents", "metadatas"]), default=EMPTY_GET
         )
         committed = {
-            rid: StoredSegment(rid, text, dict(meta))
-            for rid, text, meta in zip(result["ids"], result["documents"], result["metadatas"], strict=True)
-            if meta["position"] < below
+            segment.record_id: segment
+            for segment in _stored(result["ids"], result["documents"], result["metadatas"])
+            if segment.metadata["position"] < below
         }
         return [_candidate(committed[rid], d) for rid, d in nearest.items() if rid in committed]
 
@@ -486,13 +491,11 @@ class SegmentStore:
                 ),
                 default={"ids": [[]], "documents": [[]], "metadatas": [[]], "distances": [[]]},
             )
-            rows = zip(
-                result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True
-            )
+            segments = _stored(result["ids"][0], result["documents"][0], result["metadatas"][0])
             found = [
-                _candidate(StoredSegment(rid, text, dict(meta)), distance)
-                for rid, text, meta, distance in rows
-                if meta["position"] < below
+                _candidate(segment, distance)
+                for segment, distance in zip(segments, result["distances"][0], strict=True)
+                if segment.metadata["position"] < below
             ]
             if len(found) >= n or len(result["ids"][0]) < asked:
                 return found[:n]
@@ -556,8 +559,7 @@ class SegmentStore:
                 namespace, lambda c, group=group: c.get(ids=group, include=["documents", "metadatas"]), default=None
             )
             if result is not None:
-                for rid, text, meta in zip(result["ids"], result["documents"], result["metadatas"], strict=True):
-                    found[rid] = StoredSegment(rid, text, dict(meta))
+                found |= {s.record_id: s for s in _stored(result["ids"], result["documents"], result["metadatas"])}
         return found
 
     def get(
@@ -573,9 +575,9 @@ class SegmentStore:
         if result is None:
             return []
         segments = [
-            StoredSegment(rid, text, dict(meta))
-            for rid, text, meta in zip(result["ids"], result["documents"], result["metadatas"], strict=True)
-            if below is None or meta["position"] < below
+            segment
+            for segment in _stored(result["ids"], result["documents"], result["metadatas"])
+            if below is None or segment.metadata["position"] < below
         ]
         return segments if below is None else newest_versions(segments)
 
