@@ -25,6 +25,7 @@ from transformers import PretrainedConfig
 from .packing import MemoryBlock
 
 DEFAULT_MAX_BYTES = 128 * 2**20
+DEFAULT_MAX_BLOCKS = 8
 EXACT_MODEL_TYPES = {"bert", "roberta", "xlm-roberta", "camembert", "electra", "llama", "qwen2", "qwen3", "mistral"}
 
 # keys and values of groups: (groups, layers, 2, heads, tokens, head_dim)
@@ -91,28 +92,45 @@ def group_key(model: str, group: MemoryBlock) -> bytes:
     return digest.digest()
 
 
-class KVCache:
-    """Keys and values of write groups per model (adapter), least recently used dropped beyond ``max_bytes``."""
+def block_key(model: str, block: MemoryBlock) -> bytes:
+    """What a whole block's keys and values depend on: its groups' keys, and the steps that make the groups."""
+    digest = hashlib.blake2b(b"block:" + model.encode(), digest_size=20)
+    for part in (block.embeds.detach(), block.steps, block.slots):
+        digest.update(part.cpu().contiguous().numpy().tobytes())
+    return digest.digest()
 
-    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES):
+
+class KVCache:
+    """Keys and values of write groups per model (adapter), least recently used dropped beyond ``max_bytes``.
+
+    Beside them, the last ``max_blocks`` whole memory blocks read again unchanged (a namespace's queries between
+    two writes) keep their groups' keys and values joined, so such a read skips the per-group look-ups.
+    """
+
+    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES, max_blocks: int = DEFAULT_MAX_BLOCKS):
         self.max_bytes = max_bytes
+        self.max_blocks = max_blocks
         self.nbytes = 0
         self._entries: OrderedDict[bytes, torch.Tensor] = OrderedDict()
+        self._blocks: OrderedDict[bytes, torch.Tensor] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
+        """The number of write groups held."""
         return len(self._entries)
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._blocks.clear()
             self.nbytes = 0
 
-    def _get(self, key: bytes) -> torch.Tensor | None:
+    def _get(self, entries: OrderedDict[bytes, torch.Tensor], key: bytes) -> torch.Tensor | None:
+        """An entry of ``entries`` (groups or joined blocks), marked as the most recently used."""
         with self._lock:
-            kv = self._entries.get(key)
+            kv = entries.get(key)
             if kv is not None:
-                self._entries.move_to_end(key)
+                entries.move_to_end(key)
             return kv
 
     def _put(self, key: bytes, kv: torch.Tensor) -> None:
@@ -126,33 +144,57 @@ class KVCache:
                 _, dropped = self._entries.popitem(last=False)
                 self.nbytes -= dropped.numel() * dropped.element_size()
 
+    def _keep_joined(self, key: bytes, kv: torch.Tensor) -> None:
+        with self._lock:
+            self._blocks[key] = kv
+            while len(self._blocks) > self.max_blocks:
+                self._blocks.popitem(last=False)
+
     def prefix(self, model: str, blocks: Sequence[MemoryBlock | None], compute: GroupCompute) -> Prefix:
         """The keys and values of each row's memory block (raw latents), computing the groups not cached yet in
         one batch with ``compute``; rows are padded to the largest block (the mask hides the padding)."""
-        rows = [write_groups(block) if block is not None else [] for block in blocks]
-        keys = [[group_key(model, group) for group in groups] for groups in rows]
-        found: dict[bytes, torch.Tensor] = {}
-        missing: dict[bytes, MemoryBlock] = {}
-        for groups, row_keys in zip(rows, keys, strict=True):
-            for group, key in zip(groups, row_keys, strict=True):
-                if key not in found and key not in missing:
-                    kv = self._get(key)
-                    if kv is None:
-                        missing[key] = group
-                    else:
-                        found[key] = kv
-        if missing:
-            computed = compute(list(missing.values()))
-            for (key, group), kv in zip(missing.items(), computed, strict=True):
-                found[key] = kv[..., : group.embeds.shape[0], :].clone()  # a copy: the batch is not kept alive
-                self._put(key, found[key])
-        width = max(sum(group.embeds.shape[0] for group in groups) for groups in rows)
-        some = next(iter(found.values()))
+        keys = [block_key(model, block) if block is not None and len(block) else None for block in blocks]
+        joined = {key: self._get(self._blocks, key) for key in keys if key is not None}
+        pending = {key: block for key, block in zip(keys, blocks, strict=True) if key and joined[key] is None}
+        if pending:
+            joined.update(self._join(model, pending, compute))
+        rows = [joined[key] if key is not None else None for key in keys]
+        some = next(row for row in rows if row is not None)
+        width = max(0 if row is None else row.shape[-2] for row in rows)
+        if len(rows) == 1 and rows[0] is not None:
+            return Prefix(rows[0].unsqueeze(2))
         padded = []
-        for groups, row_keys in zip(rows, keys, strict=True):
-            parts = [found[key] for key in row_keys]
-            room = width - sum(group.embeds.shape[0] for group in groups)
+        for row in rows:
+            room = width - (0 if row is None else row.shape[-2])
+            parts = [] if row is None else [row]
             if room:
                 parts.append(some.new_zeros((*some.shape[:-2], room, some.shape[-1])))
             padded.append(torch.cat(parts, dim=-2))
         return Prefix(torch.stack(padded, dim=2))
+
+    def _join(self, model: str, blocks: dict[bytes, MemoryBlock], compute: GroupCompute) -> dict[bytes, torch.Tensor]:
+        """Each block's groups' keys and values joined in order, computing the missing groups in one batch; a
+        block all of whose groups were cached is kept joined (a block with a new group is read once, in ingest)."""
+        rows = {key: write_groups(block) for key, block in blocks.items()}
+        keys = {key: [group_key(model, group) for group in groups] for key, groups in rows.items()}
+        found: dict[bytes, torch.Tensor] = {}
+        missing: dict[bytes, MemoryBlock] = {}
+        for key, groups in rows.items():
+            for group, group_id in zip(groups, keys[key], strict=True):
+                if group_id not in found and group_id not in missing:
+                    kv = self._get(self._entries, group_id)
+                    if kv is None:
+                        missing[group_id] = group
+                    else:
+                        found[group_id] = kv
+        if missing:
+            computed = compute(list(missing.values()))
+            for (group_id, group), kv in zip(missing.items(), computed, strict=True):
+                found[group_id] = kv[..., : group.embeds.shape[0], :].clone()  # a copy: the batch is not kept alive
+                self._put(group_id, found[group_id])
+        joined = {}
+        for key, group_ids in keys.items():
+            joined[key] = torch.cat([found[group_id] for group_id in group_ids], dim=-2)
+            if not missing.keys() & set(group_ids):
+                self._keep_joined(key, joined[key])
+        return joined

@@ -82,6 +82,33 @@ def test_the_same_latents_at_another_slot_are_another_entry(tiny_dir):
         assert torch.allclose(read["cached", step], read["uncached", step], atol=1e-5)
 
 
+def test_an_unchanged_memory_is_read_again_joined_and_exactly(tiny_bert_dir, monkeypatch):
+    encoder = randomize_evo_weights(EvoEncoder(small_config(tiny_bert_dir)))
+    cache = encoder.kv_cache = KVCache(max_blocks=2)
+    group_reads = []
+    get = cache._get
+    monkeypatch.setattr(
+        cache, "_get", lambda entries, key: (entries is cache._entries and group_reads.append(key)) or get(entries, key)
+    )
+    memories = [LatentQueue(*encoder.queue_shape, torch.randn(8, encoder.dim), step=9) for _ in range(3)]
+    with torch.inference_mode():
+        first = [encoder.encode_queries(memory, TEXTS[:1]) for memory in memories[:2]]  # groups computed
+        second = [encoder.encode_queries(memory, TEXTS[:1]) for memory in memories[:2]]  # groups read, joined kept
+        reads = len(group_reads)
+        third = [encoder.encode_queries(memory, TEXTS[:1]) for memory in memories[:2]]  # the joined blocks
+        assert len(group_reads) == reads
+        encoder.encode_queries(memories[2], TEXTS[:1])
+        encoder.encode_queries(memories[2], TEXTS[:1])  # a third block kept: the oldest is dropped
+        assert len(cache._blocks) == 2
+        reads = len(group_reads)
+        encoder.encode_queries(memories[0], TEXTS[:1])
+        assert len(group_reads) == reads + encoder.config.queue_steps  # its groups again
+        encoder.kv_cache = None
+        uncached = [encoder.encode_queries(memory, TEXTS[:1]) for memory in memories[:2]]
+    for answers in (first, second, third):
+        assert torch.allclose(torch.cat(answers), torch.cat(uncached), atol=1e-5)
+
+
 def test_the_cache_stays_within_its_bound_and_stays_exact(tiny_llama_dir):
     encoder = randomize_evo_weights(EvoEncoder(small_config(tiny_llama_dir)))
     reference = _read(encoder, None)
