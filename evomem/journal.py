@@ -15,9 +15,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from .connection import GENERATION_NAME
 from .errors import JournalError
 from .state import StateDirectory, fsync_dir, rebuild_command, write_atomic
-from .store import GENERATION_NAME
 
 FORMAT = "evomem-journal"
 VERSION = "2"

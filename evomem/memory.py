@@ -19,6 +19,7 @@ import torch
 from tqdm.auto import tqdm
 from typing_extensions import Unpack
 
+from .connection import ChromaConnection, embedded_connection
 from .encoder import EvoEncoder
 from .errors import MemoryClosedError, OtherModelWarning, StoreCorruptedError
 from .journal import Journal, JournalError
@@ -55,14 +56,7 @@ from .schema import (
 from .serial import SerialWorker, in_thread
 from .space import MARGIN_BYTES, batch_bytes, require_free_space
 from .state import StateDirectory, models_with_states
-from .store import (
-    ChromaConnection,
-    SegmentStore,
-    StoredSegment,
-    embedded_connection,
-    record_id,
-    user_metadata,
-)
+from .store import SegmentStore, StoredSegment, record_id, user_metadata
 from .stream import encode_stream
 from .writer import EncodedBatch, NamespaceWriter, WriteState
 

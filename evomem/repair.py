@@ -28,10 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .connection import ChromaConnection
 from .errors import StoreCorruptedError
 from .space import batch_bytes, require_free_space
 from .state import StateDirectory, fsync_dir, namespace_digest, write_atomic
-from .store import PAGE, ChromaConnection, SegmentStore, StoredSegment, collection_name
+from .store import PAGE, SegmentStore, StoredSegment, collection_name
 
 if TYPE_CHECKING:
     import torch
