@@ -74,7 +74,9 @@ def test_the_stream_persists_and_a_new_process_continues_it(model_dir, encoder, 
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
     result = json.loads(child.stdout)
-    assert torch.equal(torch.tensor(result["queries"]), queries)  # read with the persisted memory, bit for bit
+    # read with the persisted memory; the memory's keys and values are computed here at ingest, there in one batch at
+    # the first read, so the sums may round apart in the last bits on some CPUs
+    assert (torch.tensor(result["queries"]) - queries).abs().max() < 1e-6
     continued = embedder.embed_documents(TEXTS[3:])  # what the child would have appended, had it not saved
     assert result["step"] == 4 and embedder.step == 5  # ... but it did: this one continued the child's stream
     expected = StreamEmbedder(encoder).embed_documents(TEXTS)[3:]
