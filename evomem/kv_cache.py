@@ -159,10 +159,10 @@ class KVCache:
         if pending:
             joined.update(self._join(model, pending, compute))
         rows = [joined[key] if key is not None else None for key in keys]
+        if len(rows) == 1 and rows[0] is not None:
+            return Prefix(rows[0].unsqueeze(2))  # a query's one row: nothing to pad
         some = next(row for row in rows if row is not None)
         width = max(0 if row is None else row.shape[-2] for row in rows)
-        if len(rows) == 1 and rows[0] is not None:
-            return Prefix(rows[0].unsqueeze(2))
         padded = []
         for row in rows:
             room = width - (0 if row is None else row.shape[-2])
