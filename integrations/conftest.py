@@ -9,9 +9,13 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 import pytest  # noqa: E402
+import torch  # noqa: E402
 
 from evomem import EvoEncoder, EvoMemory  # noqa: E402
 from evomem.loading import load_encoder  # noqa: E402
+
+if os.environ.get("PYTEST_XDIST_WORKER"):  # two workers on two cores (the README): one torch thread each
+    torch.set_num_threads(1)
 
 SAMPLE_CHAT = [
     ("Maya", "Hi Leo! I finally adopted a dog last weekend, a three-year-old beagle.", "2025-03-06T09:15:00Z"),

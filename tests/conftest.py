@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -15,6 +16,9 @@ from transformers import AutoTokenizer, BertConfig, BertModel, LlamaConfig, Llam
 
 from evomem import EvoConfig, EvoEncoder
 from evomem.backbone import resolve_backbone_dir
+
+if os.environ.get("PYTEST_XDIST_WORKER"):  # two workers on two cores (the README): one torch thread each
+    torch.set_num_threads(1)
 
 DEFAULT_BACKBONE = "embedded:all-MiniLM-L6-v2"
 
