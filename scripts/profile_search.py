@@ -1,0 +1,53 @@
+"""Where a search's time goes as a namespace grows (issue 14): p50 of `EvoMemory.search` (evolvable mode) with
+300 and 100K segments in one namespace (grown as `evomem bench` grows it), beside the query's encoding alone,
+then a cProfile of the searches at the largest size.
+
+usage: python scripts/profile_search.py [--sizes 300,100000] [--queries 60] (reads LoCoMo dev from ../shared)."""
+
+import argparse
+import cProfile
+import pstats
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from evomem.bench import grown_namespace, locomo_texts
+from evomem.loading import load_encoder
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--sizes", default="300,100000")
+parser.add_argument("--queries", type=int, default=60)
+args = parser.parse_args()
+sizes = [int(size) for size in args.sizes.split(",")]
+
+encoder = load_encoder(None)
+texts, questions = locomo_texts(Path(__file__).resolve().parents[2] / "shared/data/locomo-dev/locomo_dev.json", 300)
+asked = (questions * (args.queries // len(questions) + 1))[: args.queries]
+
+
+def p50_ms(run) -> float:
+    times = []
+    for question in asked:
+        began = time.perf_counter()
+        run(question)
+        times.append(1000 * (time.perf_counter() - began))
+    return statistics.median(times)
+
+
+for memory, size in grown_namespace(encoder, texts, sizes):
+    for question in asked[:5]:  # warm: the memory's keys and values cached, Chroma's index loaded
+        memory.search(question, "scale", k=10, mode="evolvable")
+    search = p50_ms(lambda q: memory.search(q, "scale", k=10, mode="evolvable"))  # noqa: B023
+    queue = memory.states.load("scale", *encoder.queue_shape)
+    with torch.inference_mode():
+        encode = p50_ms(lambda q: encoder.encode_queries(queue, [q]))  # noqa: B023
+    print(f"{size} segments: search p50 {search:.1f} ms, the query's encoding alone p50 {encode:.1f} ms", flush=True)
+    if size == sizes[-1]:
+        profile = cProfile.Profile()
+        profile.enable()
+        for question in asked:
+            memory.search(question, "scale", k=10, mode="evolvable")
+        profile.disable()
+        pstats.Stats(profile).sort_stats("cumulative").print_stats("evomem|chromadb", 20)
