@@ -1,8 +1,10 @@
-"""How a static channel mixed into the evolvable score ranks (issue 12): for each query, the score of a segment is
-``cos(evo_q, evo_s) + beta * cos(static_q, static_s)``, one vector per text being ``[evo; sqrt(beta) * static]``.
+"""How a second channel mixed into the evolvable score ranks (issue 12). For each query the score of a segment is
+``cos(evo_q, evo_s) + beta * second``, where ``second`` is, with ``--second static``, ``cos(static_q, static_s)``
+(one vector per text ``[evo; sqrt(beta) * static]``), and with ``--second empty-memory``, ``cos(evo0_q, evo_s)``:
+the query read with an empty memory, beside the same evolvable segment vectors (a query read twice).
 
-usage: python scripts/static_mix.py RECORDS.jsonl OUT.json [--model DIR] [--limit N] [--betas 0,0.25,0.5,1]
-(records format of `evomem data build`; every beta is scored on the same vectors, per source).
+usage: python scripts/static_mix.py RECORDS.jsonl OUT.json [--second static|empty-memory] [--model DIR]
+       [--limit N] [--betas 0,0.25,0.5,1] (records of `evomem data build`; every beta on the same vectors, per source).
 """
 
 import argparse
@@ -24,6 +26,7 @@ parser.add_argument("output")
 parser.add_argument("--model", default=None)
 parser.add_argument("--limit", type=int, default=None)
 parser.add_argument("--betas", default="0,0.25,0.5,0.75,1,1.5")
+parser.add_argument("--second", choices=("static", "empty-memory"), default="static")
 args = parser.parse_args()
 
 betas = [float(b) for b in args.betas.split(",")]
@@ -39,17 +42,23 @@ with torch.inference_mode():
     for group in tqdm(task.groups, desc="streams"):
         asked = sorted(queries_of[group.id], key=lambda q: q.at)
         queue = encoder.new_queue()
-        token_ids = encoder.tokenize(group.texts[: max(q.at for q in asked)])
+        texts = list(group.texts[: max(q.at for q in asked)])
+        token_ids = encoder.tokenize(texts)
+        static = encoder.embed_static(texts) if args.second == "static" else None
         evolvable, read = [], 0
-        static = encoder.embed_static(list(group.texts[: max(q.at for q in asked)]))
         for at in sorted({q.at for q in asked}):
             evolvable.append(encode_stream(encoder, queue, token_ids[read:at]))
             read = at
             here = [q for q in asked if q.at == at]
-            evo_similarity = encoder.encode_queries(queue, [q.text for q in here]) @ torch.cat(evolvable)[:at].T
-            static_similarity = encoder.embed_static([q.text for q in here]) @ static[:at].T
+            questions = [q.text for q in here]
+            segments = torch.cat(evolvable)[:at]
+            evo_similarity = encoder.encode_queries(queue, questions) @ segments.T
+            if static is None:
+                second = encoder.encode_queries(encoder.new_queue(), questions) @ segments.T
+            else:
+                second = encoder.embed_static(questions) @ static[:at].T
             for beta in betas:
-                order = torch.argsort(evo_similarity + beta * static_similarity, dim=1, descending=True, stable=True)
+                order = torch.argsort(evo_similarity + beta * second, dim=1, descending=True, stable=True)
                 for query, row in zip(here, order.tolist(), strict=True):
                     ranking = [group.segment_ids[i] for i in row]
                     scores[beta][query.category].append(score_ranking(ranking, set(query.relevant)))
