@@ -7,13 +7,11 @@ usage: python scripts/profile_search.py [--sizes 300,100000] [--queries 60] (rea
 import argparse
 import cProfile
 import pstats
-import statistics
-import time
 from pathlib import Path
 
 import torch
 
-from evomem.bench import grown_namespace, locomo_texts
+from evomem.bench import grown_namespace, latency_figures, locomo_texts
 from evomem.loading import load_encoder
 
 parser = argparse.ArgumentParser()
@@ -27,22 +25,13 @@ texts, questions = locomo_texts(Path(__file__).resolve().parents[2] / "shared/da
 asked = (questions * (args.queries // len(questions) + 1))[: args.queries]
 
 
-def p50_ms(run) -> float:
-    times = []
-    for question in asked:
-        began = time.perf_counter()
-        run(question)
-        times.append(1000 * (time.perf_counter() - began))
-    return statistics.median(times)
-
-
 for memory, size in grown_namespace(encoder, texts, sizes):
     for question in asked[:5]:  # warm: the memory's keys and values cached, Chroma's index loaded
         memory.search(question, "scale", k=10, mode="evolvable")
-    search = p50_ms(lambda q: memory.search(q, "scale", k=10, mode="evolvable"))  # noqa: B023
+    search = latency_figures(lambda q: memory.search(q, "scale", k=10, mode="evolvable"), asked)["p50_ms"]  # noqa: B023
     queue = memory.states.load("scale", *encoder.queue_shape)
     with torch.inference_mode():
-        encode = p50_ms(lambda q: encoder.encode_queries(queue, [q]))  # noqa: B023
+        encode = latency_figures(lambda q: encoder.encode_queries(queue, [q]), asked)["p50_ms"]  # noqa: B023
     print(f"{size} segments: search p50 {search:.1f} ms, the query's encoding alone p50 {encode:.1f} ms", flush=True)
     if size == sizes[-1]:
         profile = cProfile.Profile()

@@ -64,7 +64,7 @@ with torch.inference_mode():
                     scores[beta][query.category].append(score_ranking(ranking, set(query.relevant)))
 summary = {}
 for beta in betas:
-    rows = {source: values for source, values in scores[beta].items()}
+    rows = dict(scores[beta])
     rows["all"] = [value for values in scores[beta].values() for value in values]
     summary[str(beta)] = {
         source: {metric: 100 * sum(v[metric] for v in values) / len(values) for metric in ("recall@10", "ndcg@10")}
