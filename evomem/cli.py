@@ -384,6 +384,13 @@ def data():
 @click.option(
     "--msc-long-share", default=0.0, show_default=True, type=float, help="Share of long MSC streams (100-600 turns)."
 )
+@click.option(
+    "--msc-facts-share",
+    default=0.0,
+    show_default=True,
+    type=float,
+    help="Share of MSC streams asking for the turns behind the speakers' persona facts.",
+)
 @click.option("--document-share", default=0.15, show_default=True, type=float, help="Share of document samples.")
 @click.option(
     "--late-share",
@@ -406,7 +413,18 @@ def data():
     help=f"Keep the groups of one side of the split ({DEV_SHARE:.0%} of groups go to dev).",
 )
 def data_build(
-    output, count, seed, msc_dir, documents, msc_share, msc_long_share, document_share, late_share, split, **real
+    output,
+    count,
+    seed,
+    msc_dir,
+    documents,
+    msc_share,
+    msc_long_share,
+    msc_facts_share,
+    document_share,
+    late_share,
+    split,
+    **real,
 ):
     """Generate training records (JSONL): synthetic dialogues, real MSC dialogues, your documents, and the
     real-language sources FriendsQA, QMSum and SGD."""
@@ -429,6 +447,7 @@ def data_build(
             msc_share,
             document_share,
             msc_long_share=msc_long_share,
+            msc_facts_share=msc_facts_share,
             late_share=late_share,
             real=sources,
             split=split,

@@ -461,20 +461,23 @@ def _shared_data():
     pytest.skip("no shared/data beside the repository")
 
 
-@pytest.mark.parametrize("source", ["friendsqa", "qmsum", "sgd", "msc"])
+@pytest.mark.parametrize("source", ["friendsqa", "qmsum", "sgd", "msc", "msc_facts"])
 def test_the_real_copies_build_records_that_parse_and_fit_the_segment_limit(source):
     from evomem.training.data import STREAM_SOURCES
-    from evomem.training.msc import long_streams
+    from evomem.training.msc import load_msc_episodes, long_streams
+    from evomem.training.msc_facts import fact_streams
     from evomem.training.records import parse_record
     from evomem.training.turns import default_splitter
 
     data = _shared_data()
     if source == "msc":
         streams = long_streams(load_msc_dialogues(data / "msc"), 2, 0)
+    elif source == "msc_facts":
+        streams = fact_streams(load_msc_episodes(data / "msc"), 2, 0)
     else:
         streams = STREAM_SOURCES[source](data / source, 3, 0, "train")
     splitter = default_splitter()
     for stream in streams:
         again = parse_record(json.loads(json.dumps(stream.to_json())))
-        assert again.source == source and again.group and again.questions
+        assert again.source == source.removesuffix("_facts") and again.group and again.questions
         assert all(splitter.count(segment) <= 128 for segment in again.segments)

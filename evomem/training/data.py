@@ -15,7 +15,8 @@ from pathlib import Path
 from .documents import document_samples, find_text_files
 from .friendsqa import friendsqa_streams
 from .late import ask_late
-from .msc import dialogue_samples, load_msc_dialogues, long_streams, msc_filler, msc_group
+from .msc import dialogue_samples, load_msc_episodes, long_streams, msc_filler, msc_group
+from .msc_facts import fact_streams
 from .qmsum import qmsum_streams
 from .records import Stream, parse_record
 from .sgd import sgd_streams
@@ -73,30 +74,36 @@ def build(
     show_progress: bool = True,
     *,
     msc_long_share: float = 0.0,
+    msc_facts_share: float = 0.0,
     late_share: float = 0.0,
     real: Sequence[RealSource] = (),
     split: str = "all",
 ) -> Written:
     """Write ``count`` records to ``output`` (JSONL) from the groups of ``split`` (``all``, ``train``, ``dev``).
 
-    Each source gets ``round(count * share)`` records: MSC inverse-cloze samples (``msc_share``) and long MSC
-    streams (``msc_long_share``) when ``msc_dir`` is given, document samples over the text files under
-    ``documents``, and each ``real`` source's stream records; synthetic template samples make up the rest.
+    Each source gets ``round(count * share)`` records: MSC inverse-cloze samples (``msc_share``), long MSC
+    streams (``msc_long_share``) and persona-fact streams (``msc_facts_share``) when ``msc_dir`` is given,
+    document samples over the text files under ``documents``, and each ``real`` source's stream records;
+    synthetic template samples make up the rest.
     ``late_share`` of the questions of MSC, QMSum and FriendsQA streams are asked at their stream's end (``late.py``).
     """
-    shares = {"msc_share": msc_share, "msc_long_share": msc_long_share, "document_share": document_share}
+    shares = {"msc_share": msc_share, "msc_long_share": msc_long_share, "msc_facts_share": msc_facts_share}
+    shares |= {"document_share": document_share}
     shares |= {f"{source.name}_share": source.share for source in real}
     for name, share in {**shares, "late_share": late_share}.items():
         if not 0 <= share <= 1:
             raise ValueError(f"{name} must lie in [0, 1], got {share}")
     if sum(shares.values()) > 1:
         raise ValueError(f"the shares ({' + '.join(shares)}) must not exceed 1")
-    dialogues = [d for d in load_msc_dialogues(msc_dir) if in_split(msc_group(d), split)]
+    episodes = [e for e in load_msc_episodes(msc_dir) if in_split(msc_group(e.dialogue), split)]
+    dialogues = [episode.dialogue for episode in episodes]
     records: list[Sample | Stream] = []
     if msc_share and dialogues:  # without an MSC copy, synthetic samples take its share
         records += dialogue_samples(dialogues, round(count * msc_share), seed)
     if msc_long_share:
         records += long_streams(dialogues, round(count * msc_long_share), seed, show_progress)
+    if msc_facts_share:
+        records += fact_streams(episodes, round(count * msc_facts_share), seed, show_progress)
     if documents and document_share:
         files = [p for p in find_text_files(documents) if in_split(f"document:{p.name}", split)]
         if not files:

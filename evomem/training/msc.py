@@ -20,11 +20,19 @@ MSC_SPLITS = ("session_2/valid.txt", "session_2/test.txt", "session_3/valid.txt"
 Dialogue = list[list[tuple[int, str]]]  # sessions of (speaker 0|1, text)
 
 
-def load_msc_dialogues(msc_dir: Path | None) -> list[Dialogue]:
-    """Every episode of the MSC copy as its sessions in order (earlier sessions first); [] without a copy."""
+@dataclass(frozen=True)
+class MscEpisode:
+    """One line of an MSC file: its sessions in order, and each speaker's persona summary of the earlier ones."""
+
+    dialogue: Dialogue
+    personas: tuple[list[str], list[str]]  # Speaker 1's and Speaker 2's summary sentences
+
+
+def load_msc_episodes(msc_dir: Path | None) -> list[MscEpisode]:
+    """Every episode of the MSC copy (earlier sessions first); [] without a copy."""
     if msc_dir is None or not msc_dir.is_dir():
         return []
-    dialogues = []
+    episodes = []
     for split in MSC_SPLITS:
         path = msc_dir / split
         if not path.exists():
@@ -34,8 +42,14 @@ def load_msc_dialogues(msc_dir: Path | None) -> list[Dialogue]:
                 episode = json.loads(line)
                 sessions = [d.get("dialog", []) for d in episode.get("previous_dialogs", [])]
                 sessions.append(episode.get("dialog", []))
-                dialogues.append([_session(turns) for turns in sessions])
-    return dialogues
+                personas = [[str(s) for s in p] for p in episode.get("personas", [])] + [[], []]
+                episodes.append(MscEpisode([_session(turns) for turns in sessions], (personas[0], personas[1])))
+    return episodes
+
+
+def load_msc_dialogues(msc_dir: Path | None) -> list[Dialogue]:
+    """Every episode of the MSC copy as its sessions in order (earlier sessions first); [] without a copy."""
+    return [episode.dialogue for episode in load_msc_episodes(msc_dir)]
 
 
 def _session(turns: list[dict]) -> list[tuple[int, str]]:
