@@ -488,6 +488,13 @@ def data_stats(path):
 @click.option("--batch-size", default=8, show_default=True, type=int)
 @click.option("--lr", default=2e-4, show_default=True, type=float)
 @click.option("--warmup-steps", default=50, show_default=True, type=int)
+@click.option(
+    "--tau",
+    default=0.1,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Temperature of the contrastive and memory losses (lower: the loss looks harder at the top ranks).",
+)
 @click.option("--memory-loss-weight", default=1.0, show_default=True, type=float)
 @click.option("--regulariser-weight", default=1.0, show_default=True, type=float)
 @click.option("--no-length-weighting", is_flag=True)
@@ -525,6 +532,7 @@ def train(
     batch_size,
     lr,
     warmup_steps,
+    tau,
     memory_loss_weight,
     regulariser_weight,
     no_length_weighting,
@@ -562,6 +570,7 @@ def train(
         batch_size=batch_size,
         lr=lr,
         warmup_steps=warmup_steps,
+        tau=tau,
         memory_loss_weight=memory_loss_weight,
         regulariser_weight=regulariser_weight,
         length_weighting=not no_length_weighting,

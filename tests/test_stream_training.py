@@ -213,6 +213,8 @@ def test_memory_shape_of_a_fresh_model_and_settings_that_contradict(tmp_path):
     for contradiction in ({"init_model": str(tmp_path), "queue_steps": 4}, {"no_queue": True, "queue_steps": 4}):
         with pytest.raises(ValueError, match="queue_steps"):
             TrainConfig(data=str(data), output=str(tmp_path / "run"), **contradiction).check()
+    with pytest.raises(ValueError, match="tau must be above 0, got 0.0"):
+        TrainConfig(data=str(data), output=str(tmp_path / "run"), tau=0.0).check()
 
 
 def test_load_records_reads_both_forms_and_names_the_line(tmp_path):
@@ -241,10 +243,12 @@ def test_train_command_passes_the_stream_settings(tmp_path, init):
     data = write_jsonl(tmp_path / "train.jsonl", long_streams(2, parts=3, seed=3))
     command = ["train", "--data", str(data), "--output", str(tmp_path / "run"), "--init-model", str(init)]
     settings = ["--steps", "1", "--batch-size", "2", "--warmup-steps", "1"]
-    settings += ["--grad-window", "2", "--max-questions", "1"]
+    settings += ["--grad-window", "2", "--max-questions", "1", "--tau", "0.05"]
     assert CliRunner().invoke(main, command + settings).exit_code == 0
     saved = json.loads((tmp_path / "run" / "train_config.json").read_text())
-    assert (saved["grad_window"], saved["max_questions"]) == (2, 1)
+    assert (saved["grad_window"], saved["max_questions"], saved["tau"]) == (2, 1, 0.05)
     assert [row["questions"] for row in log_of(run_config(tmp_path, init, data))] == [2]
     refused = CliRunner().invoke(main, command + ["--queue-steps", "8"])
     assert refused.exit_code != 0 and "fresh model" in refused.output
+    refused = CliRunner().invoke(main, command + ["--tau", "0"])
+    assert refused.exit_code != 0 and "--tau" in refused.output

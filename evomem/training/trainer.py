@@ -66,6 +66,8 @@ class TrainConfig:
 
     def check(self) -> TrainConfig:
         """Raise ValueError on settings that contradict each other; returns self."""
+        if self.tau <= 0:
+            raise ValueError(f"tau must be above 0, got {self.tau}")
         for name in ("grad_window", "max_questions"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
