@@ -509,6 +509,13 @@ def data_stats(path):
     help="Segments before a question that its loss backpropagates into (0 = all); the rest are read without grad.",
 )
 @click.option(
+    "--evidence-window",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Also read each evidence segment and the N-1 segments before it with grad, however far back (0 = off).",
+)
+@click.option(
     "--max-questions",
     default=4,
     show_default=True,
@@ -540,6 +547,7 @@ def train(
     queue_steps,
     query_tokens,
     grad_window,
+    evidence_window,
     max_questions,
     gradient_checkpointing,
     seed,
@@ -579,6 +587,7 @@ def train(
         queue_steps=queue_steps,
         query_tokens=query_tokens,
         grad_window=grad_window,
+        evidence_window=evidence_window,
         max_questions=max_questions,
         gradient_checkpointing=gradient_checkpointing,
         seed=seed,

@@ -17,7 +17,7 @@ from evomem.cli import main
 from evomem.training.data import join_streams, load_records
 from evomem.training.dev import Ranked, baseline_figures, dev_figures, recall_figures
 from evomem.training.losses import memory_loss
-from evomem.training.reading import Span, plan_spans, read_stream
+from evomem.training.reading import Span, evidence_windows, plan_spans, read_stream
 from evomem.training.records import Question, Stream, parse_record
 from evomem.training.trainer import Draw, TrainConfig, Trainer
 
@@ -95,6 +95,9 @@ def test_spans_cut_at_question_points_and_window_edges():
     assert plan_spans([10, 30], 0) == [Span(0, 10, True), Span(10, 30, True)]
     assert plan_spans([12, 10], 4) == [Span(0, 6, False), Span(6, 8, True), Span(8, 10, True), Span(10, 12, True)]
     assert plan_spans([3], 24) == [Span(0, 3, True)]
+    assert evidence_windows([10, 1], 3) == [(8, 11), (0, 2)] and evidence_windows([10], 0) == []
+    far = plan_spans([30], 4, evidence_windows([10], 3))
+    assert far == [Span(0, 8, False), Span(8, 11, True), Span(11, 26, False), Span(26, 30, True)]
 
 
 def _lora_grads(encoder: EvoEncoder, output: torch.Tensor) -> list[torch.Tensor]:
@@ -112,6 +115,9 @@ def test_segments_before_the_window_get_no_gradient_but_still_condition_it(tiny_
     assert all(not g.any() for g in _lora_grads(encoder, reading.vectors[:10]))
     assert any(g.any() for g in _lora_grads(encoder, reading.vectors[10:]))
     assert not reading.memory[10].latents.requires_grad and reading.memory[14].latents.requires_grad
+    far = read_stream(encoder, segments, plan_spans([14], 4, evidence_windows([5], 2)), segment_batching=False)
+    assert all(any(g.any() for g in _lora_grads(encoder, far.vectors[i])) for i in (4, 5))  # the evidence window
+    assert all(not g.any() for g in _lora_grads(encoder, torch.cat([far.vectors[:4], far.vectors[6:10]])))
     encoder.eval()  # no attention dropout: the two readings compute the same values
     with torch.no_grad():
         windowed = read_stream(encoder, segments, plan_spans([14], 4), segment_batching=False).vectors
@@ -243,10 +249,10 @@ def test_train_command_passes_the_stream_settings(tmp_path, init):
     data = write_jsonl(tmp_path / "train.jsonl", long_streams(2, parts=3, seed=3))
     command = ["train", "--data", str(data), "--output", str(tmp_path / "run"), "--init-model", str(init)]
     settings = ["--steps", "1", "--batch-size", "2", "--warmup-steps", "1"]
-    settings += ["--grad-window", "2", "--max-questions", "1", "--tau", "0.05"]
+    settings += ["--grad-window", "2", "--evidence-window", "2", "--max-questions", "1", "--tau", "0.05"]
     assert CliRunner().invoke(main, command + settings).exit_code == 0
     saved = json.loads((tmp_path / "run" / "train_config.json").read_text())
-    assert (saved["grad_window"], saved["max_questions"], saved["tau"]) == (2, 1, 0.05)
+    assert (saved["grad_window"], saved["evidence_window"], saved["max_questions"], saved["tau"]) == (2, 2, 1, 0.05)
     assert [row["questions"] for row in log_of(run_config(tmp_path, init, data))] == [2]
     refused = CliRunner().invoke(main, command + ["--queue-steps", "8"])
     assert refused.exit_code != 0 and "fresh model" in refused.output

@@ -4,8 +4,10 @@ The stream is read in order from an empty memory (dynamic segment-batching, ``en
 at ``at`` sees the memory after segment ``at - 1``. Backpropagating through hundreds of segments is too costly
 on a CPU, so only the segments in some question's window ``[at - W, at)`` are read with grad; the others are
 read under ``no_grad``: their vectors are constants in the loss and their latents enter the queue detached, but
-the memory they wrote still conditions the windowed segments and the queries. Every window edge and question
-point ends a run of ``encode_stream``, so a pack of segment-batching never crosses one.
+the memory they wrote still conditions the windowed segments and the queries. A question asked long after its
+evidence would then train only its query side: an *evidence window* also reads each evidence segment and the
+segments just before it with grad, so the segment's vector and the memory it read learn to be found later. Every
+window edge and question point ends a run of ``encode_stream``, so a pack of segment-batching never crosses one.
 """
 
 from __future__ import annotations
@@ -40,10 +42,15 @@ def grad_window(at: int, window: int) -> tuple[int, int]:
     return (max(0, at - window) if window else 0), at
 
 
-def plan_spans(points: Sequence[int], window: int) -> list[Span]:
+def evidence_windows(evidence: Sequence[int], window: int) -> list[tuple[int, int]]:
+    """For each evidence segment ``e``, the segments ``e - window + 1 .. e`` (none when ``window`` is 0)."""
+    return [(max(0, e - window + 1), e + 1) for e in evidence] if window else []
+
+
+def plan_spans(points: Sequence[int], window: int, extra: Sequence[tuple[int, int]] = ()) -> list[Span]:
     """Cut segments ``0 .. max(points) - 1`` at every question point and window edge; a span has grad when it
-    lies inside some question's window."""
-    windows = [grad_window(at, window) for at in points]
+    lies inside some question's window or one of the ``extra`` windows (``evidence_windows``)."""
+    windows = [grad_window(at, window) for at in points] + list(extra)
     edges = sorted({0, *(edge for pair in windows for edge in pair)})
     return [
         Span(start, end, any(lo <= start and end <= hi for lo, hi in windows))

@@ -28,7 +28,7 @@ from ..loading import load_encoder
 from .data import load_records
 from .dev import baseline_figures, dev_figures
 from .losses import contrastive_loss, memory_loss, static_regulariser
-from .reading import Reading, Span, grad_window, plan_spans, read_stream
+from .reading import Reading, Span, evidence_windows, grad_window, plan_spans, read_stream
 from .records import Question, Stream
 
 CHECKPOINT = "checkpoint"
@@ -57,6 +57,7 @@ class TrainConfig:
     queue_steps: int | None = None  # L of a fresh model (None: EvoConfig's default)
     query_tokens: int | None = None  # K of a fresh model (None: EvoConfig's default)
     grad_window: int = 24  # segments before a question that it backpropagates into; 0 = all
+    evidence_window: int = 0  # each evidence segment and the ones just before it, read with grad too; 0 = none
     max_questions: int = 4  # questions of a stream per step, drawn by the seeded order; 0 = all
     gradient_checkpointing: bool = False
     seed: int = 0
@@ -68,7 +69,7 @@ class TrainConfig:
         """Raise ValueError on settings that contradict each other; returns self."""
         if self.tau <= 0:
             raise ValueError(f"tau must be above 0, got {self.tau}")
-        for name in ("grad_window", "max_questions"):
+        for name in ("grad_window", "evidence_window", "max_questions"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
         if self.init_model and (self.queue_steps or self.query_tokens):
@@ -138,7 +139,10 @@ class Trainer:
     # ----- one stream ---------------------------------------------------------------------------------------
 
     def _stream_losses(self, stream: Stream, questions: list[Question]) -> list[QuestionLosses]:
-        spans = plan_spans([question.at for question in questions], self.config.grad_window)
+        points = [question.at for question in questions]
+        window = self.config.evidence_window
+        extra = [pair for question in questions for pair in evidence_windows(question.evidence, window)]
+        spans = plan_spans(points, self.config.grad_window, extra)
         reading = read_stream(self.encoder, stream.segments, spans, self.config.segment_batching)
         targets = self._static_targets(stream, spans) if self.config.regulariser_weight > 0 else None
         return [self._question_losses(question, reading, targets) for question in questions]
