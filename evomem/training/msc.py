@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,7 +81,7 @@ def dialogue_sample(rng: random.Random, dialogue: Dialogue, max_segments: int = 
     The stream is the dialogue's last ``max_segments`` turns with speaker names; a turn is a candidate when it
     has 8-40 words and a neighbour on each side in the same session that repeats one of its content words.
     """
-    turns = _named_turns(rng, dialogue, 0)[-max_segments:]
+    turns = named_turns(dialogue, 0, rng.sample(NAMES, 2))[-max_segments:]
     candidates = _cloze_candidates(turns)
     rng.shuffle(candidates)
     for taken in candidates[:5]:
@@ -105,9 +106,8 @@ class ChatTurn:
         return f"{self.speaker}: {self.text}"
 
 
-def _named_turns(rng: random.Random, dialogue: Dialogue, episode: int) -> list[ChatTurn]:
-    """The dialogue's turns with two random speaker names."""
-    names = rng.sample(NAMES, 2)
+def named_turns(dialogue: Dialogue, episode: int, names: Sequence[str]) -> list[ChatTurn]:
+    """The dialogue's turns as ``episode`` of a stream, Speaker 1 and 2 called ``names[0]`` and ``names[1]``."""
     return [
         ChatTurn(episode, s, names[speaker], text) for s, session in enumerate(dialogue) for speaker, text in session
     ]
@@ -145,7 +145,7 @@ def long_stream(
             break
         group = msc_group(dialogue)
         if group not in groups:
-            turns += _named_turns(rng, dialogue, len(groups))
+            turns += named_turns(dialogue, len(groups), rng.sample(NAMES, 2))
             groups.append(group)
     turns = turns[:target]
     taken: list[int] = []

@@ -14,7 +14,7 @@ import random
 import re
 from dataclasses import dataclass
 
-from .msc import ChatTurn, MscEpisode, msc_group
+from .msc import ChatTurn, MscEpisode, msc_group, named_turns
 from .records import Question, Stream
 from .synth import draw
 from .turns import STOPWORDS, StreamText, default_splitter
@@ -116,13 +116,17 @@ def fact_sentences(personas: list[str]) -> list[str]:
     return list(dict.fromkeys(sentences))
 
 
-def evidence_turn(sentence: str, turns: list[ChatTurn], speaker: str) -> int | None:
+def evidence_turn(
+    sentence: str, turns: list[ChatTurn], speaker: str, turn_stems: list[set[str]] | None = None
+) -> int | None:
     """The index (in ``turns``) of the one turn of ``speaker`` that states ``sentence``, or None when no turn
-    repeats half of its content words (two at least) or two turns repeat as many."""
+    repeats half of its content words (two at least) or two turns repeat as many. ``turn_stems``: the turns'
+    ``fact_stems``, when a caller asks for several sentences over the same turns."""
     stems = fact_stems(sentence)
     if len(stems) < 2:
         return None
-    shared = sorted(((len(stems & fact_stems(t.text)), i) for i, t in enumerate(turns) if t.speaker == speaker))
+    turn_stems = turn_stems or [fact_stems(turn.text) for turn in turns]
+    shared = sorted((len(stems & turn_stems[i]), i) for i, t in enumerate(turns) if t.speaker == speaker)
     if not shared:
         return None
     best, index = shared[-1]
@@ -139,10 +143,11 @@ class Fact:
 def episode_facts(episode: MscEpisode, turns: list[ChatTurn], names: tuple[str, str]) -> list[Fact]:
     """The facts of both speakers of one episode whose evidence turn is among ``turns``."""
     facts = []
+    turn_stems = [fact_stems(turn.text) for turn in turns]
     for name, personas in zip(names, episode.personas, strict=True):
         for sentence in fact_sentences(personas):
             query = third_person(sentence, name)
-            turn = evidence_turn(sentence, turns, name) if query else None
+            turn = evidence_turn(sentence, turns, name, turn_stems) if query else None
             if query and turn is not None:
                 facts.append(Fact(turn, query))
     return facts
@@ -171,11 +176,7 @@ def fact_stream(
         if group in groups:
             continue
         pair = (names.pop(), names.pop())
-        episode_turns = [
-            ChatTurn(len(groups), s, pair[speaker], text)
-            for s, session in enumerate(episode.dialogue)
-            for speaker, text in session
-        ]
+        episode_turns = named_turns(episode.dialogue, len(groups), pair)
         facts += [Fact(f.turn + len(turns), f.query) for f in episode_facts(episode, episode_turns, pair)]
         turns += episode_turns
         groups.append(group)
