@@ -18,7 +18,7 @@ from .schema import AddResult, DeleteResult, Hit, SearchOptions, Segment
 class MemoryAPI(Protocol):
     """Namespaced, evolvable-embedding memory: write messages or text, search, read back, delete."""
 
-    def add_messages(self, messages: Iterable[Any], namespace: str) -> AddResult: ...
+    def add_messages(self, messages: Iterable[Any], namespace: str, idempotent: bool = False) -> AddResult: ...
 
     def add_text(
         self, text: str, namespace: str, metadata: dict[str, Any] | None = None, doc_id: str | None = None
@@ -26,9 +26,18 @@ class MemoryAPI(Protocol):
 
     def search(self, query: str, namespace: str, k: int = DEFAULT_K, **options: Unpack[SearchOptions]) -> list[Hit]: ...
 
-    def get(self, ids: Sequence[str] | None, namespace: str) -> list[Segment]: ...
+    def get(
+        self,
+        ids: Sequence[str] | None = None,
+        namespace: str | None = None,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Segment]: ...
 
     def delete(self, namespace: str, ids: Sequence[str] | None = None) -> DeleteResult: ...
+
+    def delete_namespace(self, namespace: str) -> DeleteResult: ...
 
     def namespaces(self) -> list[str]: ...
 
@@ -36,7 +45,7 @@ class MemoryAPI(Protocol):
 
     # the async twins: each runs its method in a worker thread (writes in the order they were awaited)
 
-    async def aadd_messages(self, messages: Iterable[Any], namespace: str) -> AddResult: ...
+    async def aadd_messages(self, messages: Iterable[Any], namespace: str, idempotent: bool = False) -> AddResult: ...
 
     async def aadd_text(
         self, text: str, namespace: str, metadata: dict[str, Any] | None = None, doc_id: str | None = None
@@ -46,9 +55,18 @@ class MemoryAPI(Protocol):
         self, query: str, namespace: str, k: int = DEFAULT_K, **options: Unpack[SearchOptions]
     ) -> list[Hit]: ...
 
-    async def aget(self, ids: Sequence[str] | None, namespace: str) -> list[Segment]: ...
+    async def aget(
+        self,
+        ids: Sequence[str] | None = None,
+        namespace: str | None = None,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Segment]: ...
 
     async def adelete(self, namespace: str, ids: Sequence[str] | None = None) -> DeleteResult: ...
+
+    async def adelete_namespace(self, namespace: str) -> DeleteResult: ...
 
     async def anamespaces(self) -> list[str]: ...
 

@@ -15,7 +15,7 @@ import click
 
 from .errors import JournalError, OtherModelWarning, StateCorruptedError, StateDatabaseError, StoreCorruptedError
 from .ranking import DEFAULT_K, DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE, MODES
-from .schema import DeleteResult, check_ids, check_namespace, to_message
+from .schema import DeleteResult, Hit, check_ids, check_namespace, iso_time, to_message
 from .training.split import DEV_SHARE, SPLITS
 
 if TYPE_CHECKING:  # torch, transformers and Chroma load inside the commands, so help and usage errors are instant
@@ -42,10 +42,14 @@ DATA_OPTION = click.option(
 
 
 def _open(
-    ctx: click.Context, show_progress: bool = False, path: str | None = None, migrating: bool = False
+    ctx: click.Context,
+    show_progress: bool = False,
+    path: str | None = None,
+    migrating: bool = False,
+    create: bool = True,
 ) -> EvoMemory:
     """The store of the global options; a store written by other models only is said in one line (not when
-    ``migrating`` it)."""
+    ``migrating`` it). Without ``create`` a path that holds no store is an error, and nothing is made there."""
     from .memory import EvoMemory
 
     options = ctx.obj
@@ -59,6 +63,7 @@ def _open(
             chroma_port=options["chroma_port"],
             show_progress=show_progress,
             state_url=options["state_url"],
+            create=create,
         )
     for warning in caught:
         if not issubclass(warning.category, OtherModelWarning):
@@ -92,8 +97,62 @@ class CliError(click.ClickException):
     exit_code = 2
 
 
+def _existing(ctx: click.Context, namespace: str, show_progress: bool = False) -> EvoMemory:
+    """The store, for a command that reads (or deletes from) ``namespace``: a missing store or namespace is an
+    error naming it, and nothing is created."""
+    memory = _open(ctx, show_progress=show_progress, create=False)
+    names = memory.namespaces()
+    if namespace not in names:
+        alike = [name for name in names if name.casefold() == namespace.casefold()]
+        hint = f"; did you mean {alike[0]!r}? (names are case-sensitive)" if alike else ""
+        raise CliError(f"no namespace {namespace!r} in the store at {memory.path}{hint}")
+    return memory
+
+
+# Global options (each takes a value, but --no-segment-batching) that may also come after the subcommand.
+GLOBAL_OPTIONS = {
+    "--path": True,
+    "--model": True,
+    "--chroma-host": True,
+    "--chroma-port": True,
+    "--state-url": True,
+    "--no-segment-batching": False,
+}
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """``args`` with the global options found after the subcommand moved before it, so that
+    ``evomem search q -n x --path p`` means ``evomem --path p search q -n x`` (``--`` ends the options)."""
+    before, index = [], 0
+    while index < len(args) and args[index].split("=", 1)[0] in GLOBAL_OPTIONS:
+        name = args[index].split("=", 1)[0]
+        width = 2 if GLOBAL_OPTIONS[name] and "=" not in args[index] else 1
+        before += args[index : index + width]
+        index += width
+    hoisted, rest = [], []
+    tail = iter(args[index:])
+    for arg in tail:
+        if arg == "--":
+            rest += [arg, *tail]
+            break
+        name = arg.split("=", 1)[0]
+        if name in GLOBAL_OPTIONS:
+            hoisted.append(arg)
+            if GLOBAL_OPTIONS[name] and "=" not in arg:
+                hoisted.append(next(tail, ""))
+        else:
+            rest.append(arg)
+    return before + hoisted + rest
+
+
 class EvomemGroup(click.Group):
-    """Runs a command and turns ``USER_ERRORS`` into a ``CliError``."""
+    """Takes the global options before or after the subcommand, runs it and turns ``USER_ERRORS`` into a
+    ``CliError``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if ctx.parent is None:
+            args = hoist_global_options(args)
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -158,13 +217,20 @@ def _read_jsonl(file: Path) -> list[dict]:
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--namespace", "-n", required=True)
+@click.option(
+    "--idempotent/--no-idempotent",
+    default=True,
+    show_default=True,
+    help="Messages without an id get one from their content and line, so ingesting FILE again stores nothing new.",
+)
 @click.pass_context
-def ingest(ctx, file, namespace):
+def ingest(ctx, file, namespace, idempotent):
     """Append the messages of FILE (JSON lines: content, optional role (default user), name, id, timestamp,
-    metadata). Messages already stored unchanged (a retried ingest) are skipped and counted."""
+    metadata; `evomem export` writes them). Messages already stored unchanged (a retried ingest) are skipped and
+    counted."""
     namespace = check_namespace(namespace)
     messages = _read_jsonl(file)
-    added = _open(ctx, show_progress=True).add_messages(messages, namespace=namespace)
+    added = _open(ctx, show_progress=True).add_messages(messages, namespace=namespace, idempotent=idempotent)
     skipped = f"; {len(added.unchanged)} already stored unchanged, skipped" if added.unchanged else ""
     click.echo(f"stored {len(added.stored)} messages in namespace {namespace}{skipped}")
 
@@ -181,16 +247,86 @@ def ingest(ctx, file, namespace):
     show_default=True,
     help="The lexical ranking's share in hybrid mode.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print hits as JSON.")
+@click.option(
+    "--min-score",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Leave out hits whose calibrated score (0 to 1) is lower.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print hits as JSON lines.")
 @click.pass_context
-def search(ctx, query, namespace, k, mode, lexical_weight, as_json):
-    """Search a namespace with its current memory."""
-    hits = _open(ctx).search(query, namespace=namespace, k=k, mode=mode, lexical_weight=lexical_weight)
-    if as_json:
-        click.echo(json.dumps([hit.__dict__ for hit in hits], indent=2))
-        return
+def search(ctx, query, namespace, k, mode, lexical_weight, min_score, as_json):
+    """Search a namespace with its current memory: one line a hit (calibrated score, time, id, text); exit
+    code 1 when nothing reaches --min-score."""
+    namespace = check_namespace(namespace)
+    memory = _existing(ctx, namespace)
+    hits = memory.search(query, namespace=namespace, k=k, mode=mode, lexical_weight=lexical_weight, min_score=min_score)
     for hit in hits:
-        click.echo(f"{hit.score:.3f}  [{hit.id}]  {hit.text}")
+        if as_json:
+            click.echo(json.dumps(_hit_json(hit)))
+        else:
+            when = _hit_time(hit)
+            click.echo(f"{hit.score:.3f}  {when[:16] + '  ' if when else ''}[{hit.id}]  {hit.text}")
+    if not hits:
+        click.echo("nothing relevant" if min_score else "no hits", err=True)
+        raise SystemExit(1)
+
+
+def _hit_time(hit: Hit) -> str | None:
+    """When the hit's message happened, ISO 8601: its timestamp, else when it was written."""
+    seconds = hit.metadata.get("timestamp", hit.metadata.get("created_at"))
+    return None if seconds is None else iso_time(seconds)
+
+
+def _hit_json(hit: Hit) -> dict:
+    scores = {"evolvable": hit.scores.evolvable, "lexical": hit.scores.lexical, "fused": hit.scores.fused}
+    times = {key: iso_time(hit.metadata[key]) for key in ("timestamp", "created_at") if key in hit.metadata}
+    return {"id": hit.id, "score": hit.score, "text": hit.text, **times, "scores": scores, "metadata": hit.metadata}
+
+
+@main.command(name="list")
+@click.option("--namespace", "-n", required=True)
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Messages to show (default: all).")
+@click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True, help="Messages to skip first.")
+@click.pass_context
+def list_command(ctx, namespace, limit, offset):
+    """The messages of a namespace in stream order, one line each: position, time, id and stored text."""
+    namespace = check_namespace(namespace)
+    memory = _existing(ctx, namespace)
+    for segment in memory.get(namespace=namespace, limit=limit, offset=offset):
+        metadata = segment.metadata
+        seconds = metadata.get("timestamp", metadata.get("created_at"))
+        when = iso_time(seconds)[:16] + "  " if seconds is not None else ""
+        part = f"/{segment.part}" if segment.part else ""
+        click.echo(f"{metadata['position']:>6}  {when}[{segment.id}{part}]  {' '.join(segment.text.split())}")
+
+
+@main.command()
+@click.option("--namespace", "-n", required=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Default: stdout.")
+@click.pass_context
+def export(ctx, namespace, output):
+    """Write a namespace's messages as JSON lines in stream order (id, role, name, content, timestamp,
+    metadata), the format `evomem ingest` reads back."""
+    from .export import as_messages
+
+    namespace = check_namespace(namespace)
+    memory = _existing(ctx, namespace)
+    lines = (
+        json.dumps(message, ensure_ascii=False)
+        for message in as_messages(memory.get(namespace=namespace), memory.segmenter)
+    )
+    if output is None:
+        for line in lines:
+            click.echo(line)
+        return
+    written = 0
+    with output.open("w", encoding="utf-8") as file:
+        for line in lines:
+            file.write(line + "\n")
+            written += 1
+    click.echo(f"exported {written} messages of namespace {namespace} to {output}", err=True)
 
 
 @main.command()
@@ -198,7 +334,7 @@ def search(ctx, query, namespace, k, mode, lexical_weight, as_json):
 @click.pass_context
 def stats(ctx, namespace):
     """Segments, messages and memory state per namespace."""
-    memory = _open(ctx)
+    memory = _existing(ctx, check_namespace(namespace)) if namespace else _open(ctx, create=False)
     for name in [namespace] if namespace else memory.namespaces():
         click.echo(json.dumps(memory.stats(name)))
 
@@ -212,10 +348,10 @@ def check(ctx, namespace, repair):
     if repair:
         if namespace is not None:
             raise CliError("--repair rebuilds the whole collection, every namespace: leave out --namespace")
-        report = _open(ctx, show_progress=True).repair()
+        report = _open(ctx, show_progress=True, create=False).repair()
         click.echo("\n".join(report.lines()))
         raise SystemExit(1 if report.unsearchable else 0)
-    report = _open(ctx).check(namespace)
+    report = _open(ctx, create=False).check(namespace)
     for name, missing in sorted(report.items()):
         click.echo(f"namespace {name}: {'ok' if not missing else f'{len(missing)} segments not searchable'}")
         for record in missing[:20]:
@@ -226,25 +362,21 @@ def check(ctx, namespace, repair):
 
 @main.command()
 @click.option("--namespace", "-n", required=True)
-@click.option("--id", "ids", multiple=True, help="Delete only these message ids (repeatable).")
-@click.option("--rebuild", is_flag=True, help="With --id: rebuild the memory without the deleted messages.")
+@click.option("--id", "ids", multiple=True, help="A message id to delete (repeatable; at least one).")
+@click.option("--rebuild", is_flag=True, help="Rebuild the memory without the deleted messages.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
 def delete(ctx, namespace, ids, rebuild, yes):
-    """Delete messages, or a whole namespace with its memory state; exit code 1 when the namespace or an id is
+    """Delete messages by id (`evomem delete-namespace` deletes a whole namespace); exit code 1 when an id is
     not there. A deleted message's trace stays in the latent memory until the namespace is rebuilt (--rebuild)."""
     namespace = check_namespace(namespace)
     check_ids(ids)
-    if rebuild and not ids:
-        raise CliError("--rebuild goes with --id: deleting the namespace deletes its memory too")
-    what = f"{len(ids)} messages of {namespace}" if ids else f"namespace {namespace} and its memory"
-    if not yes:
-        click.confirm(f"Delete {what}?", abort=True)
-    memory = _open(ctx, show_progress=rebuild)
-    result = memory.delete(namespace, ids=list(ids) or None)
     if not ids:
-        click.echo(_deleted_namespace(result))
-        raise SystemExit(0 if result.existed else 1)
+        raise CliError("name the messages to delete with --id; to delete the whole namespace: evomem delete-namespace")
+    if not yes:
+        click.confirm(f"Delete {len(ids)} messages of {namespace}?", abort=True)
+    memory = _existing(ctx, namespace, show_progress=rebuild)
+    result = memory.delete(namespace, list(ids))
     click.echo(_deleted_ids(result, len(ids)))
     if result.messages and rebuild:
         click.echo(f"rebuilt the memory of namespace {namespace} (step {memory.rebuild(namespace)[namespace]})")
@@ -254,10 +386,20 @@ def delete(ctx, namespace, ids, rebuild, yes):
     raise SystemExit(1 if result.missing else 0)
 
 
-def _deleted_namespace(result: DeleteResult) -> str:
-    if not result.existed:
-        return f"no namespace {result.namespace}"
-    return f"deleted namespace {result.namespace}: {result.messages} messages ({result.segments} segments), its memory"
+@main.command(name="delete-namespace")
+@click.option("--namespace", "-n", required=True)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def delete_namespace(ctx, namespace, yes):
+    """Delete a whole namespace: every message and its memory state."""
+    namespace = check_namespace(namespace)
+    memory = _existing(ctx, namespace)
+    if not yes:
+        click.confirm(f"Delete namespace {namespace}, all of its messages and its memory?", abort=True)
+    result = memory.delete_namespace(namespace)
+    click.echo(
+        f"deleted namespace {result.namespace}: {result.messages} messages ({result.segments} segments), its memory"
+    )
 
 
 def _deleted_ids(result: DeleteResult, asked: int) -> str:
@@ -643,11 +785,7 @@ def probe(ctx, count):
     click.echo(probe_table(run_probe(load_encoder(ctx.obj["model"]), count=count, show_progress=True)))
 
 
-STORE_OPTION = click.option("--path", "store", default=None, help="Data directory (default: the global --path).")
-
-
 @main.command()
-@STORE_OPTION
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
@@ -665,7 +803,7 @@ STORE_OPTION = click.option("--path", "store", default=None, help="Data director
 )
 @click.option("--no-auth", is_flag=True, help="Serve without API keys: a loopback --host only.")
 @click.pass_context
-def serve(ctx, store, host, port, workers, api_keys, no_auth):
+def serve(ctx, host, port, workers, api_keys, no_auth):
     """Serve the memory as a REST API (OpenAPI docs at /docs); needs the `server` extra. Each API key reaches
     the namespaces that start with its prefix; SIGTERM finishes the batches in flight, then stops."""
     from .service.auth import KeyFile, is_loopback
@@ -682,7 +820,7 @@ def serve(ctx, store, host, port, workers, api_keys, no_auth):
 
     from .service.app import create_app
 
-    app = create_app(functools.partial(_open, ctx, path=store), keys, workers)
+    app = create_app(functools.partial(_open, ctx), keys, workers)
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 
@@ -717,15 +855,14 @@ def keys_list(key_file):
 
 
 @main.command(name="mcp")
-@STORE_OPTION
 @click.option("--transport", type=click.Choice(["stdio", "http"]), default="stdio", show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True, help="With --transport http: a loopback host.")
 @click.option("--port", default=8766, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--namespace", "-n", default=None, help="Serve this namespace only (default: named in each call).")
 @click.pass_context
-def mcp_command(ctx, store, transport, host, port, namespace):
-    """Serve the memory as MCP tools (remember, recall, forget, list_namespaces, stats) over stdio or
-    streamable HTTP at /mcp; needs the `server` extra."""
+def mcp_command(ctx, transport, host, port, namespace):
+    """Serve the memory as MCP tools (remember, recall, forget, forget_namespace, list_namespaces, stats) over
+    stdio or streamable HTTP at /mcp; needs the `server` extra."""
     from .service.auth import is_loopback
 
     require_extra("mcp", "server", SERVER_MODULES)
@@ -735,7 +872,7 @@ def mcp_command(ctx, store, transport, host, port, namespace):
         namespace = check_namespace(namespace)
     from .service.mcp import create_mcp
 
-    server = create_mcp(_open(ctx, path=store), namespace)
+    server = create_mcp(_open(ctx), namespace)
     if transport == "stdio":
         server.run("stdio")
     else:

@@ -13,6 +13,10 @@ class StoreCorruptedError(RuntimeError):
     """An embedded Chroma database that cannot be read."""
 
 
+class StoreNotFoundError(FileNotFoundError):
+    """No evomem store at the path a read was given (``EvoMemory(path, create=False)``); nothing was created."""
+
+
 class JournalError(RuntimeError):
     """A journal entry that cannot be read or does not match the store."""
 

@@ -19,9 +19,10 @@ import torch
 from tqdm.auto import tqdm
 from typing_extensions import Unpack
 
+from .calibration import relevance
 from .connection import ChromaConnection, embedded_connection
 from .encoder import EvoEncoder
-from .errors import MemoryClosedError, OtherModelWarning, StoreCorruptedError
+from .errors import MemoryClosedError, OtherModelWarning, StoreCorruptedError, StoreNotFoundError
 from .journal import Journal, JournalError
 from .lexical import LexicalIndex
 from .loading import load_encoder
@@ -37,6 +38,7 @@ from .ranking import (
 )
 from .schema import (
     AddResult,
+    ChannelScores,
     DeleteResult,
     Hit,
     HitMetadata,
@@ -47,6 +49,7 @@ from .schema import (
     check_k,
     check_metadata,
     check_namespace,
+    check_page,
     check_text,
     check_texts,
     parse_timestamp,
@@ -97,8 +100,25 @@ def _stream_order(segment: StoredSegment) -> tuple[int, int]:
     return segment.metadata["position"], segment.metadata["part"]
 
 
-def _hit(candidate: Candidate, segment: StoredSegment) -> Hit:
-    return Hit(candidate.message_id, segment.text, candidate.score, cast(HitMetadata, segment.metadata))
+def _channels(mode: str, candidate: Candidate) -> ChannelScores:
+    """What each ranking said of a candidate of ``mode``."""
+    if candidate.channels is not None:
+        return candidate.channels
+    return ChannelScores(evolvable=candidate.score) if mode == "evolvable" else ChannelScores(lexical=candidate.score)
+
+
+def _floor(evolvable: list[Candidate], lexical: list[Candidate], depth: int) -> ChannelScores:
+    """What a fused hit that one ranking did not place could have scored there at most (``evomem.calibration``):
+    the ranking's lowest score when it returned ``depth`` candidates; a lexical ranking that returned fewer holds
+    every message sharing a word with the query, so the others score 0."""
+    lowest_cosine = min((c.score for c in evolvable), default=None)
+    lowest_bm25 = min((c.score for c in lexical), default=0.0) if len(lexical) >= depth else 0.0
+    return ChannelScores(evolvable=lowest_cosine, lexical=lowest_bm25)
+
+
+def is_store(path: Path) -> bool:
+    """Whether ``path`` holds an evomem store (its memory states, or an embedded Chroma database)."""
+    return (path / "state").is_dir() or (path / "chroma").is_dir()
 
 
 class EvoMemory:
@@ -124,6 +144,8 @@ class EvoMemory:
         client: a ready Chroma client (overrides the two above). An embedded ``PersistentClient`` passed here is
             not re-opened when other processes write; prefer ``path`` for embedded stores.
         show_progress: progress bars while ingesting.
+        create: make the store when ``path`` holds none (the default); ``False`` opens an existing store only and
+            raises ``StoreNotFoundError`` (a ``FileNotFoundError``) without creating anything, as reads should.
     """
 
     def __init__(
@@ -136,10 +158,13 @@ class EvoMemory:
         client: Any = None,
         show_progress: bool = False,
         state_url: str | None = None,
+        create: bool = True,
     ):
         if not isinstance(path, str | Path):
             raise TypeError(f"path must be a string or a Path, got {type(path).__name__}")
         self.path = Path(path).expanduser()
+        if not create and not is_store(self.path):
+            raise StoreNotFoundError(f"no evomem store at {self.path}: check the path (nothing was created there)")
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
@@ -255,17 +280,24 @@ class EvoMemory:
     # ----- writing ------------------------------------------------------------------------------------------
 
     @_open_only
-    def add_messages(self, messages: Iterable[Any], namespace: str) -> AddResult:
+    def add_messages(self, messages: Iterable[Any], namespace: str, idempotent: bool = False) -> AddResult:
         """Append chat messages to a namespace's stream; returns their ids once stored durably (an ``AddResult``:
         the list of ids, whose ``unchanged`` are those already stored as sent, skipped, and ``stored`` the rest).
 
         A message is a dict with ``content`` and optionally ``role`` (default ``user``), ``name``, ``id``,
         ``timestamp`` (ISO 8601 or epoch seconds) and ``metadata`` (flat scalars). It is stored as
         ``"{name}: {content}"`` (the role when there is no name); a message over the segment limit is split into parts
-        that keep its id.
+        that keep its id. Any other key is refused.
         The batch is atomic: after a crash it is either wholly stored (segments and memory) or not at all.
+
+        A message without ``id`` gets one derived from the namespace, its place in the stream and its content, so
+        every call stores its messages anew. With ``idempotent=True`` the id derives from the content, role, name,
+        timestamp and place in this batch instead: sending the same batch again stores nothing new (a re-run
+        script, a retried request), while identical turns inside one batch stay two messages.
         """
         namespace = check_namespace(namespace)
+        if not isinstance(idempotent, bool):
+            raise TypeError(f"idempotent must be a bool, got {type(idempotent).__name__}")
         batch = to_messages(messages)
         parts = [self.segmenter.split_message(message) for message in batch]
         with self.writer.writing(namespace):
@@ -273,7 +305,11 @@ class EvoMemory:
             entries = []
             ids = []
             for offset, (message, texts) in enumerate(zip(batch, parts, strict=True)):
-                message_id = message.id or self._generated_id(namespace, queue.step + offset, message.content)
+                message_id = message.id or (
+                    _content_id(namespace, offset, message)
+                    if idempotent
+                    else self._generated_id(namespace, queue.step + offset, message.content)
+                )
                 ids.append(message_id)
                 for part, text in enumerate(texts):
                     entries.append(Segment(message_id, part, text, self._message_metadata(message)))
@@ -285,23 +321,34 @@ class EvoMemory:
     def add_text(
         self, text: str, namespace: str, metadata: dict[str, Any] | None = None, doc_id: str | None = None
     ) -> list[str]:
-        """Append a document, split by paragraphs and sentences; returns one id per chunk (``{doc_id}-{i}``)."""
+        """Append a document, split by paragraphs and sentences; returns one id per chunk (``{doc_id}-{i}``).
+
+        Adding a ``doc_id`` again replaces the document: its chunks are written anew (those unchanged are kept as
+        they are) and its old chunks past the new ones are deleted. Without ``doc_id`` one is derived from the
+        namespace and the text, so adding the same text again changes nothing.
+        """
         namespace = check_namespace(namespace)
         check_text(text, "text")
         extra = check_metadata(metadata)
         if doc_id is not None:
             check_text(doc_id, "doc_id")
             check_ids([doc_id])
+        doc_id = doc_id or hashlib.sha1(f"{namespace}\0document\0{text}".encode()).hexdigest()[:16]
         chunks = self.segmenter.split_document(text)
+        entries = [
+            Segment(f"{doc_id}-{i}", 0, chunk, {"role": "document", "kind": "document", "doc_id": doc_id, **extra})
+            for i, chunk in enumerate(chunks)
+        ]
+        check_ids([entry.id for entry in entries])
         with self.writer.writing(namespace):
             queue = self._queue(namespace)
-            doc_id = doc_id or self._generated_id(namespace, queue.step, text)
-            entries = [
-                Segment(f"{doc_id}-{i}", 0, chunk, {"role": "document", "kind": "document", **extra})
-                for i, chunk in enumerate(chunks)
-            ]
-            check_ids([entry.id for entry in entries])
-            self.writer.add(namespace, queue, entries)
+            unchanged = self._unchanged(namespace, queue.step, entries)
+            self.writer.add(namespace, queue, [entry for entry in entries if entry.id not in unchanged])
+            new = {entry.id for entry in entries}
+            stale = [s.metadata["message_id"] for s in self.store.documents(namespace, doc_id, queue.step)]
+            stale = sorted({message_id for message_id in stale if message_id not in new})
+            if stale:
+                self.writer.delete(namespace, stale)
         return [entry.id for entry in entries]
 
     def _encoded(self, namespace: str, queue: LatentQueue, entries: Sequence[Segment]) -> EncodedBatch:
@@ -403,8 +450,12 @@ class EvoMemory:
         ``mode``: ``"evolvable"`` ranks by the evolvable embeddings, read with the namespace's current memory
         (``score``: cosine similarity); ``"lexical"`` by BM25 over the words of the stored text (``score``: BM25);
         ``"hybrid"`` (the default) fuses both rankings by reciprocal-rank fusion, ``lexical_weight`` (0 to 1,
-        default 0.1) giving the lexical ranking's share (``score``: the fused score). ``where`` is a Chroma filter
-        on metadata; ``time_range`` is ``(start, end)``, either end may be None; every mode honours both.
+        default 0.1) giving the lexical ranking's share. In every mode ``score`` is a calibrated relevance from 0 to
+        1, comparable across queries and namespaces (``evomem.calibration``), and ``scores`` holds the rankings' raw
+        scores (cosine, BM25, fused); ``min_score`` leaves out the hits scored below it (0, the default, keeps all).
+        ``where`` is a Chroma filter on metadata; ``time_range`` is ``(start, end)``, either end may be None,
+        matched against a message's ``timestamp``, or its write time (``created_at``) when it had none; every mode
+        honours both.
 
         Turns the caller should not get back are left out inside the search, so ``k`` hits still come back when
         the namespace has them: ``exclude_roles`` (e.g. ``["assistant"]``) by role, ``exclude_latest`` the
@@ -426,6 +477,7 @@ class EvoMemory:
         check_k(k)
         checked = search_options(options)
         mode, lexical_weight, exclude_latest = checked["mode"], checked["lexical_weight"], checked["exclude_latest"]
+        min_score = checked["min_score"]
         filters = self._filters(checked["where"], checked["time_range"])
         if checked["exclude_roles"]:
             filters.append({"role": {"$nin": checked["exclude_roles"]}})
@@ -445,6 +497,7 @@ class EvoMemory:
         def lexical_rankings() -> list[list[Candidate]]:
             return [self._lexical(query, namespace, below, depth, filters, hidden) for query in queries]
 
+        floors = [ChannelScores()] * len(queries)
         if mode == "lexical":
             rankings = lexical_rankings()
         else:
@@ -454,13 +507,19 @@ class EvoMemory:
                 vectors = self.encoder.encode_queries(queue, queries)
             rankings = [self._evolvable(vector, namespace, below, depth, filters, hidden) for vector in vectors]
             if lexical is not None:
-                fused = zip(rankings, lexical.result(), strict=True)
-                rankings = [fuse(evolvable, words, lexical_weight, k) for evolvable, words in fused]
+                pairs = list(zip(rankings, lexical.result(), strict=True))
+                floors = [_floor(evolvable, words, depth) for evolvable, words in pairs]
+                rankings = [fuse(evolvable, words, lexical_weight, k) for evolvable, words in pairs]
         stored = {c.record_id: c.segment for found in rankings for c in found if c.segment is not None}
         unread = {c.record_id for found in rankings for c in found} - stored.keys()  # lexical-only hits
         stored |= self.store.segments(list(unread))
         # a segment that a writer deleted meanwhile is left out
-        return [[_hit(c, stored[c.record_id]) for c in found if c.record_id in stored] for found in rankings]
+        hits = [
+            [_hit(mode, c, stored[c.record_id], floor) for c in found if c.record_id in stored]
+            for found, floor in zip(rankings, floors, strict=True)
+        ]
+        # a fused ranking's k best, best first by calibrated relevance (one channel's order is already that)
+        return [sorted((hit for hit in found if hit.score >= min_score), key=_by_score) for found in hits]
 
     def _evolvable(
         self,
@@ -491,27 +550,54 @@ class EvoMemory:
             return widen(fetch, k, below)
 
     @_open_only
-    def get(self, ids: Sequence[str] | None, namespace: str) -> list[Segment]:
-        """Stored segments of the given message ids (all when None), in stream order."""
+    def get(
+        self,
+        ids: Sequence[str] | None = None,
+        namespace: str | None = None,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Segment]:
+        """Stored segments, in stream order: of the given message ids, or (``ids`` None) of every message, paged
+        by ``offset`` and ``limit`` counted in messages (a message's parts are never split between pages). An
+        unknown namespace holds nothing: ``[]``."""
+        if namespace is None:
+            raise TypeError("get() needs the namespace: get(namespace='maya'), or get(ids, namespace)")
         namespace = check_namespace(namespace)
         ids = check_ids(ids)
+        limit, offset = check_page(limit, offset)
         step = self.states.step(namespace)
         if step == 0:
             self._check_state_not_lost(namespace)
             return []
         stored = sorted(self.store.get(namespace, ids, below=step), key=_stream_order)
+        if limit is not None or offset:
+            messages = list(dict.fromkeys(s.metadata["message_id"] for s in stored))
+            page = set(messages[offset : None if limit is None else offset + limit])
+            stored = [s for s in stored if s.metadata["message_id"] in page]
         return [Segment(s.metadata["message_id"], s.metadata["part"], s.text, s.metadata) for s in stored]
 
     @_open_only
     def delete(self, namespace: str, ids: Sequence[str] | None = None) -> DeleteResult:
-        """Delete messages by id, or (ids None) the whole namespace with its memory state; returns what was deleted.
+        """Delete messages by id; returns what was deleted. ``ids`` is required (None is refused): a whole namespace
+        is deleted by ``delete_namespace`` only, so a missing or misspelt argument never empties one.
 
         Deleting single messages leaves the latent memory as it is: what they wrote into it (and into the latents
         written after them) stays until the namespace is rebuilt from its stored text (``rebuild(namespace)``,
         ``evomem reembed --rebuild``). An unknown namespace or id deletes nothing and is reported as such.
         """
         namespace = check_namespace(namespace)
-        ids = check_ids(ids)
+        if ids is None:
+            raise TypeError("delete() needs the ids to delete; to delete the whole namespace, use delete_namespace()")
+        return self._delete(namespace, check_ids(ids))
+
+    @_open_only
+    def delete_namespace(self, namespace: str) -> DeleteResult:
+        """Delete a whole namespace: every message and its memory state; returns what was deleted (``existed``
+        False for a namespace that held nothing)."""
+        return self._delete(check_namespace(namespace), None)
+
+    def _delete(self, namespace: str, ids: list[str] | None) -> DeleteResult:
         with self.writer.writing(namespace):
             found = self.store.get(namespace, ids)
             found_ids = {s.metadata["message_id"] for s in found}
@@ -561,6 +647,7 @@ class EvoMemory:
     aadd_messages = in_thread(add_messages, writes=True)
     aadd_text = in_thread(add_text, writes=True)
     adelete = in_thread(delete, writes=True)
+    adelete_namespace = in_thread(delete_namespace, writes=True)
     arebuild = in_thread(rebuild, writes=True)
     arepair = in_thread(repair, writes=True)
     areembed = in_thread(reembed, writes=True)
@@ -640,11 +727,34 @@ class EvoMemory:
             start, end = (parse_timestamp(value) for value in time_range)
             if start is not None and end is not None and start > end:
                 raise ValueError(f"time_range starts after it ends: {time_range!r}")
-            if start is not None:
-                filters.append({"timestamp": {"$gte": start}})
-            if end is not None:
-                filters.append({"timestamp": {"$lte": end}})
+            if start is not None or end is not None:
+                filters.append({"$or": [_within(key, start, end) for key in ("time", "timestamp")]})
         return filters
+
+
+def _within(key: str, start: float | None, end: float | None) -> dict[str, Any]:
+    """The Chroma filter of a metadata time between ``start`` and ``end`` (either may be None). ``time`` is
+    every segment's time since 0.2 (its ``timestamp``, else its ``created_at``); earlier segments have only the
+    ``timestamp`` they were given."""
+    bounds = [{key: {"$gte": start}}] * (start is not None) + [{key: {"$lte": end}}] * (end is not None)
+    return bounds[0] if len(bounds) == 1 else {"$and": bounds}
+
+
+def _by_score(hit: Hit) -> float:
+    return -hit.score
+
+
+def _hit(mode: str, candidate: Candidate, segment: StoredSegment, floor: ChannelScores) -> Hit:
+    """A search's hit: the candidate's message, scored by its calibrated relevance."""
+    channels = _channels(mode, candidate)
+    metadata = cast(HitMetadata, segment.metadata)
+    return Hit(candidate.message_id, segment.text, relevance(mode, channels, floor), metadata, channels)
+
+
+def _content_id(namespace: str, offset: int, message: Message) -> str:
+    """An idempotent write's message id: the same message at the same place in a batch has the same id."""
+    fields = [namespace, str(offset), message.role, message.name or "", repr(message.timestamp), message.content]
+    return hashlib.sha1("\0".join(fields).encode()).hexdigest()[:16]
 
 
 @contextmanager

@@ -9,6 +9,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from .schema import ChannelScores
+
 if TYPE_CHECKING:
     from .store import StoredSegment
 
@@ -35,6 +37,7 @@ class Candidate:
     message_id: str
     score: float
     segment: StoredSegment | None = None  # its text and metadata, when the search read them already
+    channels: ChannelScores | None = None  # each ranking's score, when two rankings were fused
 
 
 @dataclass(frozen=True)
@@ -80,9 +83,15 @@ def reciprocal_rank_fusion(
 
 def fuse(evolvable: list[Candidate], lexical: list[Candidate], lexical_weight: float, k: int) -> list[Candidate]:
     """The ``k`` best messages of both rankings by weighted reciprocal-rank fusion, scored by their fused score;
-    a message's part is the one that ranked best in the evolvable ranking (else in the lexical one)."""
+    a message's part is the one that ranked best in the evolvable ranking (else in the lexical one); each keeps
+    both rankings' scores (``channels``)."""
     scores = reciprocal_rank_fusion(
         [[c.message_id for c in evolvable], [c.message_id for c in lexical]], [1.0 - lexical_weight, lexical_weight]
     )
     part = {c.message_id: c for c in reversed([*evolvable, *lexical])}
-    return [replace(part[m], score=score) for m, score in list(scores.items())[:k]]
+    cosine = {c.message_id: c.score for c in evolvable}
+    words = {c.message_id: c.score for c in lexical}
+    return [
+        replace(part[m], score=score, channels=ChannelScores(cosine.get(m), words.get(m), score))
+        for m, score in list(scores.items())[:k]
+    ]

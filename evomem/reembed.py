@@ -105,7 +105,7 @@ def reembed(
                             str(s.metadata["message_id"]),
                             int(s.metadata["part"]),
                             s.text,
-                            user_metadata(s.metadata),
+                            user_metadata(s.metadata) | _written_at(s.metadata),
                         )
                         for s in chunk
                     ]
@@ -139,3 +139,8 @@ def _resume_point(target: EvoMemory, namespace: str, segments: list[StoredSegmen
 
 def _identity(segment: StoredSegment) -> tuple[str, int]:
     return str(segment.metadata["message_id"]), int(segment.metadata["part"])
+
+
+def _written_at(metadata: dict) -> dict:
+    """A record's first write time, kept when it is written again with another model."""
+    return {"created_at": metadata["created_at"]} if "created_at" in metadata else {}

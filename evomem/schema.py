@@ -14,8 +14,22 @@ from typing_extensions import NotRequired, TypedDict
 
 MAX_NAMESPACE_CHARS = 256
 RESERVED_METADATA = frozenset(
-    {"namespace", "position", "message_id", "part", "role", "name", "timestamp", "fingerprint", "kind"}
+    {
+        "namespace",
+        "position",
+        "message_id",
+        "part",
+        "role",
+        "name",
+        "timestamp",
+        "fingerprint",
+        "kind",
+        "created_at",
+        "time",
+        "doc_id",
+    }
 )
+MESSAGE_KEYS = ("content", "role", "name", "id", "timestamp", "metadata")  # what a message dict may hold
 MAX_ID_CHARS = 512
 MAX_KEY_CHARS = 256
 INT64 = (-(2**63), 2**63 - 1)
@@ -51,8 +65,11 @@ HitMetadata = TypedDict(  # noqa: UP013
         "role": str,  # a message's role; "document" for ``add_text`` chunks
         "kind": str,  # "message" or "document"
         "fingerprint": str,  # the model that wrote the vector
+        "created_at": NotRequired[float],  # when evomem wrote it (epoch seconds, UTC); absent before 0.2
+        "time": NotRequired[float],  # ``timestamp`` when the message had one, else ``created_at``
         "name": NotRequired[str],
-        "timestamp": NotRequired[float],  # epoch seconds
+        "timestamp": NotRequired[float],  # epoch seconds, as the message gave it
+        "doc_id": NotRequired[str],  # the document of an ``add_text`` chunk
     },
     extra_items=Scalar,
 )
@@ -67,16 +84,31 @@ class SearchOptions(TypedDict, total=False):
     lexical_weight: float
     exclude_roles: Sequence[str]
     exclude_latest: int
+    min_score: float
+
+
+@dataclass(frozen=True)
+class ChannelScores:
+    """What each ranking said of a hit before calibration (None: that ranking did not place it)."""
+
+    evolvable: float | None = None  # cosine similarity of the query and segment vectors
+    lexical: float | None = None  # BM25 over the stored words (0 for no shared word)
+    fused: float | None = None  # weighted reciprocal-rank fusion of the two rankings (hybrid mode)
 
 
 @dataclass(frozen=True)
 class Hit:
-    """A search result: the best-scoring segment of one message."""
+    """A search result: the best-scoring segment of one message.
+
+    ``score`` is a calibrated relevance from 0 to 1 (higher is more relevant), comparable across queries,
+    namespaces and modes, so a caller can threshold it (``min_score``); ``scores`` keeps the raw channel scores.
+    """
 
     id: str
     text: str
     score: float
     metadata: HitMetadata
+    scores: ChannelScores = field(default_factory=ChannelScores)
 
 
 class AddResult(list[str]):
@@ -154,11 +186,28 @@ def search_options(options: Mapping[str, Any]) -> dict[str, Any]:
         known = sorted(SearchOptions.__optional_keys__)
         raise TypeError(f"unexpected search options {sorted(unknown)}; the options are {known}")
     defaults = {"where": None, "time_range": None, "mode": DEFAULT_MODE, "lexical_weight": DEFAULT_LEXICAL_WEIGHT}
-    checked = {**defaults, "exclude_roles": (), "exclude_latest": 0, **options}
+    checked = {**defaults, "exclude_roles": (), "exclude_latest": 0, "min_score": 0.0, **options}
     check_mode(checked["mode"], checked["lexical_weight"])
     checked["exclude_roles"] = check_roles(checked["exclude_roles"])
     check_count(checked["exclude_latest"], "exclude_latest")
+    checked["min_score"] = check_min_score(checked["min_score"])
     return checked
+
+
+def check_min_score(value: Any) -> float:
+    """A threshold on the calibrated score: a number from 0 to 1 (0 keeps every hit)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"min_score must be a number from 0 to 1, got {type(value).__name__}")
+    if not 0 <= value <= 1:
+        raise ValueError(f"min_score must be from 0 to 1, got {value!r}")
+    return float(value)
+
+
+def check_page(limit: Any, offset: Any) -> tuple[int | None, int]:
+    """A page of a listing: ``limit`` messages (None: all) after the first ``offset``."""
+    if limit is not None and check_count(limit, "limit") == 0:
+        raise ValueError("limit must be positive (or None for all)")
+    return limit, check_count(offset, "offset")
 
 
 def check_k(k: Any) -> int:
@@ -248,6 +297,11 @@ def parse_timestamp(value: Any) -> float | None:
     return _datable(moment.timestamp(), value)
 
 
+def iso_time(seconds: float) -> str:
+    """Epoch seconds as ISO 8601 in UTC: ``2025-03-06T09:15:00Z``."""
+    return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
 def _datable(seconds: float, value: Any) -> float:
     """Epoch seconds that readers can turn back into a date: years 1 to 9999 in UTC."""
     try:
@@ -296,15 +350,24 @@ def _field(message: Any, name: str, default: Any = None) -> Any:
 
 
 def to_message(message: Any) -> Message:
-    """Validate a dict (or an object with ``content`` and ``role``/``type``) into a Message."""
+    """Validate a dict (or an object with ``content`` and ``role``/``type``) into a Message. A dict holds only
+    ``MESSAGE_KEYS``: any other key is refused, so a misspelt one (``"timestmp"``) is never silently dropped."""
     if not isinstance(message, Mapping) and not hasattr(message, "content"):
         raise TypeError(f"a message must be a dict with 'content' (and 'role'), got {type(message).__name__}")
-    if isinstance(message, Mapping) and "content" not in message:
-        raise ValueError("message has no 'content'")
+    if isinstance(message, Mapping):
+        unknown = [key for key in message if key not in MESSAGE_KEYS]
+        if unknown:
+            shown = ", ".join(repr(key) for key in unknown[:5])
+            raise ValueError(f"unknown message key {shown}; a message has the keys {', '.join(MESSAGE_KEYS)}")
+        if "content" not in message:
+            raise ValueError("message has no 'content'")
     if _field(message, "content") is None:
         raise ValueError("message content is None")
     content = check_text(_field(message, "content"), "message content")
-    role = next((value for value in (_field(message, "role"), _field(message, "type")) if value is not None), "user")
+    role = _field(message, "role")
+    if role is None and not isinstance(message, Mapping):
+        role = _field(message, "type")  # a LangChain message object's kind
+    role = "user" if role is None else role
     role = getattr(role, "value", role)  # enums such as LlamaIndex's MessageRole
     role = check_text(role, "message role")
     name = _field(message, "name")

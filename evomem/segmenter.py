@@ -48,6 +48,20 @@ class Segmenter:
             raise ValueError(f"speaker name {message.speaker!r} is too long for the segment limit")
         return [prefix + part for part in self._windows(message.content.strip(), room)]
 
+    def join_parts(self, parts: list[str], speaker: str) -> str:
+        """A message's content from its stored parts, as ``split_message`` cut it: the speaker's prefix taken off
+        each part, and each part's overlap with the one before (its first ``overlap`` tokens) left out."""
+        prefix = f"{speaker}: "
+        texts = [part.removeprefix(prefix) for part in parts]
+        content = texts[0]
+        for text in texts[1:]:
+            offsets = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+            shared = offsets[min(self.overlap, len(offsets)) - 1][1] if offsets and self.overlap else 0
+            if not content.endswith(text[:shared]):  # tokenised apart from its context: the longest overlap
+                shared = max((n for n in range(len(text), 0, -1) if content.endswith(text[:n])), default=0)
+            content += text[shared:]
+        return content
+
     def split_document(self, text: str) -> list[str]:
         """Paragraphs, then sentences, packed greedily into chunks under the limit."""
         chunks: list[str] = []

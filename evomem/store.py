@@ -22,7 +22,8 @@ COLLECTION_PREFIX = "evomem-"
 PAGE = 1000  # records per page when scanning a collection
 FILTER_SCAN = 4096  # nearest records checked against a search's filters before Chroma filters inside its search
 EMPTY_GET = {"ids": [], "documents": [], "metadatas": [], "embeddings": []}  # what ``get`` finds in no collection
-BOOKKEEPING = ("namespace", "position", "message_id", "part", "fingerprint")  # metadata evomem adds to a segment
+# metadata evomem adds to a segment when it writes it
+BOOKKEEPING = ("namespace", "position", "message_id", "part", "fingerprint", "created_at", "time")
 TRANSIENT_READ_ERROR = "Error creating hnsw segment reader"
 TRANSIENT_RETRIES = 5
 # Chroma's defaults (16 neighbours, ef_construction 100) left 1 to 9 of 5,000 near-duplicate vectors unreachable by
@@ -456,6 +457,13 @@ class SegmentStore:
         if message_ids is not None and not message_ids:
             return []
         filters = [] if message_ids is None else [{"message_id": {"$in": list(message_ids)}}]
+        return self._get(namespace, filters, below)
+
+    def documents(self, namespace: str, doc_id: str, below: int) -> list[StoredSegment]:
+        """The committed chunks of one ``add_text`` document (those written since chunks carry ``doc_id``)."""
+        return self._get(namespace, [{"doc_id": doc_id}], below) if below else []
+
+    def _get(self, namespace: str, filters: list[dict[str, Any]], below: int | None) -> list[StoredSegment]:
         where = self._where(filters)  # the committed range is checked here: in ``where`` it costs seconds at 100K
         result = self._call(namespace, lambda c: c.get(where=where, include=["documents", "metadatas"]), default=None)
         if result is None:

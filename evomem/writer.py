@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -148,14 +149,14 @@ class NamespaceWriter:
         """
         namespace, first, entries = batch.namespace, batch.first_position, batch.entries
         metadatas = [
-            {
-                **entry.metadata,
-                "namespace": namespace,
-                "position": first + i,
-                "message_id": entry.id,
-                "part": entry.part,
-                "fingerprint": self.states.fingerprint,
-            }
+            _written(
+                entry.metadata,
+                namespace=namespace,
+                position=first + i,
+                message_id=entry.id,
+                part=entry.part,
+                fingerprint=self.states.fingerprint,
+            )
             for i, entry in enumerate(entries)
         ]
         ids = [record_id(namespace, first + i) for i in range(len(entries))]
@@ -211,6 +212,14 @@ class NamespaceWriter:
         self.store.index_lexically(namespace, 0 if memory is None else memory.step, rebuild=True)
         if memory is not None:
             self._changed(namespace)
+
+
+def _written(metadata: dict[str, Any], **bookkeeping: Any) -> dict[str, Any]:
+    """A segment's metadata as stored: the message's, evomem's bookkeeping, and its times. ``created_at`` is when
+    it was first written (kept when a store's records are written again, by a migration say); ``time`` is when the
+    message happened: its ``timestamp``, else ``created_at``."""
+    created = metadata.get("created_at", time.time())
+    return {**metadata, **bookkeeping, "created_at": created, "time": metadata.get("timestamp", created)}
 
 
 def reconcile(

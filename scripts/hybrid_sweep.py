@@ -65,7 +65,7 @@ def main() -> None:
                     )
                     scores = score_ranking([h.id for h in hits], set(query.relevant))
                     rows[name(mode, weight, stops)].append({"category": query.category, **scores})
-            memory.delete(namespace)
+            memory.delete_namespace(namespace)
     lexical.STOP_WORDS = STOP_LISTS["function-words"]  # the shipped list
     report = {}
     for config, found in rows.items():

@@ -63,7 +63,7 @@ def main() -> None:
     report = {"url": options.url, "load_average": os.getloadavg(), "search": [], "add": []}  # others' CPU use
     with EvoMemoryClient(options.url, api_key=options.api_key, timeout=60) as client:
         searched = options.prefix + "load-search"
-        client.delete(searched)
+        client.delete_namespace(searched)
         client.add_messages(messages, searched)
         count = options.requests
         for clients in (1, 4, 16):
@@ -75,8 +75,8 @@ def main() -> None:
             calls = [lambda turn=turn, name=name: client.add_messages([turn], name) for turn, name in turns]
             report["add"].append(measure(calls, clients))
             for name in names:
-                client.delete(name)
-        client.delete(searched)
+                client.delete_namespace(name)
+        client.delete_namespace(searched)
     text = json.dumps(report, indent=2)
     print(text)
     if options.output:

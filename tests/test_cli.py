@@ -31,17 +31,18 @@ def test_ingest_search_stats_delete(tmp_path, tiny_bert_dir):
     result = _run(["ingest", str(chat), "--namespace", "maya"], tmp_path, tiny_bert_dir)  # a retried ingest
     assert "stored 0 messages in namespace maya; 6 already stored unchanged, skipped\n" in result.output
     result = _run(["search", "dogs", "--namespace", "maya", "-k", "3", "--json"], tmp_path, tiny_bert_dir)
-    hits = json.loads(result.output)
-    assert len(hits) == 3 and all(hit["id"].startswith("m") for hit in hits)
+    hits = [json.loads(line) for line in result.output.splitlines()]
+    assert len(hits) == 3 and all(hit["id"].startswith("m") and 0 <= hit["score"] <= 1 for hit in hits)
     result = _run(["search", "cats", "-n", "maya", "--mode", "lexical", "--json"], tmp_path, tiny_bert_dir)
-    assert json.loads(result.output) == []  # no stored message has the word
+    assert (result.exit_code, result.stdout) == (1, "")  # no stored message has the word
+    assert result.stderr == "no hits\n"
     result = _run(["search", "dogs", "-n", "maya", "--mode", "dense"], tmp_path, tiny_bert_dir)
     assert result.exit_code == 2 and "dense" in result.output
     result = _run(["check"], tmp_path, tiny_bert_dir)
     assert result.exit_code == 0 and result.output == "namespace maya: ok\n"
     stats = json.loads(_run(["stats"], tmp_path, tiny_bert_dir).output)
     assert stats["segments"] == 6 and stats["namespace"] == "maya"
-    result = _run(["delete", "--namespace", "maya", "--yes"], tmp_path, tiny_bert_dir)
+    result = _run(["delete-namespace", "--namespace", "maya", "--yes"], tmp_path, tiny_bert_dir)
     assert result.exit_code == 0 and result.output == "deleted namespace maya: 6 messages (6 segments), its memory\n"
     assert _run(["stats"], tmp_path, tiny_bert_dir).output == ""
 
@@ -50,8 +51,10 @@ def test_delete_says_what_was_deleted_and_what_is_not_there(tmp_path, tiny_bert_
     chat = tmp_path / "chat.jsonl"
     chat.write_text("".join(json.dumps({"content": f"turn {i}", "id": f"m{i}"}) + "\n" for i in range(3)))
     _run(["ingest", str(chat), "-n", "user:42"], tmp_path, tiny_bert_dir)
-    result = _run(["delete", "-n", "typo-ns", "--yes"], tmp_path, tiny_bert_dir)
-    assert (result.exit_code, result.output) == (1, "no namespace typo-ns\n")
+    result = _run(["delete-namespace", "-n", "typo-ns", "--yes"], tmp_path, tiny_bert_dir)
+    assert result.exit_code == 2 and result.output.startswith("Error: no namespace 'typo-ns' in the store at ")
+    result = _run(["delete", "-n", "user:42", "--yes"], tmp_path, tiny_bert_dir)  # no --id: never the namespace
+    assert result.exit_code == 2 and "evomem delete-namespace" in result.output
     result = _run(["delete", "-n", "user:42", "--id", "DOES-NOT-EXIST", "--yes"], tmp_path, tiny_bert_dir)
     assert result.exit_code == 1
     assert result.output == "0 of 1 ids found in namespace user:42: nothing deleted\nnot found: DOES-NOT-EXIST\n"

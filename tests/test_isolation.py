@@ -99,7 +99,7 @@ def test_random_interleavings_never_leak_between_namespaces(memory, ops):
             for message_id in op[2]:
                 model[namespace].pop(message_id, None)
         else:
-            memory.delete(namespace)
+            memory.delete_namespace(namespace)
             model[namespace].clear()
             steps[namespace] = 0
             assert memory.store.count(namespace) == 0 and not memory.states.path(namespace).exists()

@@ -102,7 +102,7 @@ def test_namespaces_are_isolated_and_deleted_whole(memory):
     memory.add_messages(CHAT[2:], namespace="b")
     assert memory.namespaces() == ["a", "b"]
     assert {h.id for h in memory.search("anything", namespace="a", k=10)} == {"m1", "m2"}
-    memory.delete(namespace="a")
+    memory.delete_namespace(namespace="a")
     assert memory.namespaces() == ["b"]
     assert memory.search("anything", namespace="a", k=10) == []
     assert memory.stats("a")["memory_step"] == 0
@@ -232,10 +232,10 @@ def test_delete_reports_what_it_deleted_and_what_is_not_there(memory):
     assert memory.delete("n", ids=["m1", "long", "nope"]) == DeleteResult("n", True, 2, 1 + parts, ["nope"])
     assert memory.search("Pepper beagle", namespace="n", mode="lexical") == []  # the lexical index in step
     assert memory.delete("n", ids=["m1"]) == DeleteResult("n", True, 0, 0, ["m1"])  # deleted already
-    assert memory.delete("typo-ns") == DeleteResult("typo-ns", False, 0, 0)
+    assert memory.delete_namespace("typo-ns") == DeleteResult("typo-ns", False, 0, 0)
     assert memory.delete("typo-ns", ids=["m2"]) == DeleteResult("typo-ns", False, 0, 0, ["m2"])
     assert not memory.journal.files() and memory.namespaces() == ["n"]  # nothing written for nothing deleted
-    assert memory.delete("n") == DeleteResult("n", True, 3, 3) and memory.namespaces() == []
+    assert memory.delete_namespace("n") == DeleteResult("n", True, 3, 3) and memory.namespaces() == []
 
 
 def test_any_session_id_is_a_namespace_one_per_nfc_spelling(memory):
@@ -251,7 +251,7 @@ def test_any_session_id_is_a_namespace_one_per_nfc_spelling(memory):
         assert [(h.text, h.metadata["namespace"]) for h in hits] == [(f"user: hello from {name}", name)]
     assert memory.stats(decomposed)["namespace"] == "Émilie" and memory.get(None, decomposed)[0].id == "m0"
     assert memory.stats("user:42")["messages"] == 1  # "user:42:7" (its record ids "user:42:7:0") is apart
-    assert memory.delete(decomposed).existed and "Émilie" not in memory.namespaces()
+    assert memory.delete_namespace(decomposed).existed and "Émilie" not in memory.namespaces()
 
 
 def test_a_message_without_a_role_is_the_users_as_the_readme_says(memory):

@@ -13,7 +13,7 @@ from service_servers import child_env, evomem_command, free_port, start
 
 from evomem import EvoMemory
 
-TOOLS = {"remember", "recall", "forget", "list_namespaces", "stats"}
+TOOLS = {"remember", "recall", "forget", "forget_namespace", "list_namespaces", "stats"}
 CHAT = [
     {"content": "I adopted a beagle called Pepper.", "id": "m1", "name": "Maya", "timestamp": "2025-03-06T09:15:00"},
     {"content": "Pepper loves the beach.", "id": "m2", "role": "assistant"},
@@ -49,13 +49,17 @@ def test_every_tool_over_stdio(model_dir, tmp_path):
             assert (await call(client, "remember", namespace="user:42", messages=CHAT[:1]))["unchanged"] == ["m1"]
             notes = await call(client, "remember", namespace="user:42", text="Pepper was born in Porto.")
             assert len(notes["ids"]) == 1
-            hits = (await call(client, "recall", namespace="user:42", query="Where was the dog born?", k=3))["hits"]
+            asked = {"namespace": "user:42", "query": "Where was the dog born?", "k": 3, "min_score": 0}
+            hits = (await call(client, "recall", **asked))["hits"]
             expected = EvoMemory(path, model=model_dir).search("Where was the dog born?", "user:42", k=3)
             assert [(h["id"], h["text"], h["metadata"]) for h in hits] == [(h.id, h.text, h.metadata) for h in expected]
-            lexical = await call(client, "recall", namespace="user:42", query="beagle", mode="lexical", k=1)
+            lexical = await call(
+                client, "recall", namespace="user:42", query="beagle", mode="lexical", k=1, min_score=0
+            )
             assert [hit["id"] for hit in lexical["hits"]] == ["m1"]
-            since = await call(client, "recall", namespace="user:42", query="Pepper", since="2025-03-01")
-            assert [hit["id"] for hit in since["hits"]] == ["m1"]  # the only message with a time
+            march = {"since": "2025-03-01", "until": "2025-03-31", "min_score": 0}
+            since = await call(client, "recall", namespace="user:42", query="Pepper", **march)
+            assert [hit["id"] for hit in since["hits"]] == ["m1"]  # the others were written now, without a timestamp
             assert (await call(client, "recall", namespace="nobody", query="dog"))["hits"] == []
             assert (await call(client, "list_namespaces")) == {"namespaces": ["user:42"]}
             assert (await call(client, "stats", namespace="user:42"))["messages"] == 3
@@ -82,12 +86,13 @@ def test_a_fixed_namespace_over_streamable_http(model_dir, tmp_path):
             async with Client(f"http://127.0.0.1:{port}/mcp", read_timeout_seconds=120) as client:
                 assert {tool.name for tool in (await client.list_tools()).tools} == TOOLS
                 assert (await call(client, "remember", messages=CHAT))["ids"] == ["m1", "m2"]
-                hits = (await call(client, "recall", query="What is the dog called?", k=2))["hits"]
+                hits = (await call(client, "recall", query="What is the dog called?", k=2, min_score=0))["hits"]
                 assert {hit["id"] for hit in hits} == {"m1", "m2"}
                 assert {hit["metadata"]["namespace"] for hit in hits} == {"maya"}
                 assert "holds namespace 'maya' only" in await refused(client, "recall", namespace="joe", query="x")
                 assert (await call(client, "list_namespaces")) == {"namespaces": ["maya"]}
-                assert (await call(client, "forget"))["existed"] is True
+                assert "ids" in await refused(client, "forget")  # never the whole namespace by a missing argument
+                assert (await call(client, "forget_namespace", namespace="maya"))["existed"] is True
                 assert (await call(client, "stats"))["messages"] == 0
 
         asyncio.run(session())

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import unicodedata
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -138,7 +139,7 @@ def test_namespaces_of_any_text_travel_as_sent(server, tokens, alice, library):
         assert stats["namespace"] == canonical and stats["messages"] == 1
         assert library.get(None, canonical)[0].text == f"user: hello from {namespace}"
     assert {A + "thread/1", A + "Émilie", A + "a b?c&d=e#f%2F"} <= set(alice.namespaces())
-    assert alice.delete(A + "thread/1").existed and A + "thread/1" not in alice.namespaces()
+    assert alice.delete_namespace(A + "thread/1").existed and A + "thread/1" not in alice.namespaces()
 
 
 def test_requests_without_a_known_key_get_401(server, tokens):
@@ -188,7 +189,7 @@ def test_a_key_never_touches_another_tenants_namespace(alice, bob, suffix, forei
         lambda: alice.stats(namespace),
         lambda: alice.add_messages([{"content": "overwrite"}], namespace),
         lambda: alice.add_text("overwrite", namespace),
-        lambda: alice.delete(namespace),
+        lambda: alice.delete_namespace(namespace),
         lambda: alice.delete(secret, ["s"]),
     ]
     for attempt in attempts:
@@ -246,6 +247,70 @@ def test_bad_input_raises_what_the_library_raises_and_changes_nothing(alice, lib
     response = httpx.post(server.url + "/v1/search", content=b"{not json", headers=json_headers)
     assert response.status_code == 422 and "not valid JSON" in response.json()["detail"]
     assert library.stats(namespace) == before
+
+
+def test_strict_bodies_explicit_namespace_deletes_paging_and_thresholds(server, tokens, alice, library):
+    """The contract over real HTTP: an unknown or misspelt field is a 422 naming it (a delete with ``id`` for
+    ``ids`` once emptied a namespace), values are not coerced, a namespace is deleted by its own route, a listing
+    pages in stream order, and ``min_score`` cuts the calibrated scores."""
+    headers = {"Authorization": f"Bearer {tokens[A]}"}
+    namespace = A + "contract"
+    alice.add_messages(CHAT, namespace)
+    refused = [
+        ("/v1/delete", {"namespace": namespace, "id": ["m1"]}, "'id'"),
+        ("/v1/delete", {"namespace": namespace}, "ids"),
+        ("/v1/search", {"namespace": namespace, "query": "dog", "limit": 1}, "'limit'"),
+        ("/v1/search", {"namespace": namespace, "query": "dog", "wher": {"role": "user"}}, "'wher'"),
+        ("/v1/search", {"namespace": namespace, "query": "dog", "k": "5"}, "k"),
+        ("/v1/search", {"namespace": namespace, "query": "dog", "k": 5.0}, "k"),
+        ("/v1/search", {"namespace": namespace, "query": "dog", "k": True}, "k"),
+        ("/v1/search", {"namespace": namespace, "query": "dog", "min_score": 2}, "min_score"),
+        (
+            "/v1/messages",
+            {"namespace": namespace, "messages": [{"content": "x", "timestmp": "2025-01-01"}]},
+            "timestmp",
+        ),
+        ("/v1/get", {"namespace": namespace, "limit": 0}, "limit"),
+    ]
+    for path, body, named in refused:
+        response = httpx.post(server.url + path, json=body, headers=headers)
+        assert response.status_code == 422 and named in response.json()["detail"], (body, response.text)
+    assert (
+        "the fields are namespace, ids"
+        in httpx.post(server.url + "/v1/delete", json=refused[0][1], headers=headers).text
+    )
+    assert library.stats(namespace)["messages"] == 3  # nothing was deleted or written
+    with pytest.raises(TypeError, match="delete_namespace"):
+        alice.delete(namespace)
+    # listing: pages of messages in stream order, with the next page's offset
+    pages, offset = [], 0
+    while offset is not None:
+        body = {"namespace": namespace, "limit": 2, "offset": offset}
+        page = httpx.post(server.url + "/v1/get", json=body, headers=headers).json()
+        pages.append([segment["id"] for segment in page["segments"]])
+        offset = page["next_offset"]
+    assert pages == [["m1", "m2"], ["m3"]]
+    assert [s.id for s in alice.get(namespace=namespace, limit=1, offset=1)] == ["m2"]
+    # calibrated scores with their channels and ISO times; min_score as the library applies it
+    hits = httpx.post(server.url + "/v1/search", json={"namespace": namespace, "query": "beagle"}, headers=headers)
+    first = hits.json()["hits"][0]
+    assert 0 <= first["score"] <= 1 and set(first["scores"]) == {"evolvable", "lexical", "fused"}
+    assert first["created_at"].endswith("Z") and first["id"] == "m1" and first["timestamp"] == "2025-03-06T09:15:00Z"
+    cut = library.search("beagle", namespace)[1].score
+    remote = alice.search("beagle", namespace, min_score=cut)
+    assert [h.id for h in remote] == [h.id for h in library.search("beagle", namespace, min_score=cut)]
+    assert all(h.score >= cut for h in remote) and remote[0].scores == library.search("beagle", namespace)[0].scores
+    # safe re-runs without ids, through the client
+    chat = [{"content": "ok"}, {"content": "ok"}]
+    assert alice.add_messages(chat, namespace, idempotent=True).unchanged == []
+    assert len(alice.add_messages(chat, namespace, idempotent=True).unchanged) == 2
+    # a whole namespace: its own route, URL-encoded
+    odd = A + "a/b?c#d"
+    alice.add_messages(CHAT[:1], odd)
+    response = httpx.delete(server.url + "/v1/namespaces/" + quote(odd, safe=""), headers=headers)
+    assert response.status_code == 200 and response.json()["existed"] is True and odd not in alice.namespaces()
+    deleted = alice.delete_namespace(namespace)
+    assert (deleted.existed, deleted.messages) == (True, 5) and not alice.delete_namespace(namespace).existed
 
 
 def test_limits_give_413_and_422(server, tokens):

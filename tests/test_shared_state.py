@@ -119,7 +119,7 @@ def test_deletes_through_one_machine_reach_the_others_lexical_index(machines):
     for machine in (a, b):
         found = {hit.id for hit in machine.search("Pepper beagle Maya", namespace, k=10, mode="lexical")}
         assert not found & {"b0-0", "b0-1", "b1-1"}
-    a.delete(namespace)
+    a.delete_namespace(namespace)
     assert b.search("beagle", namespace, mode="lexical") == [] and namespace not in b.namespaces()
     a.add_messages([{"content": "a new stream about tea", "id": "t"}], namespace)
     assert [hit.id for hit in b.search("beagle tea", namespace, k=10, mode="lexical")] == ["t"]

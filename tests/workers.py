@@ -147,7 +147,7 @@ def crash_at(conn, path: str, model: str, namespace: str, batch, point: str) -> 
     setattr(owner, name, replacement)
     conn.send(("open", None))
     if point == "mid_delete":
-        memory.delete(namespace)
+        memory.delete_namespace(namespace)
     else:
         memory.add_messages(batch, namespace=namespace)
     conn.send(("survived", point))  # never reached

@@ -106,7 +106,7 @@ class ProductSearch:
                     [hit.id for hit in self.memory.search(query, namespace, k=min(at, SEARCH_DEPTH), mode=mode)]
                     for query in points[at]
                 ]
-        self.memory.delete(namespace)
+        self.memory.delete_namespace(namespace)
         return ranked
 
 

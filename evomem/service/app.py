@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi_swagger import patch_fastapi
 
@@ -23,11 +23,12 @@ from .models import (
     AddMessagesRequest,
     AddResponse,
     AddTextRequest,
+    DeleteRequest,
     DeleteResponse,
     ErrorResponse,
+    GetRequest,
     GetResponse,
     HitOut,
-    IdsRequest,
     IdsResponse,
     NamespacesResponse,
     SearchRequest,
@@ -109,7 +110,8 @@ def create_app(open_memory: Callable[[], EvoMemory], keys: KeyFile | None, worke
         memory, work = service(request)
         namespace = owned(caller, body.namespace)
         messages = [message.model_dump(exclude_none=True) for message in body.messages]
-        return AddResponse.of(await work.write(namespace, memory.add_messages, messages, namespace))
+        added = await work.write(namespace, memory.add_messages, messages, namespace, idempotent=body.idempotent)
+        return AddResponse.of(added)
 
     @app.post("/v1/text", response_model=IdsResponse, tags=["write"])
     async def add_text(body: AddTextRequest, caller: Caller, request: Request) -> IdsResponse:
@@ -130,28 +132,45 @@ def create_app(open_memory: Callable[[], EvoMemory], keys: KeyFile | None, worke
             namespace,
             k=body.k,
             where=body.where,
-            time_range=body.time_range,
+            time_range=None if body.time_range is None else tuple(body.time_range),
             mode=body.mode,
             lexical_weight=body.lexical_weight,
             exclude_roles=body.exclude_roles,
             exclude_latest=body.exclude_latest,
+            min_score=body.min_score,
         )
-        return SearchResponse(hits=[HitOut.model_validate(hit) for hit in hits])
+        return SearchResponse(hits=[HitOut.of(hit) for hit in hits])
 
     @app.post("/v1/get", response_model=GetResponse, tags=["read"])
-    async def get(body: IdsRequest, caller: Caller, request: Request) -> GetResponse:
-        """Stored segments of the given message ids (all when null), in stream order."""
+    async def get(body: GetRequest, caller: Caller, request: Request) -> GetResponse:
+        """Stored segments of the given message ids, or (ids null) a page of every message (``limit`` messages
+        after ``offset``), in stream order; ``next_offset`` is the next page's offset (null: no more)."""
         memory, work = service(request)
         namespace = owned(caller, body.namespace)
-        segments = await work.read(memory.get, body.ids, namespace)
-        return GetResponse(segments=[SegmentOut.model_validate(segment) for segment in segments])
+        asked = None if body.limit is None else body.limit + 1  # one more tells whether a next page exists
+        segments = await work.read(memory.get, body.ids, namespace, limit=asked, offset=body.offset)
+        messages = list(dict.fromkeys(segment.id for segment in segments))
+        next_offset = None
+        if body.limit is not None and len(messages) > body.limit:
+            segments = [segment for segment in segments if segment.id != messages[-1]]
+            next_offset = body.offset + body.limit
+        return GetResponse(segments=[SegmentOut.model_validate(s) for s in segments], next_offset=next_offset)
 
     @app.post("/v1/delete", response_model=DeleteResponse, tags=["write"])
-    async def delete(body: IdsRequest, caller: Caller, request: Request) -> DeleteResponse:
-        """Delete messages by id, or (ids null) the whole namespace with its memory."""
+    async def delete(body: DeleteRequest, caller: Caller, request: Request) -> DeleteResponse:
+        """Delete messages by id (``ids`` is required; a namespace is deleted with ``DELETE /v1/namespaces/...``)."""
         memory, work = service(request)
         namespace = owned(caller, body.namespace)
         return DeleteResponse.model_validate(await work.write(namespace, memory.delete, namespace, body.ids))
+
+    @app.delete("/v1/namespaces/{namespace:path}", response_model=DeleteResponse, tags=["write"])
+    async def delete_namespace(
+        namespace: Annotated[str, Path(description="The namespace, URL-encoded")], caller: Caller, request: Request
+    ) -> DeleteResponse:
+        """Delete a whole namespace: every message and its memory state (``existed`` false: it held nothing)."""
+        memory, work = service(request)
+        namespace = owned(caller, namespace)
+        return DeleteResponse.model_validate(await work.write(namespace, memory.delete_namespace, namespace))
 
     @app.get("/v1/namespaces", response_model=NamespacesResponse, tags=["read"])
     async def namespaces(caller: Caller, request: Request) -> NamespacesResponse:

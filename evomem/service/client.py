@@ -10,6 +10,7 @@ import errno
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from typing_extensions import Unpack
@@ -18,6 +19,7 @@ from ..errors import JournalError, MemoryClosedError, StateCorruptedError, State
 from ..ranking import DEFAULT_K
 from ..schema import (
     AddResult,
+    ChannelScores,
     DeleteResult,
     Hit,
     Message,
@@ -27,6 +29,7 @@ from ..schema import (
     check_k,
     check_metadata,
     check_namespace,
+    check_page,
     check_text,
     parse_timestamp,
     search_options,
@@ -55,7 +58,8 @@ class EvoMemoryClient:
     """A remote ``EvoMemory``: ``EvoMemoryClient("http://127.0.0.1:8765", api_key="evo_...")``.
 
     Same methods and return types as ``EvoMemory`` (``add_messages`` -> ``AddResult``, ``search`` -> ``list[Hit]``,
-    ``get`` -> ``list[Segment]``, ``delete`` -> ``DeleteResult``, ``add_text``, ``namespaces``, ``stats``); a
+    ``get`` -> ``list[Segment]``, ``delete`` and ``delete_namespace`` -> ``DeleteResult``, ``add_text``,
+    ``namespaces``, ``stats``); a
     missing or wrong key, or another tenant's namespace, raises ``PermissionError``. The async twins (``aadd_messages``,
     ``asearch``, ``aget``, ``adelete``, ...) run in worker threads, writes in the order they were awaited.
     """
@@ -92,9 +96,12 @@ class EvoMemoryClient:
             raise OSError(errno.ENOSPC, detail)
         raise RAISED.get(error, RuntimeError)(detail)
 
-    def add_messages(self, messages: Iterable[Any], namespace: str) -> AddResult:
+    def add_messages(self, messages: Iterable[Any], namespace: str, idempotent: bool = False) -> AddResult:
         namespace = check_namespace(namespace)
+        if not isinstance(idempotent, bool):
+            raise TypeError(f"idempotent must be a bool, got {type(idempotent).__name__}")
         body = {"namespace": namespace, "messages": [_wire(message) for message in to_messages(messages)]}
+        body["idempotent"] = idempotent
         added = self._call("POST", "/v1/messages", json=body)
         return AddResult(added["ids"], added["unchanged"])
 
@@ -115,16 +122,33 @@ class EvoMemoryClient:
                 raise TypeError("time_range must be a (start, end) pair")
             body["time_range"] = [parse_timestamp(end) if isinstance(end, datetime) else end for end in time_range]
         found = self._call("POST", "/v1/search", json=body)["hits"]
-        return [Hit(hit["id"], hit["text"], hit["score"], hit["metadata"]) for hit in found]
+        return [Hit(h["id"], h["text"], h["score"], h["metadata"], ChannelScores(**h["scores"])) for h in found]
 
-    def get(self, ids: Sequence[str] | None, namespace: str) -> list[Segment]:
-        body = {"namespace": check_namespace(namespace), "ids": check_ids(ids)}
+    def get(
+        self,
+        ids: Sequence[str] | None = None,
+        namespace: str | None = None,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Segment]:
+        if namespace is None:
+            raise TypeError("get() needs the namespace: get(namespace='maya'), or get(ids, namespace)")
+        limit, offset = check_page(limit, offset)
+        body = {"namespace": check_namespace(namespace), "ids": check_ids(ids), "limit": limit, "offset": offset}
         found = self._call("POST", "/v1/get", json=body)["segments"]
         return [Segment(s["id"], s["part"], s["text"], s["metadata"]) for s in found]
 
     def delete(self, namespace: str, ids: Sequence[str] | None = None) -> DeleteResult:
-        body = {"namespace": check_namespace(namespace), "ids": check_ids(ids)}
+        namespace = check_namespace(namespace)
+        if ids is None:
+            raise TypeError("delete() needs the ids to delete; to delete the whole namespace, use delete_namespace()")
+        body = {"namespace": namespace, "ids": check_ids(ids)}
         return DeleteResult(**self._call("POST", "/v1/delete", json=body))
+
+    def delete_namespace(self, namespace: str) -> DeleteResult:
+        path = f"/v1/namespaces/{quote(check_namespace(namespace), safe='')}"
+        return DeleteResult(**self._call("DELETE", path))
 
     def namespaces(self) -> list[str]:
         return self._call("GET", "/v1/namespaces")["namespaces"]
@@ -139,6 +163,7 @@ class EvoMemoryClient:
     aadd_messages = in_thread(add_messages, writes=True)
     aadd_text = in_thread(add_text, writes=True)
     adelete = in_thread(delete, writes=True)
+    adelete_namespace = in_thread(delete_namespace, writes=True)
     asearch = in_thread(search)
     aget = in_thread(get)
     anamespaces = in_thread(namespaces)

@@ -1,7 +1,10 @@
 """``evomem mcp``: the memory as MCP tools (official ``mcp`` SDK), over stdio or streamable HTTP.
 
-Tools: ``remember``, ``recall``, ``forget``, ``list_namespaces``, ``stats``. The namespace is fixed by the server
-(``--namespace``) or named in each call.
+Tools: ``remember``, ``recall``, ``forget``, ``forget_namespace``, ``list_namespaces``, ``stats``. The namespace
+is fixed by the server (``--namespace``) or named in each call. Every tool refuses an argument it does not know
+(its schema says ``additionalProperties: false``, and the server checks it). ``recall`` answers a language model in
+compact lines (score, date, speaker and text, id) and "nothing relevant" when no hit reaches ``min_score``, while
+its structured output keeps every field for a program.
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import ToolAnnotations
-from pydantic import Field
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import ConfigDict, Field, model_validator
 
+from ..calibration import DEFAULT_RECALL_MIN_SCORE
 from ..ranking import DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE
 from ..schema import check_namespace
 from .models import (
@@ -41,8 +45,9 @@ Namespace = Annotated[
 ]
 MESSAGES = (
     "Chat messages in the order they happened: {content, role (user/assistant/...), name, id, timestamp (ISO 8601), "
-    "metadata (flat)}. Give ids to make a resend harmless."
+    "metadata (flat)}. A resend of the same messages is harmless (see idempotent)."
 )
+NOTHING = "nothing relevant"
 MODE = "hybrid (default: meaning and words), evolvable (meaning, read with the conversation so far) or lexical."
 WHERE = "A metadata filter, e.g. {'role': 'user'} or {'name': {'$in': ['Maya', 'Joe']}}."
 
@@ -77,6 +82,13 @@ def create_mcp(memory: EvoMemory, namespace: str | None = None) -> MCPServer:
         messages: Annotated[list[MessageIn] | None, Field(description=MESSAGES)] = None,
         text: Annotated[str | None, Field(description="A document to store (split into passages).")] = None,
         metadata: Annotated[dict[str, Any] | None, Field(description="Flat metadata of a text document.")] = None,
+        doc_id: Annotated[
+            str | None, Field(description="The document's id: storing it again replaces the document.")
+        ] = None,
+        idempotent: Annotated[
+            bool,
+            Field(description="Messages without an id get one from their content, so a resend stores nothing new."),
+        ] = True,
         namespace: Namespace = None,
     ) -> AddResponse:
         """Store chat messages or a document in long-term memory, after everything stored before in the
@@ -87,9 +99,11 @@ def create_mcp(memory: EvoMemory, namespace: str | None = None) -> MCPServer:
             raise ToolError("pass either messages (a list) or text (a document), not both and not neither")
         with _tool_errors():
             if text is not None:
-                return AddResponse(ids=memory.add_text(text, name, metadata), unchanged=[])
-            added = memory.add_messages([m.model_dump(exclude_none=True) for m in messages or []], name)
-            return AddResponse.of(added)
+                return AddResponse(ids=memory.add_text(text, name, metadata, doc_id), unchanged=[])
+            if metadata is not None or doc_id is not None:
+                raise ToolError("metadata and doc_id go with text; a message carries its own metadata")
+            dumped = [m.model_dump(exclude_none=True) for m in messages or []]
+            return AddResponse.of(memory.add_messages(dumped, name, idempotent=idempotent))
 
     @server.tool(annotations=ToolAnnotations(read_only_hint=True))
     def recall(
@@ -99,29 +113,53 @@ def create_mcp(memory: EvoMemory, namespace: str | None = None) -> MCPServer:
         where: Annotated[dict[str, Any] | None, Field(description=WHERE)] = None,
         since: Annotated[str | float | None, Field(description="Only messages from then on (ISO 8601).")] = None,
         until: Annotated[str | float | None, Field(description="Only messages up to then (ISO 8601).")] = None,
+        min_score: Annotated[
+            float,
+            Field(ge=0, le=1, description="Leave out hits less relevant than this (0 to 1; 0 keeps every hit)."),
+        ] = DEFAULT_RECALL_MIN_SCORE,
         namespace: Namespace = None,
-    ) -> SearchResponse:
-        """Search long-term memory: the stored messages most relevant to `query`, best first, each with its id,
-        text, score and metadata (role, name, timestamp, position in the stream). An unknown namespace has
-        no hits."""
+    ) -> Annotated[CallToolResult, SearchResponse]:
+        """Search long-term memory: the stored messages most relevant to `query`, best first, one line each
+        (relevance 0-1, date, speaker: text, id), or "nothing relevant" when none reaches `min_score`. The
+        structured result holds each hit's id, text, score, channel scores, metadata and ISO times."""
         name = resolve(namespace)
         time_range = (since, until) if since is not None or until is not None else None
         with _tool_errors():
             hits = memory.search(
-                query, name, k, where=where, time_range=time_range, mode=mode, lexical_weight=DEFAULT_LEXICAL_WEIGHT
+                query,
+                name,
+                k,
+                where=where,
+                time_range=time_range,
+                mode=mode,
+                lexical_weight=DEFAULT_LEXICAL_WEIGHT,
+                min_score=min_score,
             )
-        return SearchResponse(hits=[HitOut.model_validate(hit) for hit in hits])
+        found = SearchResponse(hits=[HitOut.of(hit) for hit in hits])
+        lines = "\n".join(_line(hit) for hit in found.hits) or NOTHING
+        return CallToolResult(content=[TextContent(text=lines)], structured_content=found.model_dump(mode="json"))
 
     @server.tool(annotations=ToolAnnotations(destructive_hint=True))
     def forget(
-        ids: Annotated[list[str] | None, Field(description="Message ids; none: the WHOLE namespace.")] = None,
+        ids: Annotated[list[str], Field(description="Message ids, as `recall` returns them.")],
         namespace: Namespace = None,
     ) -> DeleteResponse:
-        """Delete messages from long-term memory by id (as `recall` returns them), or, without ids, everything
-        in the namespace. Reports what was deleted and which ids were not found."""
+        """Delete messages from long-term memory by id. Reports what was deleted and which ids were not found.
+        To delete a whole namespace, use `forget_namespace`."""
         name = resolve(namespace)
         with _tool_errors():
             return DeleteResponse.model_validate(memory.delete(name, ids))
+
+    @server.tool(annotations=ToolAnnotations(destructive_hint=True))
+    def forget_namespace(
+        namespace: Annotated[
+            str, Field(description="The namespace to delete, named in full (even on a server that holds one).")
+        ],
+    ) -> DeleteResponse:
+        """Delete a WHOLE namespace: every message in it and its evolving memory. Cannot be undone."""
+        name = resolve(namespace)
+        with _tool_errors():
+            return DeleteResponse.model_validate(memory.delete_namespace(name))
 
     @server.tool(annotations=ToolAnnotations(read_only_hint=True))
     def list_namespaces() -> NamespacesResponse:
@@ -136,4 +174,38 @@ def create_mcp(memory: EvoMemory, namespace: str | None = None) -> MCPServer:
         with _tool_errors():
             return StatsResponse(**memory.stats(name))
 
+    _refuse_unknown_arguments(server)
     return server
+
+
+def _line(hit: HitOut) -> str:
+    """A hit as one line for a language model: ``[0.82] 2025-03-06 09:15 Maya: I adopted a beagle. (id m1)``."""
+    moment = hit.timestamp or hit.created_at
+    when = f"{moment[:10]} {moment[11:16]} " if moment else ""
+    return f"[{hit.score:.2f}] {when}{' '.join(hit.text.split())} (id {hit.id})"
+
+
+def _refuse_unknown_arguments(server: MCPServer) -> None:
+    """Make every tool's arguments strict: its schema says ``additionalProperties: false`` and the server refuses
+    an unknown argument naming the accepted ones (the SDK's argument models ignore unknown ones)."""
+    for tool in server._tool_manager.list_tools():  # the SDK has no public way to configure the argument model
+        loose = tool.fn_metadata.arg_model
+        accepted = ", ".join(loose.model_fields)
+
+        def known(cls: type, data: Any, accepted: str = accepted) -> Any:
+            if isinstance(data, dict):
+                unknown = [key for key in data if key not in cls.model_fields]
+                if unknown:
+                    raise ValueError(f"unknown argument {', '.join(map(repr, unknown))}; the arguments are {accepted}")
+            return data
+
+        strict = type(
+            loose.__name__,
+            (loose,),
+            {
+                "model_config": ConfigDict(extra="forbid", arbitrary_types_allowed=True),
+                "_known": model_validator(mode="before")(classmethod(known)),
+            },
+        )
+        tool.fn_metadata.arg_model = strict
+        tool.parameters = strict.model_json_schema(by_alias=True)

@@ -1,24 +1,46 @@
 """The REST API's request and response bodies (pydantic), mirroring the ``EvoMemory`` facade.
 
-Types here are the shapes JSON can carry; what the facade checks beyond them (a namespace's form, reserved
-metadata keys, timestamps, ...) it still checks, and its ``ValueError``/``TypeError`` becomes a 422.
+Requests are strict, as the library is: an unknown field is refused with the accepted ones named (so a misspelt
+``ids`` never reads as "none given"), and JSON values are not coerced (``"k": "5"``, ``5.0`` or ``true`` is not
+a count). What the facade checks beyond the types (a namespace's form, reserved metadata keys, timestamps, ...) it
+still checks, and its ``ValueError``/``TypeError`` becomes a 422.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..ranking import DEFAULT_K, DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE
-from ..schema import AddResult
+from ..schema import AddResult, Hit, iso_time
 from .limits import MAX_IDS, MAX_K, MAX_MESSAGES, MAX_QUERY_CHARS
 
 METADATA = Field(default=None, description="Flat: string, number or bool values (the facade checks them).")
 NAMESPACE = Field(description="Any text of 1-256 characters (NFC), e.g. 'user:42' or 'thread/1'.")
 
 
-class MessageIn(BaseModel):
+class Strict(BaseModel):
+    """A request body: unknown fields refused (naming the accepted ones), JSON values taken as they are typed."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_fields(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = [key for key in data if key not in cls.model_fields]
+            if unknown:
+                accepted = ", ".join(cls.model_fields)
+                raise ValueError(f"unknown field {', '.join(map(repr, unknown))}; the fields are {accepted}")
+        return data
+
+
+def iso(seconds: float | None) -> str | None:
+    return None if seconds is None else iso_time(seconds)
+
+
+class MessageIn(Strict):
     """A chat message, as ``EvoMemory.add_messages`` takes it."""
 
     content: str
@@ -35,37 +57,53 @@ class Record(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-class AddMessagesRequest(BaseModel):
+class AddMessagesRequest(Strict):
     namespace: str = NAMESPACE
     messages: list[MessageIn] = Field(max_length=MAX_MESSAGES)
+    idempotent: bool = Field(
+        default=False, description="Ids of messages without one derive from their content: a resend stores nothing."
+    )
 
 
-class AddTextRequest(BaseModel):
+class AddTextRequest(Strict):
     namespace: str = NAMESPACE
     text: str
     metadata: dict[str, Any] | None = METADATA
     doc_id: str | None = None
 
 
-class SearchRequest(BaseModel):
+class SearchRequest(Strict):
     namespace: str = NAMESPACE
     query: str = Field(max_length=MAX_QUERY_CHARS)
     k: int = Field(default=DEFAULT_K, le=MAX_K)
     where: dict[str, Any] | None = Field(default=None, description="A Chroma metadata filter.")
-    time_range: tuple[str | float | None, str | float | None] | None = Field(
-        default=None, description="(start, end), ISO 8601 or epoch seconds; either end may be null."
+    time_range: list[str | float | None] | None = Field(
+        default=None,
+        min_length=2,
+        max_length=2,
+        description="[start, end], ISO 8601 or epoch seconds; either end may be null.",
     )
     mode: str = Field(default=DEFAULT_MODE, description="hybrid, evolvable or lexical.")
     lexical_weight: float = Field(default=DEFAULT_LEXICAL_WEIGHT, description="The lexical share of hybrid.")
     exclude_roles: list[str] = Field(default_factory=list, description="Roles whose messages are left out.")
     exclude_latest: int = Field(default=0, ge=0, description="How many of the latest messages are left out.")
+    min_score: float = Field(default=0.0, ge=0, le=1, description="Leave out hits whose calibrated score is lower.")
 
 
-class IdsRequest(BaseModel):
-    """A namespace and message ids (null: every message)."""
+class GetRequest(Strict):
+    """Stored segments of some messages (``ids``), or (``ids`` null) a page of every message in stream order."""
 
     namespace: str = NAMESPACE
     ids: list[str] | None = Field(default=None, max_length=MAX_IDS)
+    limit: int | None = Field(default=None, ge=1, description="Messages on the page (null: all).")
+    offset: int = Field(default=0, ge=0, description="Messages before the page.")
+
+
+class DeleteRequest(Strict):
+    """Messages to delete; a whole namespace is deleted with ``DELETE /v1/namespaces/{namespace}``."""
+
+    namespace: str = NAMESPACE
+    ids: list[str] = Field(max_length=MAX_IDS)
 
 
 class AddResponse(BaseModel):
@@ -81,11 +119,34 @@ class IdsResponse(BaseModel):
     ids: list[str]
 
 
-class HitOut(Record):
+class ScoresOut(BaseModel):
+    evolvable: float | None = Field(description="Cosine similarity (null: not in the evolvable ranking).")
+    lexical: float | None = Field(description="BM25 (null: not in the lexical ranking).")
+    fused: float | None = Field(description="The fused reciprocal rank (hybrid mode).")
+
+
+class HitOut(BaseModel):
     id: str
     text: str
-    score: float
+    score: float = Field(description="Calibrated relevance, 0 to 1: comparable across queries, namespaces, modes.")
+    scores: ScoresOut
     metadata: dict[str, Any]
+    timestamp: str | None = Field(description="The message's timestamp, ISO 8601 UTC (null: it had none).")
+    created_at: str | None = Field(description="When it was written, ISO 8601 UTC.")
+
+    @classmethod
+    def of(cls, hit: Hit) -> HitOut:
+        metadata = dict(hit.metadata)
+        scores = ScoresOut(evolvable=hit.scores.evolvable, lexical=hit.scores.lexical, fused=hit.scores.fused)
+        return cls(
+            id=hit.id,
+            text=hit.text,
+            score=hit.score,
+            scores=scores,
+            metadata=metadata,
+            timestamp=iso(metadata.get("timestamp")),
+            created_at=iso(metadata.get("created_at")),
+        )
 
 
 class SearchResponse(BaseModel):
@@ -101,6 +162,7 @@ class SegmentOut(Record):
 
 class GetResponse(BaseModel):
     segments: list[SegmentOut]
+    next_offset: int | None = Field(default=None, description="The offset of the next page (null: no more).")
 
 
 class DeleteResponse(Record):

@@ -118,7 +118,7 @@ class EvoChatMessageHistory(BaseChatMessageHistory):
             await self.memory.aadd_messages([to_evomem_message(m) for m in messages], self.session_id)
 
     def clear(self) -> None:
-        self.memory.delete(self.session_id)
+        self.memory.delete_namespace(self.session_id)
 
     async def aclear(self) -> None:
-        await self.memory.adelete(self.session_id)
+        await self.memory.adelete_namespace(self.session_id)

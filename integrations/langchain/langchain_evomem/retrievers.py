@@ -12,7 +12,7 @@ from pydantic import ConfigDict, field_validator, model_validator
 
 from evomem import Hit, MemoryAPI
 from evomem.ranking import DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE, check_mode
-from evomem.schema import SearchOptions, check_count, check_namespace, check_roles
+from evomem.schema import SearchOptions, check_count, check_min_score, check_namespace, check_roles
 
 HISTORY_KEY = "lc_message"  # metadata key where EvoChatMessageHistory keeps the serialised message
 
@@ -39,6 +39,9 @@ class EvoMemoryRetriever(BaseRetriever):
     question being asked among them: ``exclude_latest=n`` leaves out the namespace's latest n messages (those
     the prompt shows as chat history) and ``exclude_roles`` the turns of some roles (e.g. ``["assistant"]``),
     both inside the search, so ``k`` documents still come back; per call too.
+
+    ``min_score`` (or LangChain's ``score_threshold``, the same setting) leaves out the hits whose calibrated score,
+    from 0 to 1, is lower: a query about nothing stored returns no documents. Set here or per call.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -52,19 +55,27 @@ class EvoMemoryRetriever(BaseRetriever):
     lexical_weight: float = DEFAULT_LEXICAL_WEIGHT
     exclude_roles: Sequence[str] = ()
     exclude_latest: int = 0
+    min_score: float = 0.0
 
     _check_namespace = field_validator("namespace")(check_namespace)
     _check_roles = field_validator("exclude_roles", mode="before")(check_roles)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _score_threshold(cls, data: Any) -> Any:
+        return _as_min_score(data) if isinstance(data, dict) else data
 
     @model_validator(mode="after")
     def _check_mode(self) -> EvoMemoryRetriever:
         check_mode(self.mode, self.lexical_weight)
         check_count(self.exclude_latest, "exclude_latest")
+        check_min_score(self.min_score)
         return self
 
     def _search_arguments(self, query: str, overrides: dict[str, Any]) -> dict[str, Any]:
         """``EvoMemory.search``'s arguments: this retriever's settings, with the call's own (not None) over them."""
         settings = {"k", *SearchOptions.__optional_keys__}
+        overrides = _as_min_score(overrides)
         unknown = set(overrides) - settings
         if unknown:
             raise TypeError(f"unexpected search arguments {sorted(unknown)}; the retriever takes {sorted(settings)}")
@@ -83,3 +94,13 @@ class EvoMemoryRetriever(BaseRetriever):
     ) -> list[Document]:
         hits = await self.memory.asearch(**self._search_arguments(query, overrides))
         return [hit_to_document(hit) for hit in hits]
+
+
+def _as_min_score(settings: dict[str, Any]) -> dict[str, Any]:
+    """LangChain's ``score_threshold`` spelt as evomem's ``min_score`` (giving both is refused)."""
+    if "score_threshold" not in settings:
+        return settings
+    if settings.get("min_score") is not None:
+        raise TypeError("give min_score or score_threshold, not both (they are one setting)")
+    renamed = {key: value for key, value in settings.items() if key != "score_threshold"}
+    return renamed | {"min_score": settings["score_threshold"]}

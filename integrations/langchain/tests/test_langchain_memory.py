@@ -54,7 +54,26 @@ def test_retriever_finds_the_turn_and_carries_metadata(chat_memory):
     assert {"score", "position", "timestamp", "speaker", "role"} <= set(top.metadata)
     assert top.metadata["speaker"] == "Maya" and top.metadata["position"] == 6
     scores = [d.metadata["score"] for d in docs]
-    assert scores == sorted(scores, reverse=True) and all(-1.0 <= s <= 1.0 + 1e-6 for s in scores)
+    assert scores == sorted(scores, reverse=True) and all(0.0 <= s <= 1.0 for s in scores)
+
+
+def test_retriever_thresholds_the_calibrated_score_as_score_threshold_or_min_score(chat_memory):
+    query = "Where did Maya run her half marathon?"
+    docs = EvoMemoryRetriever(memory=chat_memory, namespace="maya", k=5).invoke(query)
+    cut = docs[2].metadata["score"]
+    expected = [d.id for d in docs if d.metadata["score"] >= cut]
+    for retriever in (
+        EvoMemoryRetriever(memory=chat_memory, namespace="maya", k=5, score_threshold=cut),
+        EvoMemoryRetriever(memory=chat_memory, namespace="maya", k=5, min_score=cut),
+    ):
+        assert [d.id for d in retriever.invoke(query)] == expected
+    unfiltered = EvoMemoryRetriever(memory=chat_memory, namespace="maya", k=5)
+    assert [d.id for d in unfiltered.invoke(query, score_threshold=cut)] == expected
+    assert unfiltered.invoke(query, min_score=1.0) == [] or docs[0].metadata["score"] == 1.0
+    with pytest.raises(ValueError, match="min_score"):
+        EvoMemoryRetriever(memory=chat_memory, namespace="maya", score_threshold=2)
+    with pytest.raises(TypeError, match="not both"):
+        unfiltered.invoke(query, score_threshold=0.1, min_score=0.2)
 
 
 def test_retriever_filters_per_call_and_in_constructor(chat_memory):
@@ -159,7 +178,7 @@ def test_history_round_trips_messages_in_order(memory):
 def test_history_async_methods_use_the_memory_async_methods(memory, monkeypatch):
     history = EvoChatMessageHistory(memory, session_id="s1")
     used = []
-    for name in ("aadd_messages", "aget", "adelete"):
+    for name in ("aadd_messages", "aget", "adelete_namespace"):
         method = getattr(memory, name)
         monkeypatch.setattr(memory, name, lambda *a, _m=method, _n=name, **k: used.append(_n) or _m(*a, **k))
 
@@ -174,7 +193,7 @@ def test_history_async_methods_use_the_memory_async_methods(memory, monkeypatch)
         (HumanMessage, "I adopted a beagle called Pepper."),
         (AIMessage, "Lovely!"),
     ]
-    assert cleared == [] and used == ["aadd_messages", "aget", "adelete", "aget"]
+    assert cleared == [] and used == ["aadd_messages", "aget", "adelete_namespace", "aget"]
 
 
 def test_history_reads_messages_written_without_langchain(memory):

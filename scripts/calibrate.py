@@ -1,0 +1,172 @@
+"""Fit and check the calibrated relevance of ``evomem.calibration`` on stream records (the training sources' dev
+parts, never a benchmark).
+
+    python scripts/calibrate.py collect runs/data5/dev.jsonl runs/calibration/dev.jsonl --limit 80
+    python scripts/calibrate.py fit runs/calibration/dev.jsonl runs/calibration/dev-late.jsonl
+
+``collect`` runs the product's search (``EvoMemory.search``, the model of ``--model``) at each question's point, in
+evolvable, lexical and hybrid mode (50 hits each), and writes one line per question: its evidence and the hits with
+their channel scores. ``fit`` fits one logistic model per mode on the even streams and reports on the odd ones: the
+fitted weights, R@10 of the mode's own order and of the calibrated order, and precision and recall of thresholds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+DEPTH = 50
+MODES = ("evolvable", "lexical", "hybrid")
+THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+
+
+def collect(records: Path, output: Path, limit: int | None, model: str | None) -> None:
+    from tqdm import tqdm
+
+    from evomem import EvoMemory
+    from evomem.evaluation.systems import as_message
+    from evomem.evaluation.tasks import load_records
+
+    task = load_records(records)
+    if limit:
+        task = task.first(limit)
+    asked: dict[str, dict[int, list]] = {}
+    for query in task.queries:
+        asked.setdefault(query.group, {}).setdefault(query.at or 0, []).append(query)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as scratch, EvoMemory(scratch, model=model) as memory, output.open("w") as out:
+        for group in tqdm(task.groups, desc=records.name, unit="stream"):
+            namespace, read = group.id, 0
+            for at, queries in sorted(asked.get(group.id, {}).items()):
+                at = at or len(group.texts)
+                if at > read:
+                    ids, texts = group.segment_ids[read:at], group.texts[read:at]
+                    memory.add_messages([as_message(i, t) for i, t in zip(ids, texts, strict=True)], namespace)
+                    read = at
+                for query in queries:
+                    line = {"stream": group.id, "source": query.category, "relevant": sorted(query.relevant)}
+                    for mode in MODES:
+                        hits = memory.search(query.text, namespace, k=min(at, DEPTH), mode=mode)
+                        line[mode] = [[h.id, h.scores.evolvable, h.scores.lexical, h.scores.fused] for h in hits]
+                    out.write(json.dumps(line) + "\n")
+            memory.delete_namespace(namespace)
+
+
+def _features(line: dict, mode: str) -> tuple[np.ndarray, np.ndarray]:
+    """(cosine, log(1 + BM25)) of each hit of ``mode``, missing channels filled as ``evomem.search`` fills them."""
+    cosines = [h[1] for h in line["evolvable"]]
+    bm25s = [h[2] for h in line["lexical"]]
+    floor_cosine = min(cosines, default=0.0)
+    floor_bm25 = min(bm25s, default=0.0) if len(bm25s) >= DEPTH else 0.0
+    rows = []
+    for _, cosine, bm25, _ in line[mode]:
+        cosine = floor_cosine if cosine is None else cosine
+        bm25 = floor_bm25 if bm25 is None else bm25
+        rows.append((cosine, math.log1p(max(bm25, 0.0))))
+    labels = [h[0] in set(line["relevant"]) for h in line[mode]]
+    return np.array(rows, dtype=float).reshape(-1, 2), np.array(labels, dtype=float)
+
+
+def _columns(mode: str) -> list[int]:
+    return {"evolvable": [0], "lexical": [1], "hybrid": [0, 1]}[mode]
+
+
+def _fit(x: np.ndarray, y: np.ndarray, steps: int = 200) -> np.ndarray:
+    """Logistic regression by Newton's method (a tiny ridge keeps it finite): [bias, weights...]."""
+    design = np.hstack([np.ones((len(x), 1)), x])
+    w = np.zeros(design.shape[1])
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-design @ w))
+        gradient = design.T @ (p - y) + 1e-3 * w
+        hessian = design.T @ (design * (p * (1 - p))[:, None]) + 1e-3 * np.eye(len(w))
+        step = np.linalg.solve(hessian, gradient)
+        w -= step
+        if np.abs(step).max() < 1e-9:
+            break
+    return w
+
+
+def _predict(w: np.ndarray, x: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-(w[0] + x @ w[1:])))
+
+
+def _recall_at(ranked: list[str], relevant: set[str], k: int = 10) -> float:
+    return len(relevant & set(ranked[:k])) / len(relevant) if relevant else 0.0
+
+
+def fit(files: list[Path]) -> dict:
+    lines = [json.loads(raw) for file in files for raw in file.read_text().splitlines()]
+    train = [line for line in lines if int(line["stream"][1:]) % 2 == 0]
+    test = [line for line in lines if int(line["stream"][1:]) % 2 == 1]
+    report: dict = {"questions": {"fit": len(train), "test": len(test)}}
+    for mode in MODES:
+        columns = _columns(mode)
+        parts = [_features(line, mode) for line in train]
+        x = np.vstack([p[0] for p in parts])[:, columns]
+        y = np.concatenate([p[1] for p in parts])
+        w = _fit(x, y)
+        own, calibrated, scored = [], [], []
+        for line in test:
+            features, labels = _features(line, mode)
+            probability = _predict(w, features[:, columns]) if len(labels) else np.zeros(0)
+            ids = [h[0] for h in line[mode]]
+            relevant = set(line["relevant"])
+            fused = [h[3] for h in line[mode]]
+            own_order = sorted(range(len(ids)), key=lambda i: -fused[i]) if mode == "hybrid" else range(len(ids))
+            own.append(_recall_at([ids[i] for i in own_order], relevant))
+            order = sorted(range(len(ids)), key=lambda i: -probability[i])
+            calibrated.append(_recall_at([ids[i] for i in order], relevant))
+            scored += [(float(probability[i]), bool(labels[i]), rank) for rank, i in enumerate(order)]
+        cuts = {}
+        evidence = sum(label for _, label, _ in scored)
+        evidence_top10 = sum(label for _, label, rank in scored if rank < 10)
+        for threshold in THRESHOLDS:
+            kept = [(label, rank) for p, label, rank in scored if p >= threshold]
+            kept10 = [label for label, rank in kept if rank < 10]
+            cuts[str(threshold)] = {
+                "precision": round(100 * sum(label for label, _ in kept) / max(len(kept), 1), 1),
+                "recall_of_evidence_in_top50": round(100 * sum(label for label, _ in kept) / max(evidence, 1), 1),
+                "recall_of_evidence_in_top10": round(100 * sum(kept10) / max(evidence_top10, 1), 1),
+                "hits_kept_per_question_top10": round(len(kept10) / max(len(test), 1), 2),
+            }
+        report[mode] = {
+            "weights": {
+                "bias": round(float(w[0]), 3),
+                **{
+                    n: round(float(v), 3)
+                    for n, v in zip([("evolvable", "lexical")[c] for c in columns], w[1:], strict=True)
+                },
+            },
+            "R@10 own order": round(100 * float(np.mean(own)), 2),
+            "R@10 calibrated order": round(100 * float(np.mean(calibrated)), 2),
+            "thresholds": cuts,
+        }
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    collecting = commands.add_parser("collect")
+    collecting.add_argument("records", type=Path)
+    collecting.add_argument("output", type=Path)
+    collecting.add_argument("--limit", type=int, default=None, help="The first N streams only.")
+    collecting.add_argument("--model", default=None, help="A model directory (default: the shipped default).")
+    fitting = commands.add_parser("fit")
+    fitting.add_argument("collected", type=Path, nargs="+")
+    arguments = parser.parse_args()
+    if arguments.command == "collect":
+        collect(arguments.records, arguments.output, arguments.limit, arguments.model)
+    else:
+        json.dump(fit(arguments.collected), sys.stdout, indent=2)
+        print()
+
+
+if __name__ == "__main__":
+    main()
