@@ -2,12 +2,16 @@
 
 Raw scores cannot be thresholded: a fused reciprocal rank is about 0.016 for every first hit, BM25 grows with the
 query's length and the namespace's word statistics, and a cosine similarity means something different for each
-model. A logistic model per search mode, fitted on the training sources' dev streams (``scripts/calibrate.py``,
-``docs/search.md``), turns the cosine and ``log(1 + BM25)`` into a value from 0 to 1 that means the same across
-queries, namespaces and modes. The ranking is not changed by it: a mode orders its hits as before.
+model. A logistic model per search mode turns them into a value from 0 to 1 that means the same across queries,
+namespaces and modes. Its features, for a hit: the cosine similarity, ``log(1 + BM25)``, and how far each falls
+below the query's best in that ranking. It was fitted for the shipped default model on the training sources' dev
+streams, with each question asked both in its own stream and in another one, where nothing is evidence
+(``scripts/calibrate.py``; the figures are in ``docs/search.md``). The ranking is not changed by it: a mode's
+hits are its own ``k`` best, ordered by this score.
 
-A hybrid hit that one ranking did not place is given that ranking's ``floor``: the lowest score it returned when
-it returned as many as it was asked for (the hit could have scored up to that), else 0 (no shared word).
+A hybrid hit that one ranking did not place counts there as that ranking's ``floor``: the lowest score it
+returned when it returned as many as it was asked for (the hit could have scored up to that), else 0 (BM25 of a
+message that shares no word with the query).
 """
 
 from __future__ import annotations
@@ -19,38 +23,49 @@ from .schema import ChannelScores
 
 
 @dataclass(frozen=True)
+class Reference:
+    """What a query's rankings returned, that a hit's scores are read against."""
+
+    top: ChannelScores  # the best score of each ranking (None: it found nothing)
+    floor: ChannelScores  # what a hit the ranking did not place counts as (see the module's docstring)
+
+
+@dataclass(frozen=True)
 class Logistic:
-    """``sigmoid(bias + cosine * evolvable + log(1 + bm25) * lexical)``."""
+    """``sigmoid(bias + weights . features)``; a feature's weight is 0 when its mode has no such channel."""
 
     bias: float
-    evolvable: float = 0.0  # the cosine similarity's weight
-    lexical: float = 0.0  # the weight of log(1 + BM25)
+    evolvable: float = 0.0  # the cosine similarity
+    lexical: float = 0.0  # log(1 + BM25)
+    evolvable_gap: float = 0.0  # the query's best cosine minus the hit's
+    lexical_gap: float = 0.0  # the query's best log(1 + BM25) minus the hit's
 
-    def __call__(self, cosine: float, bm25: float) -> float:
-        z = self.bias + self.evolvable * cosine + self.lexical * math.log1p(max(bm25, 0.0))
+    def __call__(self, cosine: float, words: float, cosine_gap: float, words_gap: float) -> float:
+        z = self.bias + self.evolvable * cosine + self.lexical * words
+        z += self.evolvable_gap * cosine_gap + self.lexical_gap * words_gap
         return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
 
 
-# Fitted for the shipped default model on the training sources' dev streams (see the module's docstring).
+# Fitted for the shipped default model (see the module's docstring).
 CALIBRATION = {
-    "evolvable": Logistic(bias=-9.0, evolvable=12.0),
-    "lexical": Logistic(bias=-4.0, lexical=1.5),
-    "hybrid": Logistic(bias=-9.5, evolvable=11.0, lexical=0.6),
+    "evolvable": Logistic(bias=-2.274, evolvable=2.994, evolvable_gap=-7.727),
+    "lexical": Logistic(bias=-1.913, lexical=0.487, lexical_gap=-1.5),
+    "hybrid": Logistic(bias=-1.94, evolvable=3.015, lexical=-0.07, evolvable_gap=-6.516, lexical_gap=-0.491),
 }
-# MCP ``recall``'s default ``min_score``: below it a hit is more likely noise than evidence (``docs/search.md``).
+# MCP ``recall``'s default ``min_score`` (``docs/search.md``: what it keeps and what it cuts).
 DEFAULT_RECALL_MIN_SCORE = 0.2
 
 
-def relevance(mode: str, channels: ChannelScores, floor: ChannelScores | None = None) -> float:
-    """The calibrated relevance of a hit of ``mode`` from its channel scores; a channel that did not place it
-    counts as ``floor``'s value (0 without one)."""
-    floor = floor or ChannelScores()
-    cosine = _value(channels.evolvable, floor.evolvable)
-    bm25 = _value(channels.lexical, floor.lexical)
-    return round(CALIBRATION[mode](cosine, bm25), 6)
+def relevance(mode: str, channels: ChannelScores, reference: Reference) -> float:
+    """The calibrated relevance of a hit of ``mode`` from its channel scores, read against its query's rankings."""
+    cosine = _value(channels.evolvable, reference.floor.evolvable)
+    words = math.log1p(max(_value(channels.lexical, reference.floor.lexical), 0.0))
+    top_cosine = max(_value(reference.top.evolvable, cosine), cosine)
+    top_words = max(math.log1p(max(_value(reference.top.lexical, 0.0), 0.0)), words)
+    return round(CALIBRATION[mode](cosine, words, top_cosine - cosine, top_words - words), 6)
 
 
-def _value(score: float | None, floor: float | None) -> float:
+def _value(score: float | None, fallback: float | None) -> float:
     if score is not None:
         return score
-    return floor if floor is not None else 0.0
+    return fallback if fallback is not None else 0.0

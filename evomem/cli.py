@@ -101,12 +101,15 @@ def _existing(ctx: click.Context, namespace: str, show_progress: bool = False) -
     """The store, for a command that reads (or deletes from) ``namespace``: a missing store or namespace is an
     error naming it, and nothing is created."""
     memory = _open(ctx, show_progress=show_progress, create=False)
-    names = memory.namespaces()
-    if namespace not in names:
-        alike = [name for name in names if name.casefold() == namespace.casefold()]
-        hint = f"; did you mean {alike[0]!r}? (names are case-sensitive)" if alike else ""
-        raise CliError(f"no namespace {namespace!r} in the store at {memory.path}{hint}")
-    return memory
+    if memory.states.has(namespace) or memory.store.has_records(namespace):
+        return memory
+    from .state import models_with_states
+
+    alike = [name for name in memory.namespaces() if name.casefold() == namespace.casefold()]
+    hint = f"; did you mean {alike[0]!r}? (names are case-sensitive)" if alike else ""
+    if not alike and models_with_states(memory.path) - {memory.fingerprint}:
+        hint = " for this model; the store holds other models' data: `evomem reembed` re-encodes it"
+    raise CliError(f"no namespace {namespace!r} in the store at {memory.path}{hint}")
 
 
 # Global options (each takes a value, but --no-segment-batching) that may also come after the subcommand.

@@ -19,7 +19,7 @@ import torch
 from tqdm.auto import tqdm
 from typing_extensions import Unpack
 
-from .calibration import relevance
+from .calibration import Reference, relevance
 from .connection import ChromaConnection, embedded_connection
 from .encoder import EvoEncoder
 from .errors import MemoryClosedError, OtherModelWarning, StoreCorruptedError, StoreNotFoundError
@@ -107,13 +107,18 @@ def _channels(mode: str, candidate: Candidate) -> ChannelScores:
     return ChannelScores(evolvable=candidate.score) if mode == "evolvable" else ChannelScores(lexical=candidate.score)
 
 
-def _floor(evolvable: list[Candidate], lexical: list[Candidate], depth: int) -> ChannelScores:
-    """What a fused hit that one ranking did not place could have scored there at most (``evomem.calibration``):
-    the ranking's lowest score when it returned ``depth`` candidates; a lexical ranking that returned fewer holds
-    every message sharing a word with the query, so the others score 0."""
+def _reference(evolvable: list[Candidate], lexical: list[Candidate], depth: int) -> Reference:
+    """What a query's rankings returned, for ``evomem.calibration``: each one's best score, and what a fused hit
+    that one of them did not place could have scored there at most: the ranking's lowest score when it returned
+    ``depth`` candidates; a lexical ranking that returned fewer holds every message sharing a word with the
+    query, so the others score 0."""
+    top = ChannelScores(
+        evolvable=max((c.score for c in evolvable), default=None),
+        lexical=max((c.score for c in lexical), default=None),
+    )
     lowest_cosine = min((c.score for c in evolvable), default=None)
     lowest_bm25 = min((c.score for c in lexical), default=0.0) if len(lexical) >= depth else 0.0
-    return ChannelScores(evolvable=lowest_cosine, lexical=lowest_bm25)
+    return Reference(top, ChannelScores(evolvable=lowest_cosine, lexical=lowest_bm25))
 
 
 def is_store(path: Path) -> bool:
@@ -163,7 +168,7 @@ class EvoMemory:
         if not isinstance(path, str | Path):
             raise TypeError(f"path must be a string or a Path, got {type(path).__name__}")
         self.path = Path(path).expanduser()
-        if not create and not is_store(self.path):
+        if not create and not is_store(self.path) and not self.path.is_file():  # a file: the error below
             raise StoreNotFoundError(f"no evomem store at {self.path}: check the path (nothing was created there)")
         try:
             self.path.mkdir(parents=True, exist_ok=True)
@@ -497,26 +502,27 @@ class EvoMemory:
         def lexical_rankings() -> list[list[Candidate]]:
             return [self._lexical(query, namespace, below, depth, filters, hidden) for query in queries]
 
-        floors = [ChannelScores()] * len(queries)
         if mode == "lexical":
             rankings = lexical_rankings()
+            references = [_reference([], found, depth) for found in rankings]
         else:
             # BM25 (SQLite, which lets go of the GIL) runs in a thread while the queries are encoded and searched
             lexical = _BESIDE.submit(lexical_rankings) if mode == "hybrid" else None
             with torch.inference_mode():
                 vectors = self.encoder.encode_queries(queue, queries)
             rankings = [self._evolvable(vector, namespace, below, depth, filters, hidden) for vector in vectors]
+            references = [_reference(found, [], depth) for found in rankings]
             if lexical is not None:
                 pairs = list(zip(rankings, lexical.result(), strict=True))
-                floors = [_floor(evolvable, words, depth) for evolvable, words in pairs]
+                references = [_reference(evolvable, words, depth) for evolvable, words in pairs]
                 rankings = [fuse(evolvable, words, lexical_weight, k) for evolvable, words in pairs]
         stored = {c.record_id: c.segment for found in rankings for c in found if c.segment is not None}
         unread = {c.record_id for found in rankings for c in found} - stored.keys()  # lexical-only hits
         stored |= self.store.segments(list(unread))
         # a segment that a writer deleted meanwhile is left out
         hits = [
-            [_hit(mode, c, stored[c.record_id], floor) for c in found if c.record_id in stored]
-            for found, floor in zip(rankings, floors, strict=True)
+            [_hit(mode, c, stored[c.record_id], reference) for c in found if c.record_id in stored]
+            for found, reference in zip(rankings, references, strict=True)
         ]
         # a fused ranking's k best, best first by calibrated relevance (one channel's order is already that)
         return [sorted((hit for hit in found if hit.score >= min_score), key=_by_score) for found in hits]
@@ -744,11 +750,11 @@ def _by_score(hit: Hit) -> float:
     return -hit.score
 
 
-def _hit(mode: str, candidate: Candidate, segment: StoredSegment, floor: ChannelScores) -> Hit:
+def _hit(mode: str, candidate: Candidate, segment: StoredSegment, reference: Reference) -> Hit:
     """A search's hit: the candidate's message, scored by its calibrated relevance."""
     channels = _channels(mode, candidate)
     metadata = cast(HitMetadata, segment.metadata)
-    return Hit(candidate.message_id, segment.text, relevance(mode, channels, floor), metadata, channels)
+    return Hit(candidate.message_id, segment.text, relevance(mode, channels, reference), metadata, channels)
 
 
 def _content_id(namespace: str, offset: int, message: Message) -> str:

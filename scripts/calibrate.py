@@ -40,6 +40,7 @@ def collect(records: Path, output: Path, limit: int | None, model: str | None) -
     for query in task.queries:
         asked.setdefault(query.group, {}).setdefault(query.at or 0, []).append(query)
     output.parent.mkdir(parents=True, exist_ok=True)
+    previous = None  # the stream before, kept to ask each question where its evidence is not ("foreign")
     with tempfile.TemporaryDirectory() as scratch, EvoMemory(scratch, model=model) as memory, output.open("w") as out:
         for group in tqdm(task.groups, desc=records.name, unit="stream"):
             namespace, read = group.id, 0
@@ -52,29 +53,43 @@ def collect(records: Path, output: Path, limit: int | None, model: str | None) -
                 for query in queries:
                     line = {"stream": group.id, "source": query.category, "relevant": sorted(query.relevant)}
                     for mode in MODES:
-                        hits = memory.search(query.text, namespace, k=min(at, DEPTH), mode=mode)
-                        line[mode] = [[h.id, h.scores.evolvable, h.scores.lexical, h.scores.fused] for h in hits]
+                        line[mode] = _hits(memory, query.text, namespace, min(at, DEPTH), mode)
+                        if previous is not None:
+                            line[f"foreign-{mode}"] = _hits(memory, query.text, previous, DEPTH, mode)
                     out.write(json.dumps(line) + "\n")
-            memory.delete_namespace(namespace)
+            if previous is not None:
+                memory.delete_namespace(previous)
+            previous = namespace
 
 
-def _features(line: dict, mode: str) -> tuple[np.ndarray, np.ndarray]:
-    """(cosine, log(1 + BM25)) of each hit of ``mode``, missing channels filled as ``evomem.search`` fills them."""
-    cosines = [h[1] for h in line["evolvable"]]
-    bm25s = [h[2] for h in line["lexical"]]
+def _hits(memory, query: str, namespace: str, k: int, mode: str) -> list:
+    hits = memory.search(query, namespace, k=k, mode=mode)
+    return [[h.id, h.scores.evolvable, h.scores.lexical, h.scores.fused] for h in hits]
+
+
+def _features(line: dict, mode: str, prefix: str = "") -> tuple[np.ndarray, np.ndarray]:
+    """The features of ``evomem.calibration`` for each hit of ``mode`` (of the ``foreign-`` searches with that
+    ``prefix``), missing channels filled as ``evomem.search`` fills them; and whether each is evidence."""
+    cosines = [h[1] for h in line[prefix + "evolvable"]]
+    bm25s = [h[2] for h in line[prefix + "lexical"]]
     floor_cosine = min(cosines, default=0.0)
     floor_bm25 = min(bm25s, default=0.0) if len(bm25s) >= DEPTH else 0.0
+    top_cosine = max(cosines, default=0.0)
+    top_words = math.log1p(max(max(bm25s, default=0.0), 0.0))
     rows = []
-    for _, cosine, bm25, _ in line[mode]:
+    for _, cosine, bm25, _ in line[prefix + mode]:
         cosine = floor_cosine if cosine is None else cosine
-        bm25 = floor_bm25 if bm25 is None else bm25
-        rows.append((cosine, math.log1p(max(bm25, 0.0))))
-    labels = [h[0] in set(line["relevant"]) for h in line[mode]]
-    return np.array(rows, dtype=float).reshape(-1, 2), np.array(labels, dtype=float)
+        words = math.log1p(max(floor_bm25 if bm25 is None else bm25, 0.0))
+        rows.append((cosine, words, top_cosine - cosine, top_words - words))
+    labels = [not prefix and h[0] in set(line["relevant"]) for h in line[prefix + mode]]
+    return np.array(rows, dtype=float).reshape(-1, 4), np.array(labels, dtype=float)
+
+
+FEATURES = ("evolvable", "lexical", "evolvable_gap", "lexical_gap")
 
 
 def _columns(mode: str) -> list[int]:
-    return {"evolvable": [0], "lexical": [1], "hybrid": [0, 1]}[mode]
+    return {"evolvable": [0, 2], "lexical": [1, 3], "hybrid": [0, 1, 2, 3]}[mode]
 
 
 def _fit(x: np.ndarray, y: np.ndarray, steps: int = 200) -> np.ndarray:
@@ -105,9 +120,14 @@ def fit(files: list[Path]) -> dict:
     train = [line for line in lines if int(line["stream"][1:]) % 2 == 0]
     test = [line for line in lines if int(line["stream"][1:]) % 2 == 1]
     report: dict = {"questions": {"fit": len(train), "test": len(test)}}
+    foreign_train = [line for line in train if "foreign-hybrid" in line]
+    foreign_test = [line for line in test if "foreign-hybrid" in line]
+    report["questions"] |= {"foreign fit": len(foreign_train), "foreign test": len(foreign_test)}
     for mode in MODES:
         columns = _columns(mode)
-        parts = [_features(line, mode) for line in train]
+        parts = [_features(line, mode) for line in train] + [
+            _features(line, mode, "foreign-") for line in foreign_train
+        ]
         x = np.vstack([p[0] for p in parts])[:, columns]
         y = np.concatenate([p[1] for p in parts])
         w = _fit(x, y)
@@ -123,6 +143,10 @@ def fit(files: list[Path]) -> dict:
             order = sorted(range(len(ids)), key=lambda i: -probability[i])
             calibrated.append(_recall_at([ids[i] for i in order], relevant))
             scored += [(float(probability[i]), bool(labels[i]), rank) for rank, i in enumerate(order)]
+        foreign_tops = []
+        for line in foreign_test:
+            features, _ = _features(line, mode, "foreign-")
+            foreign_tops.append(float(_predict(w, features[:, columns]).max()) if len(features) else 0.0)
         cuts = {}
         evidence = sum(label for _, label, _ in scored)
         evidence_top10 = sum(label for _, label, rank in scored if rank < 10)
@@ -134,14 +158,14 @@ def fit(files: list[Path]) -> dict:
                 "recall_of_evidence_in_top50": round(100 * sum(label for label, _ in kept) / max(evidence, 1), 1),
                 "recall_of_evidence_in_top10": round(100 * sum(kept10) / max(evidence_top10, 1), 1),
                 "hits_kept_per_question_top10": round(len(kept10) / max(len(test), 1), 2),
+                "foreign_questions_answered_nothing": round(
+                    100 * sum(top < threshold for top in foreign_tops) / max(len(foreign_tops), 1), 1
+                ),
             }
         report[mode] = {
             "weights": {
                 "bias": round(float(w[0]), 3),
-                **{
-                    n: round(float(v), 3)
-                    for n, v in zip([("evolvable", "lexical")[c] for c in columns], w[1:], strict=True)
-                },
+                **{n: round(float(v), 3) for n, v in zip([FEATURES[c] for c in columns], w[1:], strict=True)},
             },
             "R@10 own order": round(100 * float(np.mean(own)), 2),
             "R@10 calibrated order": round(100 * float(np.mean(calibrated)), 2),

@@ -169,6 +169,7 @@ def test_bad_input_and_damaged_stores_are_one_error_line(tmp_path, tiny_bert_dir
     for weights in pickled.glob("*.safetensors"):
         weights.unlink()
     (pickled / "pytorch_model.bin").write_bytes(b"pickle")
+    (tmp_path / "data" / "state").mkdir(parents=True, exist_ok=True)  # a store: the model is what fails
     assert "never loads pickled weights" in _error_line(["stats"], tmp_path, pickled)
     file = tmp_path / "a-file"
     file.write_text("not a store")
@@ -214,8 +215,63 @@ def test_bench_measures_peak_memory_in_a_process_that_starts_small(model_dir):
 def test_commands_do_not_print_the_transformers_gradient_checkpointing_warning(tmp_path):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        (tmp_path / "data" / "state").mkdir(parents=True)  # an empty store
         assert _run(["stats"], tmp_path).exit_code == 0  # loads the real default model
         warnings.warn("is_gradient_checkpointing elsewhere", UserWarning, stacklevel=1)  # only that one is silenced
     assert [str(w.message) for w in caught if "is_gradient_checkpointing" in str(w.message)] == [
         "is_gradient_checkpointing elsewhere"
     ]
+
+
+def test_the_contract_through_the_command_line_as_a_subprocess(tmp_path, model_dir):
+    """Global options after the subcommand, reads that create nothing, safe re-runs without ids, list and
+    export that ingest reads back, calibrated scores with ISO times, and no namespace deleted without --id."""
+    from service_servers import child_env, evomem_command
+
+    def evomem(*args: str) -> subprocess.CompletedProcess:
+        command = evomem_command(model_dir, *args)
+        return subprocess.run(command, capture_output=True, text=True, env=child_env(), timeout=300)
+
+    typo = tmp_path / "typo" / "dir"
+    missing = evomem("search", "dog", "-n", "maya", "--path", str(typo))
+    assert missing.returncode == 2 and "no evomem store at" in missing.stderr and not (tmp_path / "typo").exists()
+    store = str(tmp_path / "store")
+    chat = tmp_path / "chat.jsonl"
+    long = " ".join(f"word{i}" for i in range(300))  # stored in parts, exported whole
+    lines = [
+        {"content": "I adopted a beagle called Pepper.", "name": "Maya", "timestamp": "2025-03-06T09:15:00Z"},
+        {"content": "ok"},
+        {"content": "ok"},
+        {"content": long, "metadata": {"topic": "words"}},
+    ]
+    chat.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    first = evomem("ingest", str(chat), "-n", "maya", "--path", store)
+    assert first.returncode == 0 and "stored 4 messages" in first.stdout, first.stderr
+    again = evomem("ingest", str(chat), "--path", store, "-n", "maya")  # no ids in the file: still no duplicates
+    assert "stored 0 messages in namespace maya; 4 already stored unchanged, skipped" in again.stdout
+    wrong_case = evomem("search", "dog", "-n", "Maya", "--path", store)
+    assert wrong_case.returncode == 2 and "did you mean 'maya'" in wrong_case.stderr
+    found = evomem("search", "beagle", "-n", "maya", "--json", "--mode", "lexical", "--path", store)
+    hit = json.loads(found.stdout.splitlines()[0])
+    assert 0 <= hit["score"] <= 1 and hit["timestamp"] == "2025-03-06T09:15:00Z" and hit["created_at"].endswith("Z")
+    assert hit["scores"]["lexical"] > 0 and hit["scores"]["evolvable"] is None
+    nothing = evomem("search", "beagle", "-n", "maya", "--min-score", "1", "--path", store)
+    assert (nothing.returncode, nothing.stdout, nothing.stderr.splitlines()[-1]) == (1, "", "nothing relevant")
+    misspelt = tmp_path / "misspelt.jsonl"
+    misspelt.write_text(json.dumps({"content": "hi", "timestmp": "2025-01-01"}) + "\n")
+    refused_line = evomem("ingest", str(misspelt), "-n", "maya", "--path", store)
+    assert refused_line.returncode == 2 and "misspelt.jsonl:1: unknown message key 'timestmp'" in refused_line.stderr
+    listed = evomem("list", "-n", "maya", "--limit", "2", "--offset", "1", "--path", store)
+    assert [line.split("]")[1].strip() for line in listed.stdout.splitlines()] == ["user: ok", "user: ok"]
+    exported = tmp_path / "export.jsonl"
+    assert evomem("export", "-n", "maya", "-o", str(exported), "--path", store).returncode == 0
+    messages = [json.loads(line) for line in exported.read_text().splitlines()]
+    assert [m["content"] for m in messages] == [line["content"] for line in lines]
+    assert messages[0]["name"] == "Maya" and messages[3]["metadata"] == {"topic": "words"}
+    assert evomem("ingest", str(exported), "-n", "copy", "--path", store).returncode == 0
+    copied = evomem("export", "-n", "copy", "--path", store)
+    assert [json.loads(line) for line in copied.stdout.splitlines()] == messages  # the same ids, text and times
+    refused = evomem("delete", "-n", "maya", "--yes", "--path", store)
+    assert refused.returncode == 2 and "delete-namespace" in refused.stderr
+    gone = evomem("delete-namespace", "-n", "copy", "--yes", "--path", store)
+    assert gone.returncode == 0 and "deleted namespace copy: 4 messages" in gone.stdout

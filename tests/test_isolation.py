@@ -80,8 +80,8 @@ def test_random_interleavings_never_leak_between_namespaces(memory, ops):
         elif op[0] == "text":
             ids = memory.add_text(op[3], namespace=namespace, doc_id=op[2])
             assert ids == [f"{op[2]}-0"]
+            steps[namespace] += model[namespace].get(ids[0]) != op[3]  # the same document again: a no-op
             model[namespace][ids[0]] = op[3]
-            steps[namespace] += 1
         elif op[0] == "search":
             hits = memory.search(op[2], namespace=namespace, k=op[3], mode=op[4])
             if op[4] == "lexical":  # the messages that share a word with the query, at most k

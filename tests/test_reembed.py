@@ -144,7 +144,8 @@ def test_reembed_and_rebuild_from_the_command_line(tmp_path, models, encoders):
     old = old_store(tmp_path / "data", encoders[0])
     base = ["--path", str(tmp_path / "data"), "--model", str(new_model)]
     result = CliRunner().invoke(main, [*base, "search", "bread", "--namespace", "leo"])
-    assert result.exit_code == 0 and "warning: the store at" in result.stderr and "`evomem reembed`" in result.stderr
+    assert result.exit_code == 2 and "warning: the store at" in result.stderr and "`evomem reembed`" in result.stderr
+    assert "no namespace 'leo' in the store at" in result.stderr and "other models' data" in result.stderr
     result = CliRunner().invoke(main, [*base, "reembed", "--batch-size", "4", "--drop-source"])
     assert result.exit_code == 0 and "warning" not in result.output, result.output
     assert "namespace leo: 28 segments re-embedded" in result.output

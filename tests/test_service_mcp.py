@@ -68,6 +68,20 @@ def test_every_tool_over_stdio(model_dir, tmp_path):
             assert "either messages" in await refused(client, "remember", namespace="user:42")
             assert "name the namespace" in await refused(client, "recall", query="dog")
             assert "mode" in await refused(client, "recall", namespace="user:42", query="dog", mode="fuzzy")
+            assert all(tool.input_schema["additionalProperties"] is False for tool in tools.values())
+            typo = await refused(client, "forget", namespace="user:42", id=["m2"])  # `id` for `ids`: refused
+            assert "unknown argument 'id'" in typo and "ids, namespace" in typo
+            assert "unknown argument 'limit'" in await refused(
+                client, "recall", namespace="user:42", query="x", limit=1
+            )
+            assert (await call(client, "stats", namespace="user:42"))["messages"] == 3
+            beagle = {"namespace": "user:42", "query": "beagle", "mode": "lexical", "min_score": 0}
+            lines = await client.call_tool("recall", beagle)
+            assert (
+                lines.content[0]
+                .text.splitlines()[0]
+                .endswith("2025-03-06 09:15 Maya: I adopted a beagle called Pepper. (id m1)")
+            )
             forgot = await call(client, "forget", namespace="user:42", ids=["m2", "nope"])
             assert (forgot["messages"], forgot["missing"]) == (1, ["nope"])
             return notes["ids"]
@@ -110,3 +124,35 @@ def test_a_bad_fixed_namespace_is_an_error_line(namespace, tmp_path):
 
     result = CliRunner().invoke(main, ["mcp", "--path", str(tmp_path), "--namespace", namespace])
     assert result.exit_code == 2 and result.output.startswith("Error: invalid namespace")
+
+
+def test_recall_answers_nothing_relevant_below_its_default_threshold(tmp_path, default_encoder):
+    """With the real default model in process (the SDK's in-memory transport): an unrelated question gets the
+    "nothing relevant" line, a related one its evidence, and the structured result keeps every field."""
+    from evomem.service.mcp import NOTHING, create_mcp
+
+    with EvoMemory(tmp_path / "store", model=default_encoder) as memory:
+        memory.add_messages(
+            [
+                {"content": "I adopted a beagle called Pepper.", "id": "m1", "name": "Maya"},
+                {"content": "I am allergic to peanuts, so no satay for me.", "id": "m2", "name": "Maya"},
+                {"content": "We moved to Lisbon in May.", "id": "m3", "name": "Maya"},
+            ],
+            "maya",
+        )
+
+        async def session() -> tuple[Any, Any]:
+            async with Client(create_mcp(memory, "maya")) as client:
+                found = await client.call_tool("recall", {"query": "What is the name of Maya's dog?"})
+                unrelated = await client.call_tool("recall", {"query": "Which team won the 1998 football world cup?"})
+                said = [{"content": "Remember: the vet is on Friday.", "name": "Maya"}]
+                for _ in range(2):  # a language model that sends the same tool call twice stores it once
+                    stored = await client.call_tool("remember", {"messages": said})
+                assert stored.structured_content["unchanged"] == stored.structured_content["ids"]
+                return found, unrelated
+
+        found, unrelated = asyncio.run(session())
+        assert memory.stats("maya")["messages"] == 4
+    assert found.structured_content["hits"][0]["id"] == "m1" and "(id m1)" in found.content[0].text
+    assert found.structured_content["hits"][0]["created_at"].endswith("Z")
+    assert unrelated.content[0].text == NOTHING and unrelated.structured_content == {"hits": []}

@@ -304,13 +304,18 @@ def test_strict_bodies_explicit_namespace_deletes_paging_and_thresholds(server, 
     chat = [{"content": "ok"}, {"content": "ok"}]
     assert alice.add_messages(chat, namespace, idempotent=True).unchanged == []
     assert len(alice.add_messages(chat, namespace, idempotent=True).unchanged) == 2
+    # a document added again under its doc_id replaces all of its chunks
+    long = "\n\n".join(f"Part {i}. " + "The harbour was quiet that morning. " * 12 for i in range(3))
+    assert len(alice.add_text(long, namespace, doc_id="doc")) > 1
+    assert alice.add_text("Short now.", namespace, doc_id="doc") == ["doc-0"]
+    assert [s.text for s in library.get(namespace=namespace) if s.id.startswith("doc-")] == ["Short now."]
     # a whole namespace: its own route, URL-encoded
     odd = A + "a/b?c#d"
     alice.add_messages(CHAT[:1], odd)
     response = httpx.delete(server.url + "/v1/namespaces/" + quote(odd, safe=""), headers=headers)
     assert response.status_code == 200 and response.json()["existed"] is True and odd not in alice.namespaces()
     deleted = alice.delete_namespace(namespace)
-    assert (deleted.existed, deleted.messages) == (True, 5) and not alice.delete_namespace(namespace).existed
+    assert (deleted.existed, deleted.messages) == (True, 6) and not alice.delete_namespace(namespace).existed
 
 
 def test_limits_give_413_and_422(server, tokens):

@@ -78,7 +78,8 @@ def test_each_namespace_has_its_own_collection(tmp_path, encoder):
     assert sorted(collections) == sorted(CHATS)
     assert {name: c.count() for name, c in collections.items()} == {name: len(chat) for name, chat in CHATS.items()}
     assert all(c.name == collection_name(memory.fingerprint, name) for name, c in collections.items())
-    assert memory.delete("maya").existed and "maya" not in memory.store.collections()  # a namespace goes whole
+    # a namespace goes whole
+    assert memory.delete_namespace("maya").existed and "maya" not in memory.store.collections()
 
 
 @pytest.mark.parametrize("keep", [0, 2])
