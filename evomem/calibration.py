@@ -48,12 +48,12 @@ class Logistic:
 
 # Fitted for the shipped default model (see the module's docstring).
 CALIBRATION = {
-    "evolvable": Logistic(bias=-2.274, evolvable=2.994, evolvable_gap=-7.727),
-    "lexical": Logistic(bias=-1.913, lexical=0.487, lexical_gap=-1.5),
-    "hybrid": Logistic(bias=-1.94, evolvable=3.015, lexical=-0.07, evolvable_gap=-6.516, lexical_gap=-0.491),
+    "evolvable": Logistic(bias=-4.37, evolvable=5.78, evolvable_gap=-4.153),
+    "lexical": Logistic(bias=-2.603, lexical=0.66, lexical_gap=-1.18),
+    "hybrid": Logistic(bias=-4.162, evolvable=5.438, lexical=0.164, evolvable_gap=-3.176, lexical_gap=-0.36),
 }
 # MCP ``recall``'s default ``min_score`` (``docs/search.md``: what it keeps and what it cuts).
-DEFAULT_RECALL_MIN_SCORE = 0.2
+DEFAULT_RECALL_MIN_SCORE = 0.1
 
 
 def relevance(mode: str, channels: ChannelScores, reference: Reference) -> float:

@@ -23,7 +23,7 @@ import numpy as np
 
 DEPTH = 50
 MODES = ("evolvable", "lexical", "hybrid")
-THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+THRESHOLDS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5)
 
 
 def collect(records: Path, output: Path, limit: int | None, model: str | None) -> None:
@@ -115,6 +115,22 @@ def _recall_at(ranked: list[str], relevant: set[str], k: int = 10) -> float:
     return len(relevant & set(ranked[:k])) / len(relevant) if relevant else 0.0
 
 
+def _ndcg_at(ranked: list[str], relevant: set[str], k: int = 10) -> float:
+    gain = sum(1 / math.log2(rank + 2) for rank, item in enumerate(ranked[:k]) if item in relevant)
+    ideal = sum(1 / math.log2(rank + 2) for rank in range(min(len(relevant), k)))
+    return gain / ideal if ideal else 0.0
+
+
+def _ranking_figures(ranked: list[str], relevant: set[str]) -> tuple[float, float, float]:
+    """R@10, R@1 and nDCG@10 of a ranking of the ``k = 10`` hits a search returns."""
+    top = ranked[:10]
+    return _recall_at(top, relevant), _recall_at(top, relevant, 1), _ndcg_at(top, relevant)
+
+
+def _means(rows: list[tuple[float, float, float]]) -> list[float]:
+    return [round(100 * float(value), 2) for value in np.mean(np.array(rows).reshape(-1, 3), axis=0)]
+
+
 def fit(files: list[Path]) -> dict:
     lines = [json.loads(raw) for file in files for raw in file.read_text().splitlines()]
     train = [line for line in lines if int(line["stream"][1:]) % 2 == 0]
@@ -131,7 +147,7 @@ def fit(files: list[Path]) -> dict:
         x = np.vstack([p[0] for p in parts])[:, columns]
         y = np.concatenate([p[1] for p in parts])
         w = _fit(x, y)
-        own, calibrated, scored = [], [], []
+        own, calibrated, scored, own_tops = [], [], [], []
         for line in test:
             features, labels = _features(line, mode)
             probability = _predict(w, features[:, columns]) if len(labels) else np.zeros(0)
@@ -139,10 +155,19 @@ def fit(files: list[Path]) -> dict:
             relevant = set(line["relevant"])
             fused = [h[3] for h in line[mode]]
             own_order = sorted(range(len(ids)), key=lambda i: -fused[i]) if mode == "hybrid" else range(len(ids))
-            own.append(_recall_at([ids[i] for i in own_order], relevant))
+            own_ranked = [ids[i] for i in own_order]
+            own.append(_ranking_figures(own_ranked, relevant))
+            # a search of k = 10 returns the mode's 10 best, ordered by the calibrated score
+            top10 = own_ranked[:10]
+            calibrated.append(_ranking_figures(sorted(top10, key=lambda i: -probability[ids.index(i)]), relevant))
             order = sorted(range(len(ids)), key=lambda i: -probability[i])
-            calibrated.append(_recall_at([ids[i] for i in order], relevant))
             scored += [(float(probability[i]), bool(labels[i]), rank) for rank, i in enumerate(order)]
+            own_tops.append(
+                (
+                    float(probability.max()) if len(labels) else 0.0,
+                    max((float(p) for p, label in zip(probability, labels, strict=True) if label), default=0.0),
+                )
+            )
         foreign_tops = []
         for line in foreign_test:
             features, _ = _features(line, mode, "foreign-")
@@ -158,6 +183,12 @@ def fit(files: list[Path]) -> dict:
                 "recall_of_evidence_in_top50": round(100 * sum(label for label, _ in kept) / max(evidence, 1), 1),
                 "recall_of_evidence_in_top10": round(100 * sum(kept10) / max(evidence_top10, 1), 1),
                 "hits_kept_per_question_top10": round(len(kept10) / max(len(test), 1), 2),
+                "questions_with_evidence_kept": round(
+                    100 * sum(best >= threshold for _, best in own_tops) / max(len(own_tops), 1), 1
+                ),
+                "questions_answered_nothing": round(
+                    100 * sum(top < threshold for top, _ in own_tops) / max(len(own_tops), 1), 1
+                ),
                 "foreign_questions_answered_nothing": round(
                     100 * sum(top < threshold for top in foreign_tops) / max(len(foreign_tops), 1), 1
                 ),
@@ -167,8 +198,8 @@ def fit(files: list[Path]) -> dict:
                 "bias": round(float(w[0]), 3),
                 **{n: round(float(v), 3) for n, v in zip([FEATURES[c] for c in columns], w[1:], strict=True)},
             },
-            "R@10 own order": round(100 * float(np.mean(own)), 2),
-            "R@10 calibrated order": round(100 * float(np.mean(calibrated)), 2),
+            "R@10, R@1, nDCG@10 of the top 10 in the mode's own order": _means(own),
+            "the same top 10 by calibrated score (what search returns)": _means(calibrated),
             "thresholds": cuts,
         }
     return report
