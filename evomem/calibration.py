@@ -48,9 +48,9 @@ class Logistic:
 
 # Fitted for the shipped default model (see the module's docstring).
 CALIBRATION = {
-    "evolvable": Logistic(bias=-4.37, evolvable=5.78, evolvable_gap=-4.153),
-    "lexical": Logistic(bias=-2.603, lexical=0.66, lexical_gap=-1.18),
-    "hybrid": Logistic(bias=-4.162, evolvable=5.438, lexical=0.164, evolvable_gap=-3.176, lexical_gap=-0.36),
+    "evolvable": Logistic(bias=-4.883, evolvable=6.368, evolvable_gap=-3.451),
+    "lexical": Logistic(bias=-2.761, lexical=0.626, lexical_gap=-1.145),
+    "hybrid": Logistic(bias=-4.657, evolvable=5.946, lexical=0.184, evolvable_gap=-2.537, lexical_gap=-0.355),
 }
 # MCP ``recall``'s default ``min_score`` (``docs/search.md``: what it keeps and what it cuts).
 DEFAULT_RECALL_MIN_SCORE = 0.1
