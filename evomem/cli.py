@@ -8,8 +8,9 @@ import json
 import shlex
 import tempfile
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -269,17 +270,17 @@ def search(ctx, query, namespace, k, mode, lexical_weight, min_score, as_json):
         if as_json:
             click.echo(json.dumps(_hit_json(hit)))
         else:
-            when = _hit_time(hit)
-            click.echo(f"{hit.score:.3f}  {when[:16] + '  ' if when else ''}[{hit.id}]  {hit.text}")
+            click.echo(f"{hit.score:.3f}  {_when(hit.metadata)}[{hit.id}]  {hit.text}")
     if not hits:
         click.echo("nothing relevant" if min_score else "no hits", err=True)
         raise SystemExit(1)
 
 
-def _hit_time(hit: Hit) -> str | None:
-    """When the hit's message happened, ISO 8601: its timestamp, else when it was written."""
-    seconds = hit.metadata.get("timestamp", hit.metadata.get("created_at"))
-    return None if seconds is None else iso_time(seconds)
+def _when(metadata: Mapping[str, Any]) -> str:
+    """When a stored message happened, to the minute and a gap after it: its ``time`` (its timestamp, else when it
+    was written; a record of an earlier release has only a timestamp, if any), or nothing."""
+    seconds = metadata.get("time", metadata.get("timestamp"))
+    return "" if seconds is None else iso_time(seconds)[:16] + "  "
 
 
 def _hit_json(hit: Hit) -> dict:
@@ -298,11 +299,9 @@ def list_command(ctx, namespace, limit, offset):
     namespace = check_namespace(namespace)
     memory = _existing(ctx, namespace)
     for segment in memory.get(namespace=namespace, limit=limit, offset=offset):
-        metadata = segment.metadata
-        seconds = metadata.get("timestamp", metadata.get("created_at"))
-        when = iso_time(seconds)[:16] + "  " if seconds is not None else ""
         part = f"/{segment.part}" if segment.part else ""
-        click.echo(f"{metadata['position']:>6}  {when}[{segment.id}{part}]  {' '.join(segment.text.split())}")
+        text = " ".join(segment.text.split())
+        click.echo(f"{segment.metadata['position']:>6}  {_when(segment.metadata)}[{segment.id}{part}]  {text}")
 
 
 @main.command()

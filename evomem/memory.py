@@ -45,8 +45,11 @@ from .schema import (
     Message,
     SearchOptions,
     Segment,
+    check_flag,
     check_ids,
+    check_ids_to_delete,
     check_k,
+    check_listed_namespace,
     check_metadata,
     check_namespace,
     check_page,
@@ -301,8 +304,7 @@ class EvoMemory:
         script, a retried request), while identical turns inside one batch stay two messages.
         """
         namespace = check_namespace(namespace)
-        if not isinstance(idempotent, bool):
-            raise TypeError(f"idempotent must be a bool, got {type(idempotent).__name__}")
+        check_flag(idempotent, "idempotent")
         batch = to_messages(messages)
         parts = [self.segmenter.split_message(message) for message in batch]
         with self.writer.writing(namespace):
@@ -567,9 +569,7 @@ class EvoMemory:
         """Stored segments, in stream order: of the given message ids, or (``ids`` None) of every message, paged
         by ``offset`` and ``limit`` counted in messages (a message's parts are never split between pages). An
         unknown namespace holds nothing: ``[]``."""
-        if namespace is None:
-            raise TypeError("get() needs the namespace: get(namespace='maya'), or get(ids, namespace)")
-        namespace = check_namespace(namespace)
+        namespace = check_listed_namespace(namespace)
         ids = check_ids(ids)
         limit, offset = check_page(limit, offset)
         step = self.states.step(namespace)
@@ -592,10 +592,7 @@ class EvoMemory:
         written after them) stays until the namespace is rebuilt from its stored text (``rebuild(namespace)``,
         ``evomem reembed --rebuild``). An unknown namespace or id deletes nothing and is reported as such.
         """
-        namespace = check_namespace(namespace)
-        if ids is None:
-            raise TypeError("delete() needs the ids to delete; to delete the whole namespace, use delete_namespace()")
-        return self._delete(namespace, check_ids(ids))
+        return self._delete(check_namespace(namespace), check_ids_to_delete(ids))
 
     @_open_only
     def delete_namespace(self, namespace: str) -> DeleteResult:

@@ -210,6 +210,26 @@ def check_page(limit: Any, offset: Any) -> tuple[int | None, int]:
     return limit, check_count(offset, "offset")
 
 
+def check_listed_namespace(namespace: Any) -> str:
+    """``get``'s namespace, a keyword there (``get(namespace=...)``) but never optional."""
+    if namespace is None:
+        raise TypeError("get() needs the namespace: get(namespace='maya'), or get(ids, namespace)")
+    return check_namespace(namespace)
+
+
+def check_ids_to_delete(ids: Any) -> list[str]:
+    """``delete``'s ids: required, so that a missing or misspelt argument never reads as "the whole namespace"."""
+    if ids is None:
+        raise TypeError("delete() needs the ids to delete; to delete the whole namespace, use delete_namespace()")
+    return check_ids(ids) or []
+
+
+def check_flag(value: Any, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{what} must be a bool, got {type(value).__name__}")
+    return value
+
+
 def check_k(k: Any) -> int:
     if isinstance(k, bool) or not isinstance(k, int):
         raise TypeError(f"k must be an integer, got {type(k).__name__}")

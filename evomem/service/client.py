@@ -25,8 +25,11 @@ from ..schema import (
     Message,
     SearchOptions,
     Segment,
+    check_flag,
     check_ids,
+    check_ids_to_delete,
     check_k,
+    check_listed_namespace,
     check_metadata,
     check_namespace,
     check_page,
@@ -98,10 +101,8 @@ class EvoMemoryClient:
 
     def add_messages(self, messages: Iterable[Any], namespace: str, idempotent: bool = False) -> AddResult:
         namespace = check_namespace(namespace)
-        if not isinstance(idempotent, bool):
-            raise TypeError(f"idempotent must be a bool, got {type(idempotent).__name__}")
         body = {"namespace": namespace, "messages": [_wire(message) for message in to_messages(messages)]}
-        body["idempotent"] = idempotent
+        body["idempotent"] = check_flag(idempotent, "idempotent")
         added = self._call("POST", "/v1/messages", json=body)
         return AddResult(added["ids"], added["unchanged"])
 
@@ -132,18 +133,14 @@ class EvoMemoryClient:
         limit: int | None = None,
         offset: int = 0,
     ) -> list[Segment]:
-        if namespace is None:
-            raise TypeError("get() needs the namespace: get(namespace='maya'), or get(ids, namespace)")
+        namespace = check_listed_namespace(namespace)
         limit, offset = check_page(limit, offset)
-        body = {"namespace": check_namespace(namespace), "ids": check_ids(ids), "limit": limit, "offset": offset}
+        body = {"namespace": namespace, "ids": check_ids(ids), "limit": limit, "offset": offset}
         found = self._call("POST", "/v1/get", json=body)["segments"]
         return [Segment(s["id"], s["part"], s["text"], s["metadata"]) for s in found]
 
     def delete(self, namespace: str, ids: Sequence[str] | None = None) -> DeleteResult:
-        namespace = check_namespace(namespace)
-        if ids is None:
-            raise TypeError("delete() needs the ids to delete; to delete the whole namespace, use delete_namespace()")
-        body = {"namespace": namespace, "ids": check_ids(ids)}
+        body = {"namespace": check_namespace(namespace), "ids": check_ids_to_delete(ids)}
         return DeleteResult(**self._call("POST", "/v1/delete", json=body))
 
     def delete_namespace(self, namespace: str) -> DeleteResult:
