@@ -1,70 +1,133 @@
 """evomem: long-term memory for LLM agents with evolvable embeddings (EvoEmbedding).
 
-The public names are imported on first use, so that light modules (``evomem.schema``, the command line's help)
-do not load torch, transformers or Chroma.
+The public surface is ``__all__`` here and in ``evomem.schema`` (records and the checks of what callers pass in);
+``tests/test_layers.py`` pins both. Names are imported on first use, so that light modules (``evomem.schema``, the
+command line's help) do not load torch, transformers or Chroma.
 """
 
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from .version import __version__ as __version__
+
 _EXPORTS = {
-    "EvoConfig": ".config",
-    "EvoEncoder": ".encoder",
+    "AccessDeniedError": ".errors",
+    "AddResult": ".schema",
+    "ChannelScores": ".schema",
+    "DEFAULT_K": ".schema",
+    "DEFAULT_LEXICAL_WEIGHT": ".schema",
+    "DEFAULT_MODE": ".schema",
+    "DeleteResult": ".schema",
+    "EvoConfig": ".model.config",
+    "EvoEncoder": ".model.encoder",
+    "EvoMemError": ".errors",
     "EvoMemory": ".memory",
     "EvoMemoryClient": ".service.client",
     "Hit": ".schema",
     "HitMetadata": ".schema",
-    "LatentQueue": ".queue",
+    "InvalidInputError": ".errors",
+    "InvalidTypeError": ".errors",
+    "JournalError": ".errors",
+    "LatentQueue": ".model.queue",
+    "LexicalIndexError": ".errors",
+    "load_encoder": ".model.loading",
     "MemoryAPI": ".api",
-    "Message": ".schema",
-    "Segment": ".schema",
-    "AddResult": ".schema",
-    "DeleteResult": ".schema",
     "MemoryClosedError": ".errors",
+    "Message": ".schema",
+    "ModelNotFoundError": ".errors",
+    "MODES": ".schema",
     "OtherModelWarning": ".errors",
+    "SearchOptions": ".schema",
+    "Segment": ".schema",
+    "SerialWorker": ".serial",
     "StateCorruptedError": ".errors",
+    "StateDatabaseError": ".errors",
     "StateMissingError": ".errors",
     "StoreCorruptedError": ".errors",
-    "StoreFullError": ".space",
+    "StoreFullError": ".errors",
+    "StoreNotFoundError": ".errors",
+    "StreamEmbedder": ".embedder",
 }
 __all__ = [
+    "AccessDeniedError",
     "AddResult",
+    "ChannelScores",
+    "DEFAULT_K",
+    "DEFAULT_LEXICAL_WEIGHT",
+    "DEFAULT_MODE",
     "DeleteResult",
     "EvoConfig",
     "EvoEncoder",
+    "EvoMemError",
     "EvoMemory",
     "EvoMemoryClient",
     "Hit",
     "HitMetadata",
+    "InvalidInputError",
+    "InvalidTypeError",
+    "JournalError",
     "LatentQueue",
+    "LexicalIndexError",
+    "MODES",
     "MemoryAPI",
     "MemoryClosedError",
     "Message",
+    "ModelNotFoundError",
     "OtherModelWarning",
+    "SearchOptions",
     "Segment",
+    "SerialWorker",
     "StateCorruptedError",
+    "StateDatabaseError",
     "StateMissingError",
     "StoreCorruptedError",
     "StoreFullError",
+    "StoreNotFoundError",
+    "StreamEmbedder",
+    "load_encoder",
 ]
-__version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from .api import MemoryAPI
-    from .config import EvoConfig
-    from .encoder import EvoEncoder
+    from .embedder import StreamEmbedder
     from .errors import (
+        AccessDeniedError,
+        EvoMemError,
+        InvalidInputError,
+        InvalidTypeError,
+        JournalError,
+        LexicalIndexError,
         MemoryClosedError,
+        ModelNotFoundError,
         OtherModelWarning,
         StateCorruptedError,
+        StateDatabaseError,
         StateMissingError,
         StoreCorruptedError,
+        StoreFullError,
+        StoreNotFoundError,
     )
     from .memory import EvoMemory
-    from .queue import LatentQueue
-    from .schema import AddResult, DeleteResult, Hit, HitMetadata, Message, Segment
+    from .model.config import EvoConfig
+    from .model.encoder import EvoEncoder
+    from .model.loading import load_encoder
+    from .model.queue import LatentQueue
+    from .schema import (
+        DEFAULT_K,
+        DEFAULT_LEXICAL_WEIGHT,
+        DEFAULT_MODE,
+        MODES,
+        AddResult,
+        ChannelScores,
+        DeleteResult,
+        Hit,
+        HitMetadata,
+        Message,
+        SearchOptions,
+        Segment,
+    )
+    from .serial import SerialWorker
     from .service.client import EvoMemoryClient
-    from .space import StoreFullError
 
 
 def __getattr__(name: str) -> Any:

@@ -10,8 +10,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from typing_extensions import Unpack
 
-from .ranking import DEFAULT_K
-from .schema import AddResult, DeleteResult, Hit, SearchOptions, Segment
+from .schema import DEFAULT_K, AddResult, DeleteResult, Hit, SearchOptions, Segment
 
 
 @runtime_checkable

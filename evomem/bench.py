@@ -14,13 +14,13 @@ import torch
 from tqdm.auto import tqdm
 
 from .datasets import load_locomo
-from .encoder import EvoEncoder
-from .kv_cache import KVCache
 from .memory import EvoMemory
-from .queue import LatentQueue
-from .ranking import DEFAULT_K, DEFAULT_MODE, MODES
-from .store import record_id
-from .stream import encode_stream
+from .model.encoder import EvoEncoder
+from .model.kv_cache import KVCache
+from .model.queue import LatentQueue
+from .model.stream import encode_stream
+from .schema import DEFAULT_K, DEFAULT_MODE, MODES
+from .storage.store import record_id
 
 
 def _timed(run: Callable[[], object], repeats: int) -> float:
@@ -45,7 +45,7 @@ def _timed_together(runs: dict[str, tuple[Callable[[], object], int]]) -> dict[s
 
 def static_encoder(encoder: EvoEncoder) -> Callable[[list[str]], object]:
     """The static base model's encode, reading as many tokens of a text as the encoder's segments hold."""
-    from .loading import static_model
+    from .model.loading import static_model
 
     model = static_model(encoder, encoder.config.segment_max_tokens)
     return lambda texts: model.encode(texts, batch_size=32, normalize_embeddings=True)
@@ -150,7 +150,7 @@ def peak_rss_mb() -> float:
 
 def _ingest_in_child(model: str | None, texts: list[str], batching: bool | None) -> dict[str, float]:
     """Run one ingest mode in a fresh process; ``batching=None`` is the static base. Returns seconds and peak RSS."""
-    from .loading import load_encoder
+    from .model.loading import load_encoder
 
     encoder = load_encoder(model)
     if batching is None:
@@ -298,7 +298,7 @@ def run_bench(
     """Every figure: ingest three ways (with and without the key/value cache), query encoding with and without
     it, peak memory, and (``scaling``) linearity of ingest cost and query latency at 1K/10K/100K segments. A
     conversation with fewer than ``turns`` turns is benchmarked whole, said through ``echo``."""
-    from .loading import load_encoder
+    from .model.loading import load_encoder
 
     encoder = load_encoder(model)
     texts, questions = locomo_texts(data, turns)

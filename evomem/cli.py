@@ -14,10 +14,27 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .errors import JournalError, OtherModelWarning, StateCorruptedError, StateDatabaseError, StoreCorruptedError
-from .ranking import DEFAULT_K, DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE, MODES
-from .schema import DeleteResult, Hit, check_ids, check_namespace, iso_time, to_message
-from .training.split import DEV_SHARE, SPLITS
+from .datasets.split import DEV_SHARE, SPLITS
+from .errors import (
+    InvalidInputError,
+    JournalError,
+    OtherModelWarning,
+    StateCorruptedError,
+    StateDatabaseError,
+    StoreCorruptedError,
+)
+from .schema import (
+    DEFAULT_K,
+    DEFAULT_LEXICAL_WEIGHT,
+    DEFAULT_MODE,
+    MODES,
+    DeleteResult,
+    Hit,
+    check_ids,
+    check_namespace,
+    iso_time,
+    to_message,
+)
 
 if TYPE_CHECKING:  # torch, transformers and Chroma load inside the commands, so help and usage errors are instant
     from .memory import EvoMemory
@@ -104,7 +121,7 @@ def _existing(ctx: click.Context, namespace: str, show_progress: bool = False) -
     memory = _open(ctx, show_progress=show_progress, create=False)
     if memory.states.has(namespace) or memory.store.has_records(namespace):
         return memory
-    from .state import models_with_states
+    from .storage.state import models_with_states
 
     alike = [name for name in memory.namespaces() if name.casefold() == namespace.casefold()]
     hint = f"; did you mean {alike[0]!r}? (names are case-sensitive)" if alike else ""
@@ -205,7 +222,7 @@ def _read_jsonl(file: Path) -> list[dict]:
             message = json.loads(line)
             checked = to_message(message)
             if checked.id is not None and lines_of_ids.setdefault(checked.id, number) != number:
-                raise ValueError(f"message id {checked.id!r} is on line {lines_of_ids[checked.id]} already")
+                raise InvalidInputError(f"message id {checked.id!r} is on line {lines_of_ids[checked.id]} already")
         except UnicodeDecodeError:
             raise CliError(f"{file}:{number}: not UTF-8 text (ingest reads JSON lines)") from None
         except json.JSONDecodeError as error:
@@ -487,7 +504,7 @@ def evaluate_command(ctx, kind, path, systems, limit, output_dir, resume):
     require_eval_extra("eval")
     from .evaluation import evaluate, load_task
     from .evaluation.runner import markdown_table, write_outputs
-    from .loading import load_encoder
+    from .model.loading import load_encoder
 
     task = load_task(kind, path)
     if limit is not None:
@@ -782,7 +799,7 @@ def probe(ctx, count):
     """Temporal-sensitivity probe: does the top hit land in the asked third (first / middle / last)?"""
     require_eval_extra("probe")
     from .evaluation.probe import probe_table, run_probe
-    from .loading import load_encoder
+    from .model.loading import load_encoder
 
     click.echo(probe_table(run_probe(load_encoder(ctx.obj["model"]), count=count, show_progress=True)))
 

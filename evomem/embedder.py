@@ -3,7 +3,7 @@ LlamaIndex's ``EvoEmbedding``), with one behaviour for both.
 
 An embedder is bound to one stream, named by its ``namespace``. Every batch of documents it embeds continues that
 stream's latent memory, in call order, and a query is read with the memory as it stands (without changing it).
-With a ``path`` the memory is persisted after every batch, atomically (``evomem.state``), under
+With a ``path`` the memory is persisted after every batch, atomically (``evomem.storage.state``), under
 ``path/embeddings/``: put it where the index is persisted, and an embedder opened later on the same path and
 namespace, in any process, continues the stream and reads queries exactly as before. Streams are independent: an
 index built with one namespace never changes the vectors of another's.
@@ -20,14 +20,13 @@ from typing import Any
 import torch
 from filelock import FileLock
 
-from .encoder import EvoEncoder
-from .queue import LatentQueue
-from .schema import check_namespace, check_texts
+from .model.encoder import EvoEncoder
+from .model.queue import LatentQueue
+from .model.stream import embed_texts
+from .schema import DEFAULT_NAMESPACE, check_namespace, check_texts
 from .serial import SerialWorker
-from .state import StateDirectory
-from .stream import embed_texts
+from .storage.state import StateDirectory
 
-DEFAULT_NAMESPACE = "default"
 DIRECTORY = "embeddings"  # under the embedder's path; apart from an EvoMemory's own states
 
 

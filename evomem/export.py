@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from .model.segmenter import Segmenter
 from .schema import RESERVED_METADATA, Segment, iso_time
-from .segmenter import Segmenter
 
 
 def as_messages(segments: Sequence[Segment], segmenter: Segmenter) -> Iterator[dict[str, Any]]:

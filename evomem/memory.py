@@ -5,46 +5,36 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-import os
 import warnings
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
-import torch
-from tqdm.auto import tqdm
 from typing_extensions import Unpack
 
-from .calibration import Reference, relevance
-from .connection import ChromaConnection, embedded_connection
-from .encoder import EvoEncoder
-from .errors import MemoryClosedError, OtherModelWarning, StoreCorruptedError, StoreNotFoundError
-from .journal import Journal, JournalError
-from .lexical import LexicalIndex
-from .loading import load_encoder
-from .locks import FileWriterLock
-from .queue import LatentQueue
-from .ranking import (
-    DEFAULT_K,
-    FUSION_DEPTH,
-    Candidate,
-    Fetched,
-    fuse,
-    widen,
+from .errors import (
+    InvalidInputError,
+    InvalidTypeError,
+    MemoryClosedError,
+    OtherModelWarning,
+    StoreCorruptedError,
+    StoreNotFoundError,
 )
+from .maintenance.workspace import Workspace, stream_order
+from .model.encoder import EvoEncoder
+from .model.loading import load_encoder
+from .model.queue import LatentQueue
+from .model.stream import encode_texts
 from .schema import (
+    DEFAULT_K,
     AddResult,
-    ChannelScores,
     DeleteResult,
     Hit,
-    HitMetadata,
     Message,
     SearchOptions,
     Segment,
+    StoredSegment,
     check_flag,
     check_ids,
     check_ids_to_delete,
@@ -55,23 +45,24 @@ from .schema import (
     check_page,
     check_text,
     check_texts,
-    parse_timestamp,
     search_options,
     to_messages,
 )
+from .search.searcher import Searcher, search_filters
 from .serial import SerialWorker, in_thread
-from .space import MARGIN_BYTES, batch_bytes, require_free_space
-from .state import StateDirectory, models_with_states
-from .store import SegmentStore, StoredSegment, record_id, user_metadata
-from .stream import encode_stream
-from .writer import EncodedBatch, NamespaceWriter, WriteState
+from .storage.connection import ChromaConnection, embedded_connection
+from .storage.journal import Journal, JournalError
+from .storage.lexical import LexicalIndex
+from .storage.locks import FileWriterLock
+from .storage.space import MARGIN_BYTES, batch_bytes, require_free_space
+from .storage.state import StateDirectory, models_with_states
+from .storage.store import SegmentStore, user_metadata
+from .storage.writer import EncodedBatch, NamespaceWriter, WriteState
 
 if TYPE_CHECKING:
-    from .repair import RepairReport
+    from .maintenance.repair import RepairReport
 
 logger = logging.getLogger("evomem")
-# the lexical half of hybrid searches, run beside their vector half (threads are made as searches need them)
-_BESIDE = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="evomem-lexical")
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -87,41 +78,8 @@ def _open_only(method: Callable[Concatenate[EvoMemory, P], R]) -> Callable[Conca
     return run
 
 
-@dataclass(frozen=True)
-class StreamReadAgain:
-    """A namespace's stored segments read again in stream order from an empty memory."""
-
-    memory: LatentQueue  # the latent memory after the last segment
-    vectors: dict[str, torch.Tensor]  # the vector of each record id
-
-
 def _part(segment: StoredSegment) -> int:
     return segment.metadata["part"]
-
-
-def _stream_order(segment: StoredSegment) -> tuple[int, int]:
-    return segment.metadata["position"], segment.metadata["part"]
-
-
-def _channels(mode: str, candidate: Candidate) -> ChannelScores:
-    """What each ranking said of a candidate of ``mode``."""
-    if candidate.channels is not None:
-        return candidate.channels
-    return ChannelScores(evolvable=candidate.score) if mode == "evolvable" else ChannelScores(lexical=candidate.score)
-
-
-def _reference(evolvable: list[Candidate], lexical: list[Candidate], depth: int) -> Reference:
-    """What a query's rankings returned, for ``evomem.calibration``: each one's best score, and what a fused hit
-    that one of them did not place could have scored there at most: the ranking's lowest score when it returned
-    ``depth`` candidates; a lexical ranking that returned fewer holds every message sharing a word with the
-    query, so the others score 0."""
-    top = ChannelScores(
-        evolvable=max((c.score for c in evolvable), default=None),
-        lexical=max((c.score for c in lexical), default=None),
-    )
-    lowest_cosine = min((c.score for c in evolvable), default=None)
-    lowest_bm25 = min((c.score for c in lexical), default=0.0) if len(lexical) >= depth else 0.0
-    return Reference(top, ChannelScores(evolvable=lowest_cosine, lexical=lowest_bm25))
 
 
 def is_store(path: Path) -> bool:
@@ -137,7 +95,7 @@ class EvoMemory:
 
     Writes are durable and atomic per batch: ``add_messages``/``add_text`` return once the segments and the
     evolved memory are on disk, and a writer killed at any moment leaves each batch wholly present or wholly absent
-    (see ``evomem.writer``). Writers on one path are serialised across threads and processes; readers never wait
+    (see ``evomem.storage.writer``). Writers on one path are serialised across threads and processes; readers never wait
     for a writer's encoding (only for a Chroma call in progress) and only see committed batches.
 
     Args:
@@ -148,7 +106,7 @@ class EvoMemory:
         chroma_host, chroma_port: use a Chroma server (``chroma run``) instead of the embedded store.
         state_url: a PostgreSQL URL (``postgresql://user@host/db``): keep the memory states, the journal and the
             writer locks there instead of under ``path``, so that evomem processes on several machines can share
-            one Chroma server and write the same namespaces (``evomem.postgres``). Needs a Chroma server.
+            one Chroma server and write the same namespaces (``evomem.storage.postgres``). Needs a Chroma server.
         client: a ready Chroma client (overrides the two above). An embedded ``PersistentClient`` passed here is
             not re-opened when other processes write; prefer ``path`` for embedded stores.
         show_progress: progress bars while ingesting.
@@ -169,7 +127,7 @@ class EvoMemory:
         create: bool = True,
     ):
         if not isinstance(path, str | Path):
-            raise TypeError(f"path must be a string or a Path, got {type(path).__name__}")
+            raise InvalidTypeError(f"path must be a string or a Path, got {type(path).__name__}")
         self.path = Path(path).expanduser()
         if not create and not is_store(self.path) and not self.path.is_file():  # a file: the error below
             raise StoreNotFoundError(f"no evomem store at {self.path}: check the path (nothing was created there)")
@@ -177,7 +135,9 @@ class EvoMemory:
             self.path.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
             file = next(p for p in (self.path, *self.path.parents) if p.exists() and not p.is_dir())
-            raise ValueError(f"path {self.path} cannot be a directory: {file} is a file; pass a directory") from None
+            raise InvalidInputError(
+                f"path {self.path} cannot be a directory: {file} is a file; pass a directory"
+            ) from None
         self.encoder = load_encoder(model)
         self.fingerprint = self.encoder.fingerprint()
         if client is not None:
@@ -185,7 +145,9 @@ class EvoMemory:
 
             if not isinstance(client, ClientAPI):
                 kind = type(client).__name__
-                raise TypeError(f"client must be a Chroma client (chromadb.PersistentClient or HttpClient), got {kind}")
+                raise InvalidTypeError(
+                    f"client must be a Chroma client (chromadb.PersistentClient or HttpClient), got {kind}"
+                )
             connection = ChromaConnection(client=client)
         elif chroma_host:
             import chromadb
@@ -197,6 +159,7 @@ class EvoMemory:
         self.states, self.journal = state.states, state.journal
         self.store = self._open_store(connection)
         self.writer = NamespaceWriter(self.path, self.store, state, self._encoded)  # every write goes through it
+        self.searcher = Searcher(self.encoder, self.store, self.journal, self.writer)
         self.segment_batching = segment_batching
         self.show_progress = show_progress
         self.segmenter = self.encoder.segmenter()
@@ -258,13 +221,13 @@ class EvoMemory:
             states = StateDirectory(self.path, self.fingerprint)
             return WriteState(states, Journal(states), FileWriterLock(self.path / "writer.lock"))
         if not isinstance(state_url, str):
-            raise TypeError(f"state_url must be a PostgreSQL URL string, got {type(state_url).__name__}")
+            raise InvalidTypeError(f"state_url must be a PostgreSQL URL string, got {type(state_url).__name__}")
         if connection.embedded:
-            raise ValueError(
+            raise InvalidInputError(
                 "state_url shares memory states between machines, but the vectors would stay in this machine's "
                 "embedded Chroma store: pass chroma_host (a `chroma run` server) or a Chroma HttpClient too"
             )
-        from .postgres import connect
+        from .storage.postgres import connect
 
         return connect(state_url, self.fingerprint, self.path / "state" / self.fingerprint)
 
@@ -366,17 +329,10 @@ class EvoMemory:
         if not self.store.connection.embedded:
             needed = MARGIN_BYTES  # a Chroma server keeps the vectors on its own disk
         require_free_space(self.path, needed)
-        vectors = self._encode(queue, texts, f"ingest {namespace}", self.show_progress)
+        vectors = encode_texts(
+            self.encoder, queue, texts, self.segment_batching, f"ingest {namespace}", self.show_progress
+        )
         return EncodedBatch(namespace, entries, vectors, queue, needed)
-
-    def _encode(self, queue: LatentQueue, texts: list[str], task: str, show: bool) -> torch.Tensor:
-        """The vectors of ``texts`` read in order as the stream after ``queue``, which evolves over them."""
-        token_ids = self.encoder.tokenize(texts)
-        with (
-            torch.inference_mode(),
-            tqdm(total=len(texts), desc=task, unit="seg", disable=not show) as bar,
-        ):
-            return encode_stream(self.encoder, queue, token_ids, self.segment_batching, bar.update)
 
     @_open_only
     def rebuild(self, namespace: str | None = None, show_progress: bool | None = None) -> dict[str, int]:
@@ -406,47 +362,30 @@ class EvoMemory:
         """Rebuild one namespace's memory state (writer lock held); returns its new step."""
         self.writer.reconcile(name, undo_if_unreadable=True)
         stored = self.store.get(name)
-        queue = self.read_again(name, stored, show, "rebuild").memory if stored else None
+        queue = self._workspace().read_again(name, stored, show, "rebuild").memory if stored else None
         self.writer.replace_memory(name, queue)
         return 0 if queue is None else queue.step
 
     @_open_only
-    def read_again(
-        self, name: str, stored: list[StoredSegment], show_progress: bool | None = None, task: str = "read again"
-    ) -> StreamReadAgain:
-        """Encode a namespace's stored segments (``store.get``) again in stream order from an empty memory, as
-        ``rebuild`` and ``repair`` do (``task`` labels the progress bar); nothing is written."""
-        show = self.show_progress if show_progress is None else show_progress
-        stored = sorted(stored, key=_stream_order)
-        positions = {int(s.metadata["position"]) for s in stored}
-        if len(positions) < len(stored):
-            raise ValueError(
-                f"namespace {name!r} holds {len(stored)} segments at only {len(positions)} stream positions: "
-                "some were written after its memory state was lost, so their order is unknown; delete the "
-                "namespace and ingest its messages again"
-            )
-        queue = LatentQueue(*self._queue_shape(), step=max(positions) + 1 - len(stored))
-        vectors = self._encode(queue, [s.text for s in stored], f"{task} {name}", show)
-        return StreamReadAgain(queue, {s.record_id: vector for s, vector in zip(stored, vectors, strict=True)})
-
-    @_open_only
     def repair(self, show_progress: bool | None = None) -> RepairReport:
-        """Rebuild this model's collection when vector search misses stored records; see ``evomem.repair``."""
-        from .repair import repair
+        """Rebuild this model's collection when vector search misses stored records; see
+        ``evomem.maintenance.repair``."""
+        from .maintenance.repair import repair
 
-        return repair(self, self.show_progress if show_progress is None else show_progress)
+        return repair(self._workspace(), self.show_progress if show_progress is None else show_progress)
 
     @_open_only
     def reembed(self, source: str | None = None, **options: Any) -> dict[str, int]:
-        """Migrate a store written by another model into this one, from the stored text; see ``evomem.reembed``."""
-        from .reembed import reembed
+        """Migrate a store written by another model into this one, from the stored text; see
+        ``evomem.maintenance.reembed``."""
+        from .maintenance.reembed import reembed
 
         if not isinstance(self.states, StateDirectory):
-            raise ValueError(
+            raise InvalidInputError(
                 "reembed does not support memory states in a state database (state_url) yet: ingest the "
                 "namespaces again with the new model"
             )
-        return reembed(self, source, **options)
+        return reembed(self._workspace(), source, **options)
 
     # ----- reading ------------------------------------------------------------------------------------------
 
@@ -458,8 +397,9 @@ class EvoMemory:
         (``score``: cosine similarity); ``"lexical"`` by BM25 over the words of the stored text (``score``: BM25);
         ``"hybrid"`` (the default) fuses both rankings by reciprocal-rank fusion, ``lexical_weight`` (0 to 1,
         default 0.1) giving the lexical ranking's share. In every mode ``score`` is a calibrated relevance from 0 to
-        1, comparable across queries and namespaces (``evomem.calibration``), and ``scores`` holds the rankings' raw
-        scores (cosine, BM25, fused); ``min_score`` leaves out the hits scored below it (0, the default, keeps all).
+        1, comparable across queries and namespaces (``evomem.search.calibration``), and ``scores`` holds the
+        rankings' raw scores (cosine, BM25, fused); ``min_score`` leaves out the hits scored below it (0, the
+        default, keeps all).
         ``where`` is a Chroma filter on metadata; ``time_range`` is ``(start, end)``, either end may be None,
         matched against a message's ``timestamp``, or its write time (``created_at``) when it had none; every mode
         honours both.
@@ -483,79 +423,9 @@ class EvoMemory:
         namespace = check_namespace(namespace)
         check_k(k)
         checked = search_options(options)
-        mode, lexical_weight, exclude_latest = checked["mode"], checked["lexical_weight"], checked["exclude_latest"]
-        min_score = checked["min_score"]
-        filters = self._filters(checked["where"], checked["time_range"])
-        if checked["exclude_roles"]:
-            filters.append({"role": {"$nin": checked["exclude_roles"]}})
+        filters = search_filters(checked)
         queue = self._queue(namespace)
-        if queue.step == 0 or not queries:
-            return [[] for _ in queries]
-        hidden = self.journal.superseded(namespace, queue.step)  # old parts of messages added again, until deleted
-        if mode != "evolvable":
-            self.writer.index_lexically(namespace, queue.step)
-        below = queue.step
-        if exclude_latest:
-            below = self.store.latest_messages_start(namespace, exclude_latest, queue.step, hidden)
-        if below == 0:
-            return [[] for _ in queries]
-        depth = max(k, FUSION_DEPTH) if mode == "hybrid" else k
-
-        def lexical_rankings() -> list[list[Candidate]]:
-            return [self._lexical(query, namespace, below, depth, filters, hidden) for query in queries]
-
-        if mode == "lexical":
-            rankings = lexical_rankings()
-            references = [_reference([], found, depth) for found in rankings]
-        else:
-            # BM25 (SQLite, which lets go of the GIL) runs in a thread while the queries are encoded and searched
-            lexical = _BESIDE.submit(lexical_rankings) if mode == "hybrid" else None
-            with torch.inference_mode():
-                vectors = self.encoder.encode_queries(queue, queries)
-            rankings = [self._evolvable(vector, namespace, below, depth, filters, hidden) for vector in vectors]
-            references = [_reference(found, [], depth) for found in rankings]
-            if lexical is not None:
-                pairs = list(zip(rankings, lexical.result(), strict=True))
-                references = [_reference(evolvable, words, depth) for evolvable, words in pairs]
-                rankings = [fuse(evolvable, words, lexical_weight, k) for evolvable, words in pairs]
-        stored = {c.record_id: c.segment for found in rankings for c in found if c.segment is not None}
-        unread = {c.record_id for found in rankings for c in found} - stored.keys()  # lexical-only hits
-        stored |= self.store.segments(list(unread))
-        # a segment that a writer deleted meanwhile is left out
-        hits = [
-            [_hit(mode, c, stored[c.record_id], reference) for c in found if c.record_id in stored]
-            for found, reference in zip(rankings, references, strict=True)
-        ]
-        # a fused ranking's k best, best first by calibrated relevance (one channel's order is already that)
-        return [sorted((hit for hit in found if hit.score >= min_score), key=_by_score) for found in hits]
-
-    def _evolvable(
-        self,
-        vector: torch.Tensor,
-        namespace: str,
-        below: int,
-        k: int,
-        filters: list[dict[str, Any]],
-        hidden: frozenset[str],
-    ) -> list[Candidate]:
-        def fetch(n: int) -> Fetched:
-            found = self.store.query(vector, namespace, n, filters, below=below)
-            return Fetched([c for c in found if c.record_id not in hidden], len(found) < n)
-
-        # every committed segment took one memory step, so positions below ``below`` hold at most that many
-        with _filter_errors(filters):
-            return widen(fetch, k, below)
-
-    def _lexical(
-        self, query: str, namespace: str, below: int, k: int, filters: list[dict[str, Any]], hidden: frozenset[str]
-    ) -> list[Candidate]:
-        def fetch(n: int) -> Fetched:
-            found, matched = self.store.lexical_query(query, namespace, n, filters, below=below)
-            candidates = [Candidate(record_id(namespace, m.position), m.message_id, m.score) for m in found]
-            return Fetched([c for c in candidates if c.record_id not in hidden], matched < n)
-
-        with _filter_errors(filters):
-            return widen(fetch, k, below)
+        return self.searcher.search(queue, queries, namespace, k, checked, filters)
 
     @_open_only
     def get(
@@ -576,7 +446,7 @@ class EvoMemory:
         if step == 0:
             self._check_state_not_lost(namespace)
             return []
-        stored = sorted(self.store.get(namespace, ids, below=step), key=_stream_order)
+        stored = sorted(self.store.get(namespace, ids, below=step), key=stream_order)
         if limit is not None or offset:
             messages = list(dict.fromkeys(s.metadata["message_id"] for s in stored))
             page = set(messages[offset : None if limit is None else offset + limit])
@@ -695,6 +565,12 @@ class EvoMemory:
             logger.info("namespace %s: %d messages already stored unchanged, skipped", namespace, len(unchanged))
         return unchanged
 
+    def _workspace(self) -> Workspace:
+        """This store's parts, for maintenance."""
+        return Workspace(
+            self.path, self.fingerprint, self.encoder, self.store, self.states, self.writer, self.segment_batching
+        )
+
     def _queue_shape(self) -> tuple[int, int, int]:
         return self.encoder.queue_shape
 
@@ -711,61 +587,8 @@ class EvoMemory:
             metadata["timestamp"] = message.timestamp
         return metadata
 
-    @staticmethod
-    def _filters(where: dict[str, Any] | None, time_range: tuple[Any, Any] | None) -> list[dict[str, Any]]:
-        filters = []
-        if where is not None:
-            if not isinstance(where, dict) or not where:
-                raise TypeError("where must be a non-empty dict of Chroma metadata filters")
-            from chromadb.api.types import validate_where
-
-            try:
-                validate_where(where)
-            except (TypeError, ValueError) as error:
-                raise ValueError(f"invalid where filter {where!r}: {error}") from None
-            filters.append(where)
-        if time_range is not None:
-            if not isinstance(time_range, tuple | list) or len(time_range) != 2:
-                raise TypeError("time_range must be a (start, end) pair")
-            start, end = (parse_timestamp(value) for value in time_range)
-            if start is not None and end is not None and start > end:
-                raise ValueError(f"time_range starts after it ends: {time_range!r}")
-            if start is not None or end is not None:
-                filters.append({"$or": [_within(key, start, end) for key in ("time", "timestamp")]})
-        return filters
-
-
-def _within(key: str, start: float | None, end: float | None) -> dict[str, Any]:
-    """The Chroma filter of a metadata time between ``start`` and ``end`` (either may be None). ``time`` is
-    every segment's time since 0.2 (its ``timestamp``, else its ``created_at``); earlier segments have only the
-    ``timestamp`` they were given."""
-    bounds = [{key: {"$gte": start}}] * (start is not None) + [{key: {"$lte": end}}] * (end is not None)
-    return bounds[0] if len(bounds) == 1 else {"$and": bounds}
-
-
-def _by_score(hit: Hit) -> float:
-    return -hit.score
-
-
-def _hit(mode: str, candidate: Candidate, segment: StoredSegment, reference: Reference) -> Hit:
-    """A search's hit: the candidate's message, scored by its calibrated relevance."""
-    channels = _channels(mode, candidate)
-    metadata = cast(HitMetadata, segment.metadata)
-    return Hit(candidate.message_id, segment.text, relevance(mode, channels, reference), metadata, channels)
-
 
 def _content_id(namespace: str, offset: int, message: Message) -> str:
     """An idempotent write's message id: the same message at the same place in a batch has the same id."""
     fields = [namespace, str(offset), message.role, message.name or "", repr(message.timestamp), message.content]
     return hashlib.sha1("\0".join(fields).encode()).hexdigest()[:16]
-
-
-@contextmanager
-def _filter_errors(filters: list[dict[str, Any]]) -> Iterator[None]:
-    """A filter that Chroma rejects is the caller's ``ValueError``."""
-    try:
-        yield
-    except Exception as error:
-        if filters and type(error).__name__ == "InvalidArgumentError":
-            raise ValueError(f"Chroma rejected the filter {filters!r}: {error}") from None
-        raise

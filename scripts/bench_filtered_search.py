@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from evomem.bench import grown_namespace, locomo_texts
-from evomem.loading import load_encoder
+from evomem.model.loading import load_encoder
 
 FILTERS = {
     "plain": {},

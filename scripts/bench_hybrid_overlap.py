@@ -14,9 +14,9 @@ import time
 from concurrent.futures import Future
 from pathlib import Path
 
-import evomem.memory
+import evomem.search.searcher
 from evomem.bench import grown_namespace, locomo_texts
-from evomem.loading import load_encoder
+from evomem.model.loading import load_encoder
 
 
 class Inline:
@@ -43,7 +43,7 @@ args = parser.parse_args()
 encoder = load_encoder(None)
 texts, questions = locomo_texts(args.locomo, 300)
 asked = (questions * (args.queries // len(questions) + 1))[: args.queries]
-overlapped = evomem.memory._BESIDE
+overlapped = evomem.search.searcher._BESIDE
 ways = {
     "hybrid_overlapped": ("hybrid", overlapped),
     "hybrid_sequential": ("hybrid", Inline()),
@@ -55,12 +55,12 @@ for memory, size in grown_namespace(encoder, texts, [int(s) for s in args.sizes.
     latencies: dict[str, list[float]] = {name: [] for name in ways}
     for round_, query in enumerate([asked[0], *asked]):  # the first round warms up
         for name, (mode, executor) in ways.items():
-            evomem.memory._BESIDE = executor
+            evomem.search.searcher._BESIDE = executor
             start = time.perf_counter()
             memory.search(query, namespace="scale", mode=mode)
             if round_:
                 latencies[name].append(1000 * (time.perf_counter() - start))
-    evomem.memory._BESIDE = overlapped
+    evomem.search.searcher._BESIDE = overlapped
     for name, values in latencies.items():
         for figure, value in percentiles(values).items():
             report[f"{name}_{figure}_at_{size}"] = value

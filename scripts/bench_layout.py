@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from evomem.bench import bench_many_namespaces, bench_query_scaling, locomo_texts
-from evomem.loading import load_encoder
+from evomem.model.loading import load_encoder
 
 encoder = load_encoder(None)
 texts, questions = locomo_texts(Path(__file__).resolve().parents[2] / "shared/data/locomo-dev/locomo_dev.json", 300)

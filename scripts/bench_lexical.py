@@ -20,9 +20,9 @@ import tempfile
 from pathlib import Path
 
 from evomem.bench import latency_figures, locomo_texts
-from evomem.lexical import LexicalIndex, LexicalRow
-from evomem.ranking import FUSION_DEPTH
-from evomem.training.records import Stream
+from evomem.datasets.records import Stream
+from evomem.search.ranking import FUSION_DEPTH
+from evomem.storage.lexical import LexicalIndex, LexicalRow
 from evomem.training.stats import read_streams
 
 

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from evomem.bench import bench_query_scaling, locomo_texts
-from evomem.loading import load_encoder
+from evomem.model.loading import load_encoder
 
 encoder = load_encoder(None)
 texts, questions = locomo_texts(Path(sys.argv[1]), 300)

@@ -19,7 +19,7 @@ import pgserver
 
 from evomem import EvoMemory
 from evomem.bench import locomo_turns
-from evomem.loading import load_encoder
+from evomem.model.loading import load_encoder
 
 BATCH = 10
 TURNS = 300

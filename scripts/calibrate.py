@@ -1,4 +1,4 @@
-"""Fit and check the calibrated relevance of ``evomem.calibration`` on stream records (the training sources' dev
+"""Fit and check the calibrated relevance of ``evomem.search.calibration`` on stream records (the training sources' dev
 parts, never a benchmark).
 
     python scripts/calibrate.py collect runs/data5/dev.jsonl runs/calibration/dev.jsonl --limit 80
@@ -68,7 +68,7 @@ def _hits(memory, query: str, namespace: str, k: int, mode: str) -> list:
 
 
 def _features(line: dict, mode: str, prefix: str = "") -> tuple[np.ndarray, np.ndarray]:
-    """The features of ``evomem.calibration`` for each hit of ``mode`` (of the ``foreign-`` searches with that
+    """The features of ``evomem.search.calibration`` for each hit of ``mode`` (of the ``foreign-`` searches with that
     ``prefix``), missing channels filled as ``evomem.search`` fills them; and whether each is evidence."""
     cosines = [h[1] for h in line[prefix + "evolvable"]]
     bm25s = [h[2] for h in line[prefix + "lexical"]]

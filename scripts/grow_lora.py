@@ -14,8 +14,8 @@ from pathlib import Path
 
 import torch
 
-from evomem.config import EvoConfig
-from evomem.encoder import EvoEncoder
+from evomem.model.config import EvoConfig
+from evomem.model.encoder import EvoEncoder
 
 TEXTS = ["I moved to Lisbon last spring.", "She said the blue one was hers.", "What did Anna adopt?"]
 
@@ -62,7 +62,7 @@ def main() -> None:
 
 def _read(encoder: EvoEncoder) -> list[torch.Tensor]:
     """Segment vectors, latents and query vectors of a short stream."""
-    from evomem.stream import encode_stream
+    from evomem.model.stream import encode_stream
 
     queue = encoder.new_queue()
     vectors = encode_stream(encoder, queue, encoder.tokenize(TEXTS))

@@ -3,7 +3,7 @@ messages (tiny random BERT), over several runs in one process, each in a new dir
 
     PYTHONPATH=<evomem tree> python scripts/hnsw_reachability_runs.py RUNS [HNSW-JSON]
 
-HNSW-JSON replaces ``evomem.store.HNSW`` (the collections' HNSW configuration). Prints one JSON line per run."""
+HNSW-JSON replaces ``evomem.storage.store.HNSW`` (the collections' HNSW configuration). Prints one JSON line per run."""
 
 import json
 import sys
@@ -17,7 +17,7 @@ from transformers import BertConfig, BertModel
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from conftest import _save_tiny, small_config  # noqa: E402
 
-import evomem.store  # noqa: E402
+import evomem.storage.store  # noqa: E402
 from evomem import EvoEncoder, EvoMemory  # noqa: E402
 
 
@@ -43,7 +43,7 @@ def ingest(memory: EvoMemory) -> None:
 
 def main(runs: int, hnsw: dict | None) -> None:
     if hnsw is not None:
-        evomem.store.HNSW = hnsw
+        evomem.storage.store.HNSW = hnsw
     d = Path(tempfile.mkdtemp())
     enc = tiny_encoder(d)
     for run in range(runs):
@@ -59,7 +59,7 @@ def main(runs: int, hnsw: dict | None) -> None:
             json.dumps(
                 {
                     "tree": evomem.__file__,
-                    "hnsw": evomem.store.HNSW,
+                    "hnsw": evomem.storage.store.HNSW,
                     "run": run,
                     "missing": len(missing),
                     "missing_reopened": len(missing_reopened),

@@ -12,7 +12,7 @@ import numpy as np
 
 from evomem import EvoMemory
 from evomem.datasets.locomo import load_locomo
-from evomem.loading import load_encoder
+from evomem.model.loading import load_encoder
 
 
 def main(data: str, out: str, most: int) -> None:

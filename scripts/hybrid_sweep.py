@@ -18,9 +18,10 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from evomem import EvoMemory, lexical
+from evomem import EvoMemory
 from evomem.evaluation import load_task, score_ranking
 from evomem.evaluation.systems import SEARCH_DEPTH, as_message
+from evomem.storage import lexical
 
 STOP_LISTS = {"lucene": lexical.LUCENE_STOP_WORDS, "function-words": lexical.LUCENE_STOP_WORDS | lexical.FUNCTION_WORDS}
 CONFIGS = [("evolvable", 0.0, "lucene")] + [

@@ -11,8 +11,8 @@ import argparse
 import json
 from pathlib import Path
 
+from evomem.datasets.records import Stream
 from evomem.training.data import join_streams, load_records
-from evomem.training.records import Stream
 
 
 def cut(stream: Stream, segments: int) -> Stream:

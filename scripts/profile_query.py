@@ -13,8 +13,8 @@ from pathlib import Path
 import torch
 
 from evomem.bench import locomo_texts
-from evomem.loading import load_encoder
-from evomem.stream import encode_stream
+from evomem.model.loading import load_encoder
+from evomem.model.stream import encode_stream
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--model", default=None)

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from evomem.bench import grown_namespace, latency_figures, locomo_texts
-from evomem.loading import load_encoder
+from evomem.model.loading import load_encoder
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--sizes", default="300,100000")

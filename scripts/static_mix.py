@@ -17,8 +17,8 @@ from tqdm import tqdm
 
 from evomem.evaluation.metrics import score_ranking
 from evomem.evaluation.tasks import load_records
-from evomem.loading import load_encoder
-from evomem.stream import encode_stream
+from evomem.model.loading import load_encoder
+from evomem.model.stream import encode_stream
 
 parser = argparse.ArgumentParser()
 parser.add_argument("records")

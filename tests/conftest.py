@@ -15,7 +15,7 @@ import torch
 from transformers import AutoTokenizer, BertConfig, BertModel, LlamaConfig, LlamaModel
 
 from evomem import EvoConfig, EvoEncoder
-from evomem.backbone import resolve_backbone_dir
+from evomem.model.backbone import resolve_backbone_dir
 
 if os.environ.get("PYTEST_XDIST_WORKER"):  # two workers on two cores (the README): one torch thread each
     torch.set_num_threads(1)

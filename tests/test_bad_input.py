@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from evomem import EvoEncoder, EvoMemory, StoreCorruptedError
-from evomem.config import CONFIG_NAME
-from evomem.encoder import WEIGHTS_NAME
+from evomem.model.config import CONFIG_NAME
+from evomem.model.encoder import WEIGHTS_NAME
 
 CHAT = [
     {"role": "user", "name": "Maya", "content": "I adopted a beagle called Pepper.", "id": "m1"},

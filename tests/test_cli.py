@@ -13,7 +13,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from evomem.cli import main
-from evomem.store import SegmentStore
+from evomem.storage.store import SegmentStore
 
 
 def _run(args, tmp_path, model=None):
@@ -188,10 +188,10 @@ def test_bad_input_and_damaged_stores_are_one_error_line(tmp_path, tiny_bert_dir
 
 def test_bench_says_when_the_sample_is_short_and_no_scaling_skips_scaling(tmp_path, monkeypatch):
     import evomem.bench as bench
-    import evomem.loading
+    import evomem.model.loading
 
     ran = []
-    monkeypatch.setattr(evomem.loading, "load_encoder", lambda model: None)
+    monkeypatch.setattr(evomem.model.loading, "load_encoder", lambda model: None)
     for stage in ("bench_ingest", "bench_query_encode", "bench_peak_memory", "bench_linearity", "bench_query_scaling"):
         monkeypatch.setattr(bench, stage, lambda *args, stage=stage, **kwargs: ran.append(stage) or {stage: 1.0})
     sample = Path(str(files("evomem") / "data" / "sample_conversation.json"))

@@ -6,7 +6,7 @@ import torch
 from sentence_transformers import SentenceTransformer
 
 from evomem import EvoConfig, EvoEncoder, LatentQueue
-from evomem.stream import encode_stream
+from evomem.model.stream import encode_stream
 
 TEXTS = [
     "Caroline: I went to a LGBTQ support group yesterday and it was so powerful.",
@@ -50,7 +50,7 @@ def test_default_batched_with_k1_matches_sequential():
 
 
 def test_shipped_default_weights_are_trained_small_and_loaded_by_default():
-    from evomem.loading import DEFAULT_WEIGHTS, load_encoder
+    from evomem.model.loading import DEFAULT_WEIGHTS, load_encoder
 
     weights = DEFAULT_WEIGHTS / "evomem_weights.safetensors"
     assert weights.stat().st_size < 20 * 2**20

@@ -18,9 +18,9 @@ import torch
 from workers import chat_batches, crash_at, forkserver, ingest_batches, received, start
 
 from evomem import EvoMemory, StateCorruptedError, StateMissingError
-from evomem.journal import JournalError
-from evomem.ranking import MODES
-from evomem.store import record_id
+from evomem.schema import MODES
+from evomem.storage.journal import JournalError
+from evomem.storage.store import record_id
 
 NAMESPACE = "kill"
 BATCHES = chat_batches(400)  # more than the kill loop reaches: the writer is always busy when killed

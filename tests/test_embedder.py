@@ -63,7 +63,7 @@ def test_the_stream_persists_and_a_new_process_continues_it(model_dir, encoder, 
         f"""
         import json, sys
         from evomem.embedder import StreamEmbedder
-        from evomem.loading import load_encoder
+        from evomem.model.loading import load_encoder
 
         embedder = StreamEmbedder(load_encoder({str(model_dir)!r}), "docs", {str(tmp_path)!r})
         queries = embedder.embed_queries({QUERIES!r}).tolist()

@@ -8,8 +8,8 @@ from conftest import randomize_evo_weights, small_config
 from transformers import AutoModel
 
 from evomem import EvoConfig, EvoEncoder, LatentQueue
-from evomem.packing import ReadRow, SegmentRead
-from evomem.stream import encode_stream, plan_packs
+from evomem.model.packing import ReadRow, SegmentRead
+from evomem.model.stream import encode_stream, plan_packs
 
 TEXTS = [
     "Alice: I adopted a beagle called Pepper.",

@@ -10,7 +10,7 @@ from conftest import small_config
 from evomem import EvoEncoder
 from evomem.evaluation import evaluate, load_task, score_ranking
 from evomem.evaluation.runner import markdown_table, write_outputs
-from evomem.ranking import reciprocal_rank_fusion
+from evomem.search.ranking import reciprocal_rank_fusion
 
 LOCOMO = [
     {

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from evomem import EvoEncoder, EvoMemory
-from evomem.ranking import MODES
+from evomem.schema import MODES
 
 SUFFIXES = ["a", "A", "a-b", "a.b"]  # differ in case and punctuation only
 IDS = ["m1", "m2", "m3", "1", "x:y", "a:0:m1"]  # ids that look like each other and like record ids

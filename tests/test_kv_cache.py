@@ -8,8 +8,8 @@ from conftest import randomize_evo_weights, small_config
 from test_encoder import TEXTS as ENCODER_TEXTS
 
 from evomem import EvoEncoder, LatentQueue
-from evomem.kv_cache import KVCache
-from evomem.stream import encode_stream
+from evomem.model.kv_cache import KVCache
+from evomem.model.stream import encode_stream
 
 TEXTS = ENCODER_TEXTS * 2  # 20 turns: the queue of 4 steps wraps
 
@@ -139,7 +139,7 @@ def test_training_and_grad_paths_run_uncached(tiny_bert_dir):
 
 @pytest.mark.slow
 def test_default_model_cached_and_uncached_agree(default_encoder):
-    from evomem.loading import load_encoder
+    from evomem.model.loading import load_encoder
 
     assert isinstance(default_encoder.kv_cache, KVCache)
     trained = load_encoder(None)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from evomem import LatentQueue
-from evomem.packing import Layout, MemoryBlock, SegmentPiece, pack
+from evomem.model.packing import Layout, MemoryBlock, SegmentPiece, pack
 
 
 def _allowed(batch, row=0):

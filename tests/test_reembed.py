@@ -13,7 +13,7 @@ from workers import chat_batches, forkserver, migrate, received, start
 
 from evomem import EvoEncoder, EvoMemory, OtherModelWarning
 from evomem.cli import main
-from evomem.store import BOOKKEEPING, evomem_collections, record_id
+from evomem.storage.store import BOOKKEEPING, evomem_collections, record_id
 
 NAMES = ["maya", "leo"]
 

@@ -20,7 +20,8 @@ from workers import forkserver, received, repair_crash_at, start
 
 from evomem import EvoMemory
 from evomem.cli import main
-from evomem.repair import SERVER_REFUSED, marker_path
+from evomem.maintenance.repair import SERVER_REFUSED
+from evomem.storage.swap import marker_path
 
 ID_MAPPING = "index_metadata.pickle"  # the HNSW segment's id -> label mapping, kept from the later state
 

@@ -10,18 +10,20 @@ from contextlib import closing
 
 import pytest
 
-from evomem import EvoMemory, store
-from evomem.lexical import (
+from evomem import EvoMemory
+from evomem.errors import LexicalIndexError
+from evomem.schema import MODES
+from evomem.search.ranking import FUSION_DEPTH, reciprocal_rank_fusion
+from evomem.storage import store
+from evomem.storage.lexical import (
     LexicalIndex,
-    LexicalIndexError,
     LexicalRow,
     _informative,
     _ranked,
     match_expression,
     query_words,
 )
-from evomem.ranking import FUSION_DEPTH, MODES, reciprocal_rank_fusion
-from evomem.store import record_id
+from evomem.storage.store import record_id
 
 NS = "modes"
 CHAT = [

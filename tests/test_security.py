@@ -16,9 +16,9 @@ from conftest import small_config
 
 import evomem
 from evomem import EvoEncoder, EvoMemory
-from evomem.backbone import load_backbone, resolve_backbone_dir, validate_model_dir
-from evomem.encoder import WEIGHTS_NAME
-from evomem.store import collection_name
+from evomem.model.backbone import load_backbone, resolve_backbone_dir, validate_model_dir
+from evomem.model.encoder import WEIGHTS_NAME
+from evomem.storage.store import collection_name
 
 
 class _Trap:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from transformers import AutoTokenizer
 
-from evomem.backbone import resolve_backbone_dir
+from evomem.model.backbone import resolve_backbone_dir
+from evomem.model.segmenter import Segmenter
 from evomem.schema import Message
-from evomem.segmenter import Segmenter
 
 
 @pytest.fixture(scope="module")

@@ -22,8 +22,8 @@ from service_servers import serve
 
 from evomem import EvoMemory, EvoMemoryClient
 from evomem.errors import StateDatabaseError
-from evomem.postgres import Database, redacted
-from evomem.store import collection_name
+from evomem.storage.postgres import Database, redacted
+from evomem.storage.store import collection_name
 
 QUERIES = ["where did Maya move", "the beagle", "batch 3 message 1", "coffee"]
 MODES = ("evolvable", "lexical", "hybrid")

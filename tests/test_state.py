@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from evomem import LatentQueue, StateCorruptedError
-from evomem.state import StateDirectory
+from evomem.storage.state import StateDirectory
 
 
 def _queue() -> LatentQueue:

@@ -11,7 +11,7 @@ import pytest
 from conftest import small_config
 
 from evomem import EvoEncoder, EvoMemory
-from evomem.store import collection_name
+from evomem.storage.store import collection_name
 
 CHATS = {
     name: [

@@ -14,11 +14,11 @@ from conftest import randomize_evo_weights, small_config
 
 from evomem import EvoEncoder
 from evomem.cli import main
+from evomem.datasets.records import Question, Stream, parse_record
 from evomem.training.data import join_streams, load_records
 from evomem.training.dev import Ranked, baseline_figures, dev_figures, recall_figures
 from evomem.training.losses import memory_loss
 from evomem.training.reading import Span, evidence_windows, plan_spans, read_stream
-from evomem.training.records import Question, Stream, parse_record
 from evomem.training.trainer import Draw, TrainConfig, Trainer
 
 WORDS = ["apple", "river", "stone", "piano", "garden", "lamp", "ticket", "violet", "harbor", "candle"]

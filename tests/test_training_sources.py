@@ -9,7 +9,7 @@ import random
 import pytest
 
 from evomem.evaluation.plain import load_plain_pairs, plain_recall
-from evomem.loading import load_encoder
+from evomem.model.loading import load_encoder
 from evomem.training.data import build, load_records
 from evomem.training.documents import document_samples, find_text_files, split_sentences
 from evomem.training.msc import dialogue_samples, load_msc_dialogues
@@ -358,7 +358,7 @@ def _groups(path) -> set[str]:
 
 
 def test_train_and_dev_never_share_a_group_and_builds_are_deterministic(tmp_path):
-    from evomem.training.split import DEV_SHARE, side
+    from evomem.datasets.split import DEV_SHARE, side
     from evomem.training.stats import read_streams, source_stats
 
     _write_friendsqa(tmp_path / "fq")
@@ -463,10 +463,10 @@ def _shared_data():
 
 @pytest.mark.parametrize("source", ["friendsqa", "qmsum", "sgd", "msc", "msc_facts"])
 def test_the_real_copies_build_records_that_parse_and_fit_the_segment_limit(source):
+    from evomem.datasets.records import parse_record
     from evomem.training.data import STREAM_SOURCES
     from evomem.training.msc import load_msc_episodes, long_streams
     from evomem.training.msc_facts import fact_streams
-    from evomem.training.records import parse_record
     from evomem.training.turns import default_splitter
 
     data = _shared_data()

@@ -108,10 +108,10 @@ def crash_at(conn, path: str, model: str, namespace: str, batch, point: str) -> 
     """Write one batch (or delete the namespace) and SIGKILL this process at a chosen point of the write."""
     _quiet()
     from evomem import EvoMemory
-    from evomem.journal import Journal
-    from evomem.lexical import LexicalIndex
-    from evomem.state import StateDirectory
-    from evomem.store import SegmentStore
+    from evomem.storage.journal import Journal
+    from evomem.storage.lexical import LexicalIndex
+    from evomem.storage.state import StateDirectory
+    from evomem.storage.store import SegmentStore
 
     upsert = SegmentStore.upsert
 
@@ -214,26 +214,27 @@ def repair_crash_at(conn, path: str, model: str, point: str) -> None:
     import chromadb.api.client
     import chromadb.api.models.Collection
 
-    from evomem import EvoMemory, repair
-    from evomem.store import SegmentStore
+    from evomem import EvoMemory
+    from evomem.storage import swap
+    from evomem.storage.store import SegmentStore
 
-    upsert, write_marker = SegmentStore.upsert, repair._write_marker
+    upsert, write_marker = SegmentStore.upsert, swap.write_marker
 
     def half_upsert(self, ids, vectors, texts, metadatas):
         upsert(self, ids[: len(ids) // 2], vectors[: len(ids) // 2], texts[: len(ids) // 2], metadatas[: len(ids) // 2])
         _die()
 
     def marker_then_die(marker, phase):
-        if phase == repair.SWAP:
+        if phase == swap.SWAP:
             _die()
         write_marker(marker, phase)
 
     patches = {
         "mid_build": (SegmentStore, "upsert", half_upsert),
-        "before_swap": (repair, "_write_marker", marker_then_die),
+        "before_swap": (swap, "write_marker", marker_then_die),
         "before_delete": (chromadb.api.client.Client, "delete_collection", lambda *args: _die()),
         "before_rename": (chromadb.api.models.Collection.Collection, "modify", lambda *args, **kwargs: _die()),
-        "before_marker_removed": (repair, "_end", lambda *args: _die()),
+        "before_marker_removed": (swap, "end", lambda *args: _die()),
     }
     memory = EvoMemory(path, model=model)
     owner, name, replacement = patches[point]

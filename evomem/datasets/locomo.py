@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ..errors import InvalidInputError
+
 EVIDENCE_ID = re.compile(r"D\d+:\d+")
 SESSION_KEY = re.compile(r"^session_(\d+)$")
 DATE_FORMATS = ("%I:%M %p on %d %B, %Y", "%I:%M %p on %d %b, %Y", "%d.%m.%Y, %H:%M:%S")
@@ -99,7 +101,7 @@ def _read_json(path: Path):
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not valid JSON: {error}") from None
+        raise InvalidInputError(f"{path} is not valid JSON: {error}") from None
 
 
 def load_locomo(path: str | Path) -> list[Conversation]:
@@ -107,11 +109,11 @@ def load_locomo(path: str | Path) -> list[Conversation]:
     path = Path(path)
     samples = _read_json(path)
     if not isinstance(samples, list):
-        raise ValueError(f"{path}: expected a list of conversations")
+        raise InvalidInputError(f"{path}: expected a list of conversations")
     conversations = []
     for index, sample in enumerate(samples):
         if "conversation" not in sample:
-            raise ValueError(f"{path}: sample {index} has no 'conversation'")
+            raise InvalidInputError(f"{path}: sample {index} has no 'conversation'")
         sample_id = str(sample.get("sample_id", f"conv-{index}"))
         conversations.append(_conversation(sample_id, sample["conversation"], sample.get("qa", [])))
     return conversations
@@ -122,11 +124,11 @@ def load_realtalk(directory: str | Path) -> list[Conversation]:
     directory = Path(directory)
     files = sorted(directory.glob("Chat_*.json"))
     if not files:
-        raise ValueError(f"{directory} holds no Chat_*.json files")
+        raise InvalidInputError(f"{directory} holds no Chat_*.json files")
     conversations = []
     for file in files:
         data = _read_json(file)
         if not isinstance(data, dict) or not any(SESSION_KEY.match(key) for key in data):
-            raise ValueError(f"{file}: expected a conversation with session_N keys")
+            raise InvalidInputError(f"{file}: expected a conversation with session_N keys")
         conversations.append(_conversation(file.stem, data, data.get("qa", [])))
     return conversations

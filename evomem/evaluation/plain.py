@@ -13,8 +13,8 @@ from importlib.resources import files
 
 import torch
 
-from ..encoder import EvoEncoder
-from ..stream import embed_texts
+from ..model.encoder import EvoEncoder
+from ..model.stream import embed_texts
 
 
 def load_plain_pairs() -> tuple[list[str], list[str]]:

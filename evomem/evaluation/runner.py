@@ -9,8 +9,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from ..encoder import EvoEncoder
-from ..ranking import reciprocal_rank_fusion
+from ..model.encoder import EvoEncoder
+from ..search.ranking import reciprocal_rank_fusion
 from .metrics import RECALL_AT, score_ranking
 from .resume import GroupLog, GroupRows, run_digest
 from .systems import FUSED_SYSTEMS, build_rankers

@@ -16,10 +16,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..encoder import EvoEncoder
-from ..loading import static_model
-from ..ranking import MODES
-from ..stream import encode_stream
+from ..errors import InvalidInputError
+from ..model.encoder import EvoEncoder
+from ..model.loading import static_model
+from ..model.stream import encode_stream
+from ..schema import MODES
 from .tasks import Group
 
 SEARCH_PREFIX = "search-"  # "search-<mode>": the product's own EvoMemory.search in that mode
@@ -169,7 +170,7 @@ def build_rankers(names: Sequence[str], encoder: EvoEncoder, segment_batching: b
     """Rankers for the base systems that ``names`` (base or fused) need."""
     unknown = [name for name in names if name not in ALL_SYSTEMS]
     if unknown:
-        raise ValueError(f"unknown systems {unknown}; choose from {', '.join(ALL_SYSTEMS)}")
+        raise InvalidInputError(f"unknown systems {unknown}; choose from {', '.join(ALL_SYSTEMS)}")
     needed = {base for name in names for base in FUSED_SYSTEMS.get(name, (name,))}
     factories = {
         "evomem": lambda: EvolvableRanker(encoder, segment_batching),

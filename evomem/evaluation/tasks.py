@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..datasets.locomo import CATEGORY_NAMES, Conversation, load_locomo, load_realtalk
+from ..errors import InvalidInputError
 
 FORMATS = ("locomo", "realtalk", "longmemeval", "beir", "records")
 
@@ -127,7 +128,7 @@ def load_beir(directory: Path) -> Task:
         if key not in groups:
             missing = [m for m in members if m not in corpus]
             if missing:
-                raise ValueError(f"{candidates_path}: query {qid} names unknown corpus ids {missing[:3]}")
+                raise InvalidInputError(f"{candidates_path}: query {qid} names unknown corpus ids {missing[:3]}")
             groups[key] = Group(f"g{len(groups)}", members, tuple(corpus[m] for m in members))
         category = str(query.get("category", query.get("metadata", {}).get("category", "all")))
         queries.append(Query(qid, groups[key].id, query["text"], frozenset(relevant[qid] & set(members)), category))
@@ -137,8 +138,7 @@ def load_beir(directory: Path) -> Task:
 def load_records(path: Path) -> Task:
     """Stream records: a stream is a group (segment ids ``"0"``, ``"1"``, ...), a question is a query asked at
     its point, and its source (``friendsqa``, ``qmsum``, ...) is its category."""
-    from ..training.dev import source_name
-    from ..training.records import parse_record
+    from ..datasets.records import parse_record, source_name
 
     groups, queries = [], []
     for number, record in enumerate(_jsonl(path)):
@@ -169,4 +169,4 @@ def load_task(kind: str, path: str | Path) -> Task:
         return load_beir(path)
     if kind == "records":
         return load_records(path)
-    raise ValueError(f"unknown task format {kind!r}; choose one of {', '.join(FORMATS)}")
+    raise InvalidInputError(f"unknown task format {kind!r}; choose one of {', '.join(FORMATS)}")

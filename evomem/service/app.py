@@ -14,8 +14,8 @@ from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi_swagger import patch_fastapi
 
-from .. import __version__
 from ..schema import check_namespace
+from ..version import __version__
 from .auth import UNRESTRICTED, KeyFile, Tenant
 from .http import BodyLimit, install_error_handlers
 from .limits import MAX_BODY_BYTES

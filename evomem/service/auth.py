@@ -15,6 +15,8 @@ import unicodedata
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..errors import InvalidInputError
+
 TOKEN_PREFIX = "evo_"
 
 
@@ -56,7 +58,7 @@ class KeyFile:
             data = json.loads(self.path.read_text(encoding="utf-8"))
             return [KeyRecord(str(k["name"]), str(k["prefix"]), str(k["sha256"])) for k in data["keys"]]
         except (ValueError, KeyError, TypeError) as error:
-            raise ValueError(
+            raise InvalidInputError(
                 f"API key file {self.path} is not {{'keys': [{{name, prefix, sha256}}]}}: {error!r}"
             ) from None
 
@@ -69,7 +71,7 @@ class KeyFile:
         prefix = unicodedata.normalize("NFC", prefix)
         name = name or f"key-{len(self.records) + 1}"
         if any(record.name == name for record in self.records):
-            raise ValueError(f"API key file {self.path} has a key named {name!r} already")
+            raise InvalidInputError(f"API key file {self.path} has a key named {name!r} already")
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         self.records.append(KeyRecord(name, prefix, token_hash(token)))
         self._save()

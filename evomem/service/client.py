@@ -15,9 +15,16 @@ from urllib.parse import quote
 import httpx
 from typing_extensions import Unpack
 
-from ..errors import JournalError, MemoryClosedError, StateCorruptedError, StateMissingError, StoreCorruptedError
-from ..ranking import DEFAULT_K
+from ..errors import (
+    InvalidTypeError,
+    JournalError,
+    MemoryClosedError,
+    StateCorruptedError,
+    StateMissingError,
+    StoreCorruptedError,
+)
 from ..schema import (
+    DEFAULT_K,
     AddResult,
     ChannelScores,
     DeleteResult,
@@ -120,7 +127,7 @@ class EvoMemoryClient:
         time_range = body["time_range"]
         if time_range is not None:
             if not isinstance(time_range, tuple | list) or len(time_range) != 2:
-                raise TypeError("time_range must be a (start, end) pair")
+                raise InvalidTypeError("time_range must be a (start, end) pair")
             body["time_range"] = [parse_timestamp(end) if isinstance(end, datetime) else end for end in time_range]
         found = self._call("POST", "/v1/search", json=body)["hits"]
         return [Hit(h["id"], h["text"], h["score"], h["metadata"], ChannelScores(**h["scores"])) for h in found]

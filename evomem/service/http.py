@@ -14,8 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..errors import JournalError, StateCorruptedError, StoreCorruptedError
-from ..space import StoreFullError
+from ..errors import JournalError, StateCorruptedError, StoreCorruptedError, StoreFullError
 
 HTTP_NAMES = {401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 413: "PayloadTooLarge", 503: "Unavailable"}
 

@@ -18,9 +18,9 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import ConfigDict, Field, model_validator
 
-from ..calibration import DEFAULT_RECALL_MIN_SCORE
-from ..ranking import DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE
-from ..schema import check_namespace
+from ..errors import InvalidInputError
+from ..schema import DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE, check_namespace
+from ..search.calibration import DEFAULT_RECALL_MIN_SCORE
 from .models import (
     AddResponse,
     DeleteResponse,
@@ -196,7 +196,9 @@ def _refuse_unknown_arguments(server: MCPServer) -> None:
             if isinstance(data, dict):
                 unknown = [key for key in data if key not in cls.model_fields]
                 if unknown:
-                    raise ValueError(f"unknown argument {', '.join(map(repr, unknown))}; the arguments are {accepted}")
+                    raise InvalidInputError(
+                        f"unknown argument {', '.join(map(repr, unknown))}; the arguments are {accepted}"
+                    )
             return data
 
         strict = type(

@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..ranking import DEFAULT_K, DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE
-from ..schema import AddResult, Hit, iso_time
+from ..errors import InvalidInputError
+from ..schema import DEFAULT_K, DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE, AddResult, Hit, iso_time
 from .limits import MAX_IDS, MAX_K, MAX_MESSAGES, MAX_QUERY_CHARS
 
 METADATA = Field(default=None, description="Flat: string, number or bool values (the facade checks them).")
@@ -32,7 +32,7 @@ class Strict(BaseModel):
             unknown = [key for key in data if key not in cls.model_fields]
             if unknown:
                 accepted = ", ".join(cls.model_fields)
-                raise ValueError(f"unknown field {', '.join(map(repr, unknown))}; the fields are {accepted}")
+                raise InvalidInputError(f"unknown field {', '.join(map(repr, unknown))}; the fields are {accepted}")
         return data
 
 

@@ -14,13 +14,15 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from ..errors import InvalidInputError
+
 T = TypeVar("T")
 
 
 class Workers:
     def __init__(self, workers: int):
         if workers < 1:
-            raise ValueError(f"workers must be at least 1, got {workers}")
+            raise InvalidInputError(f"workers must be at least 1, got {workers}")
         self._writers = ThreadPoolExecutor(workers, thread_name_prefix="evomem-write")
         self._readers = ThreadPoolExecutor(workers + 2, thread_name_prefix="evomem-read")
         self._locks: dict[str, asyncio.Lock] = {}

@@ -12,15 +12,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..datasets.records import Stream, parse_record
+from ..datasets.split import in_split
+from ..errors import InvalidInputError
 from .documents import document_samples, find_text_files
 from .friendsqa import friendsqa_streams
 from .late import ask_late
 from .msc import dialogue_samples, load_msc_episodes, long_streams, msc_filler, msc_group
 from .msc_facts import fact_streams
 from .qmsum import qmsum_streams
-from .records import Stream, parse_record
 from .sgd import sgd_streams
-from .split import in_split
 from .synth import Sample, draw, make_sample, verify
 
 STREAM_SOURCES: dict[str, Callable[..., list[Stream]]] = {
@@ -92,9 +93,9 @@ def build(
     shares |= {f"{source.name}_share": source.share for source in real}
     for name, share in {**shares, "late_share": late_share}.items():
         if not 0 <= share <= 1:
-            raise ValueError(f"{name} must lie in [0, 1], got {share}")
+            raise InvalidInputError(f"{name} must lie in [0, 1], got {share}")
     if sum(shares.values()) > 1:
-        raise ValueError(f"the shares ({' + '.join(shares)}) must not exceed 1")
+        raise InvalidInputError(f"the shares ({' + '.join(shares)}) must not exceed 1")
     episodes = [e for e in load_msc_episodes(msc_dir) if in_split(msc_group(e.dialogue), split)]
     dialogues = [episode.dialogue for episode in episodes]
     records: list[Sample | Stream] = []
@@ -107,7 +108,7 @@ def build(
     if documents and document_share:
         files = [p for p in find_text_files(documents) if in_split(f"document:{p.name}", split)]
         if not files:
-            raise ValueError(f"no document belongs to the {split} split")
+            raise InvalidInputError(f"no document belongs to the {split} split")
         records += document_samples(files, round(count * document_share), seed)
     for source in real:
         if source.share:
@@ -141,7 +142,7 @@ def load_records(path: Path) -> list[Stream]:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as error:
-                raise ValueError(f"{path}:{number}: not JSON ({error})") from None
+                raise InvalidInputError(f"{path}:{number}: not JSON ({error})") from None
             streams.append(parse_record(record, f"{path}:{number}"))
     return streams
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 import torch
 
-from ..encoder import EvoEncoder
+from ..datasets.records import Question, Stream, source_name
 from ..evaluation.systems import Bm25Ranker, rank_by_similarity
 from ..evaluation.tasks import Group
+from ..model.encoder import EvoEncoder
 from .reading import plan_spans, read_stream
-from .records import Question, Stream
 
 KS = (1, 5, 10)
 EVOLVABLE, STATIC, BM25 = "", "_static", "_bm25"  # the system's part of a figure's name
@@ -44,11 +44,6 @@ def recall_figures(rankings: Iterable[Ranked]) -> dict[str, float]:
             for group in ("dev", f"dev_{ranked.source}"):
                 scores[f"{group}{ranked.system}_r@{k}"].append(found)
     return {name: 100 * sum(values) / len(values) for name, values in scores.items()}
-
-
-def source_name(stream: Stream) -> str:
-    """The figure name's source: ``document:<file>`` counts as ``document``; unnamed as ``synthetic``."""
-    return (stream.source or "synthetic").split(":")[0]
 
 
 def by_point(stream: Stream) -> dict[int, list[Question]]:

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..errors import InvalidInputError
 from .synth import Sample, draw
 
 TEXT_SUFFIXES = (".txt", ".md", ".rst")
@@ -84,7 +85,7 @@ def document_samples(paths: Iterable[Path], count: int, seed: int) -> list[Sampl
     documents = [(p.name, split_sentences(p.read_text(encoding="utf-8", errors="replace"))) for p in paths]
     documents = [(name, sentences) for name, sentences in documents if len(sentences) >= 7]
     if not documents:
-        raise ValueError("no document has enough sentences (at least 7) to build samples from")
+        raise InvalidInputError("no document has enough sentences (at least 7) to build samples from")
     rng = random.Random(seed)
 
     def make() -> Sample | None:

@@ -13,11 +13,12 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..datasets.records import Question, Stream
+from ..datasets.split import in_split
+from ..errors import InvalidInputError
 from .episode import Turn
-from .records import Question, Stream
 from .sampling import LeastUsed
 from .sourcefiles import read_json, require_dir
-from .split import in_split
 from .synth import draw
 from .turns import StreamText, TurnSplitter, default_splitter, detokenize
 
@@ -85,7 +86,7 @@ def _scenes(path: Path) -> list[Scene]:
     try:
         return [_scene(entry) for entry in data["data"]]
     except (KeyError, IndexError, TypeError, ValueError) as error:
-        raise ValueError(f"{path}: not in the FriendsQA shape ({error!r})") from None
+        raise InvalidInputError(f"{path}: not in the FriendsQA shape ({error!r})") from None
 
 
 def _scene(entry: dict) -> Scene:
@@ -177,7 +178,7 @@ def friendsqa_streams(
         name: scenes for name, scenes in load_episodes(directory).items() if in_split(f"friendsqa:{name}", split)
     }
     if not episodes:
-        raise ValueError(f"no FriendsQA episode in {directory} belongs to the {split} split")
+        raise InvalidInputError(f"no FriendsQA episode in {directory} belongs to the {split} split")
     rng = random.Random(seed)
     usage = LeastUsed(rng)
     splitter = default_splitter()

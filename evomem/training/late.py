@@ -14,7 +14,7 @@ import dataclasses
 import random
 from collections.abc import Sequence
 
-from .records import Stream
+from ..datasets.records import Stream
 from .synth import Sample
 
 LATE_SOURCES = frozenset({"msc", "qmsum", "friendsqa"})

@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..datasets.records import Question, Stream
+from ..errors import InvalidInputError
 from .documents import shares_content
-from .records import Question, Stream
 from .synth import Sample, draw
 from .turns import StreamText, default_splitter
 from .vocab import NAMES
@@ -178,7 +179,7 @@ def long_stream(
 def dialogue_samples(dialogues: list[Dialogue], count: int, seed: int) -> list[Sample]:
     """``count`` inverse-cloze samples over real MSC dialogues."""
     if not dialogues:
-        raise ValueError("no MSC dialogues to build samples from (pass --msc-dir)")
+        raise InvalidInputError("no MSC dialogues to build samples from (pass --msc-dir)")
     rng = random.Random(seed)
     return draw(lambda: dialogue_sample(rng, rng.choice(dialogues)), count, "MSC inverse-cloze")
 
@@ -186,6 +187,6 @@ def dialogue_samples(dialogues: list[Dialogue], count: int, seed: int) -> list[S
 def long_streams(dialogues: list[Dialogue], count: int, seed: int, show_progress: bool = False) -> list[Stream]:
     """``count`` long MSC streams (100-600 segments, several questions along each)."""
     if not dialogues:
-        raise ValueError("no MSC dialogues to build long streams from (pass --msc-dir)")
+        raise InvalidInputError("no MSC dialogues to build long streams from (pass --msc-dir)")
     rng = random.Random(seed)
     return draw(lambda: long_stream(rng, dialogues), count, "MSC long streams", show_progress)

@@ -14,8 +14,9 @@ import random
 import re
 from dataclasses import dataclass
 
+from ..datasets.records import Question, Stream
+from ..errors import InvalidInputError
 from .msc import ChatTurn, MscEpisode, msc_group, named_turns
-from .records import Question, Stream
 from .synth import draw
 from .turns import STOPWORDS, StreamText, default_splitter
 from .vocab import NAMES
@@ -203,6 +204,6 @@ def fact_stream(
 def fact_streams(episodes: list[MscEpisode], count: int, seed: int, show_progress: bool = False) -> list[Stream]:
     """``count`` streams of MSC episodes (100-600 segments) with persona-fact questions along each."""
     if not episodes:
-        raise ValueError("no MSC episodes to build persona-fact streams from (pass --msc-dir)")
+        raise InvalidInputError("no MSC episodes to build persona-fact streams from (pass --msc-dir)")
     rng = random.Random(seed)
     return draw(lambda: fact_stream(rng, episodes), count, "MSC persona facts", show_progress)

@@ -17,11 +17,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..datasets.records import Question, Stream
+from ..datasets.split import in_split
+from ..errors import InvalidInputError
 from .episode import Turn
-from .records import Question, Stream
 from .sampling import LeastUsed
 from .sourcefiles import read_json, require_dir
-from .split import in_split
 from .synth import draw
 from .turns import StreamText, TurnSplitter, content_words, default_splitter, detokenize
 
@@ -81,7 +82,7 @@ def _meeting(path: Path) -> Meeting:
             MeetingQuery(" ".join(t["topic"].split()), "", _turns(t), "qmsum/topic") for t in data["topic_list"]
         ]
     except (KeyError, TypeError, ValueError) as error:
-        raise ValueError(f"{path}: not in the QMSum shape ({error!r})") from None
+        raise InvalidInputError(f"{path}: not in the QMSum shape ({error!r})") from None
     kept = tuple(q for q in queries if q.span and q.span[-1] < len(turns) and q.span[-1] - q.span[0] < MAX_SPAN)
     return Meeting(path.stem, turns, kept)
 
@@ -166,7 +167,7 @@ def qmsum_streams(
     """``count`` QMSum records from the meetings of ``split``."""
     meetings = [m for m in load_meetings(directory) if m.queries and in_split(m.group, split)]
     if not meetings:
-        raise ValueError(f"no QMSum meeting with queries in {directory} belongs to the {split} split")
+        raise InvalidInputError(f"no QMSum meeting with queries in {directory} belongs to the {split} split")
     rng = random.Random(seed)
     usage = LeastUsed(rng)
     splitter = default_splitter()

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import torch
 
-from ..encoder import EvoEncoder
-from ..queue import LatentQueue
-from ..stream import encode_stream
+from ..model.encoder import EvoEncoder
+from ..model.queue import LatentQueue
+from ..model.stream import encode_stream
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,12 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..datasets.records import Question, Stream
+from ..datasets.split import in_split
+from ..errors import InvalidInputError
 from .episode import Turn
-from .records import Question, Stream
 from .sampling import LeastUsed
 from .sourcefiles import read_json, require_dir
-from .split import in_split
 from .synth import draw
 from .turns import StreamText, TurnSplitter, default_splitter
 
@@ -76,7 +77,7 @@ def load_dialogues(directory: Path) -> list[Dialogue]:
             try:
                 dialogues.extend(_dialogue(entry, descriptions) for entry in entries)
             except (KeyError, TypeError, ValueError) as error:
-                raise ValueError(f"{path}: not in the SGD shape ({error!r})") from None
+                raise InvalidInputError(f"{path}: not in the SGD shape ({error!r})") from None
     return dialogues
 
 
@@ -89,7 +90,7 @@ def _slot_descriptions(path: Path) -> dict[tuple[str, str], str]:
             for slot in service["slots"]
         }
     except (KeyError, TypeError) as error:
-        raise ValueError(f"{path}: not an SGD schema ({error!r})") from None
+        raise InvalidInputError(f"{path}: not an SGD schema ({error!r})") from None
 
 
 def _domain(service: str) -> str:
@@ -204,7 +205,7 @@ def sgd_streams(
     by_id = {d.id: d for d in pool}
     keys = [(d.id, update.slot) for d in pool for update in d.updates]
     if not keys:
-        raise ValueError(f"no SGD dialogue with a slot update in {directory} belongs to the {split} split")
+        raise InvalidInputError(f"no SGD dialogue with a slot update in {directory} belongs to the {split} split")
     rng = random.Random(seed)
     usage = LeastUsed(rng)
     splitter = default_splitter()

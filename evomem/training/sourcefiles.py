@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..errors import InvalidInputError
+
 
 def require_dir(directory: Path, what: str) -> Path:
     """``directory``, or FileNotFoundError naming ``what`` it should hold."""
@@ -20,4 +22,4 @@ def read_json(path: Path) -> Any:
         with open(path, encoding="utf-8") as handle:
             return json.load(handle)
     except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not JSON ({error})") from None
+        raise InvalidInputError(f"{path}: not JSON ({error})") from None

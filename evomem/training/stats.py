@@ -7,7 +7,7 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from .records import Stream, parse_record
+from ..datasets.records import Stream, parse_record
 
 
 @dataclass(frozen=True)

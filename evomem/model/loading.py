@@ -1,0 +1,44 @@
+"""Where encoders come from: the shipped default, an evomem model directory, or a plain backbone; and the static
+base model an encoder is compared with."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import InvalidTypeError
+from .config import CONFIG_NAME, EvoConfig
+from .encoder import EvoEncoder
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "default"
+
+
+def load_encoder(model: str | Path | EvoEncoder | None = None) -> EvoEncoder:
+    """``None``: the shipped default (trained weights when present, else the untrained default config);
+    a directory with ``evomem_config.json``: that model; any other directory: a fresh encoder over it."""
+    if isinstance(model, EvoEncoder):
+        return model
+    if model is None:
+        if (DEFAULT_WEIGHTS / CONFIG_NAME).is_file():
+            return EvoEncoder.from_pretrained(DEFAULT_WEIGHTS)
+        return EvoEncoder(EvoConfig())
+    if not isinstance(model, str | Path):
+        raise InvalidTypeError(f"model must be None, a directory or an EvoEncoder, got {type(model).__name__}")
+    directory = Path(model).expanduser()
+    if (directory / CONFIG_NAME).is_file():
+        return EvoEncoder.from_pretrained(directory)
+    return EvoEncoder(EvoConfig(backbone=str(directory)))
+
+
+def static_model(encoder: EvoEncoder, max_tokens: int | None = None) -> SentenceTransformer:
+    """The static base model as users run it: sentence-transformers over the encoder's backbone directory (never
+    code from it), on the CPU; ``max_tokens`` overrides how many tokens of a text it reads."""
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(encoder.backbone_dir), device="cpu", local_files_only=True, trust_remote_code=False)
+    if max_tokens is not None:
+        model.max_seq_length = max_tokens
+    return model
