@@ -9,6 +9,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import cast
 
 import torch
 from tqdm.auto import tqdm
@@ -20,6 +21,7 @@ from .model.kv_cache import KVCache
 from .model.queue import LatentQueue
 from .model.stream import encode_stream
 from .schema import DEFAULT_K, DEFAULT_MODE, MODES
+from .storage.state import StateDirectory
 from .storage.store import record_id
 
 
@@ -228,11 +230,13 @@ def bench_query_scaling(
     report: dict[str, float] = {}
     asked = (questions * (queries // len(questions) + 1))[:queries]
     for memory, size in grown_namespace(encoder, texts, sizes):
-        report.setdefault("memory_state_bytes", memory.states.path("scale").stat().st_size)
+        # an embedded store's states are files
+        report.setdefault("memory_state_bytes", cast(StateDirectory, memory.states).path("scale").stat().st_size)
         for mode in MODES:
             figures = bench_query(memory, "scale", asked, mode=mode)
             report[f"query_{mode}_p50_ms_at_{size}"] = figures["p50_ms"]
             report[f"query_{mode}_p95_ms_at_{size}"] = figures["p95_ms"]
+        assert memory.store.lexical is not None  # an EvoMemory's store has one
         report[f"lexical_index_bytes_at_{size}"] = memory.store.lexical.path("scale").stat().st_size
     return report
 

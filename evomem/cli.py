@@ -15,14 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .datasets.split import DEV_SHARE, SPLITS
-from .errors import (
-    InvalidInputError,
-    JournalError,
-    OtherModelWarning,
-    StateCorruptedError,
-    StateDatabaseError,
-    StoreCorruptedError,
-)
+from .errors import EvoMemError, InvalidInputError, OtherModelWarning
 from .schema import (
     DEFAULT_K,
     DEFAULT_LEXICAL_WEIGHT,
@@ -39,16 +32,8 @@ from .schema import (
 if TYPE_CHECKING:  # torch, transformers and Chroma load inside the commands, so help and usage errors are instant
     from .memory import EvoMemory
 
-# What evomem raises for bad input, a bad file or a damaged store: shown as one line, not a traceback.
-USER_ERRORS = (
-    ValueError,
-    TypeError,
-    OSError,
-    StateCorruptedError,
-    JournalError,
-    StoreCorruptedError,
-    StateDatabaseError,
-)
+# What evomem raises (bad input, a damaged store, ...) and a file that cannot be read: one line, not a traceback.
+USER_ERRORS = (EvoMemError, OSError)
 
 DATA_OPTION = click.option(
     "--data",
@@ -302,7 +287,12 @@ def _when(metadata: Mapping[str, Any]) -> str:
 
 def _hit_json(hit: Hit) -> dict:
     scores = {"evolvable": hit.scores.evolvable, "lexical": hit.scores.lexical, "fused": hit.scores.fused}
-    times = {key: iso_time(hit.metadata[key]) for key in ("timestamp", "created_at") if key in hit.metadata}
+    # mypy does not read ``TypedDict(..., extra_items=)`` (PEP 728): it sees HitMetadata without keys
+    times = {
+        key: iso_time(hit.metadata[key])  # type: ignore[typeddict-item]
+        for key in ("timestamp", "created_at")
+        if key in hit.metadata
+    }
     return {"id": hit.id, "score": hit.score, "text": hit.text, **times, "scores": scores, "metadata": hit.metadata}
 
 
@@ -613,7 +603,7 @@ def data_build(
             real=sources,
             split=split,
         )
-    except (FileNotFoundError, ValueError) as error:
+    except (EvoMemError, OSError) as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"wrote {sum(written.records.values())} records to {output}")
     for source, number in sorted(written.records.items()):
@@ -631,7 +621,7 @@ def data_stats(path):
 
     try:
         rows = source_stats(read_streams(path))
-    except ValueError as error:
+    except EvoMemError as error:
         raise click.ClickException(str(error)) from None
     click.echo("| source | records | questions | distinct questions | groups | segments min / median / max |")
     click.echo("| --- | --- | --- | --- | --- | --- |")
@@ -758,7 +748,7 @@ def train(
     )
     try:
         trainer = Trainer(config)
-    except ValueError as error:
+    except EvoMemError as error:
         raise click.ClickException(str(error)) from None
     trainer.train(resume=not fresh)
     click.echo(f"final model: {Path(output) / 'final'}")

@@ -243,6 +243,7 @@ class EvoMemory:
         except InternalError as error:
             if not connection.embedded:
                 raise
+            assert connection.directory is not None  # embedded
             raise StoreCorruptedError(
                 f"the Chroma database {connection.directory / 'chroma.sqlite3'} cannot be read ({error}); restore "
                 f"{connection.directory} from a backup, or move it aside, with {self.path / 'state'}, and ingest again"

@@ -8,7 +8,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Final
 
 from typing_extensions import NotRequired, TypedDict
 
@@ -72,7 +72,7 @@ INT64 = (-(2**63), 2**63 - 1)
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 Scalar = str | int | float | bool
 MODES = ("evolvable", "lexical", "hybrid")
-DEFAULT_MODE = "hybrid"
+DEFAULT_MODE: Final = "hybrid"
 DEFAULT_K = 10  # hits a search returns unless asked for another number
 DEFAULT_LEXICAL_WEIGHT = 0.1  # the lexical ranking's share; chosen on the training sources' dev parts (docs/search.md)
 
@@ -95,7 +95,8 @@ class Message:
 
 # A stored segment's metadata: the keys evomem sets, and the message's own (``metadata=``) beside them. (Functional
 # syntax: this module's postponed annotations would hide ``NotRequired`` from ``TypedDict``.)
-HitMetadata = TypedDict(  # noqa: UP013
+# (mypy does not know PEP 728's ``extra_items`` and reads this TypedDict without its keys.)
+HitMetadata = TypedDict(  # type: ignore[misc]  # noqa: UP013
     "HitMetadata",
     {
         "namespace": str,

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from ..errors import InvalidInputError
 
@@ -36,7 +37,7 @@ class Turn:
         return f"{self.text} [shares a photo: {self.caption}]" if self.caption else self.text
 
     def as_message(self) -> dict:
-        message = {"role": "user", "name": self.speaker, "content": self.content, "id": self.dia_id}
+        message: dict[str, Any] = {"role": "user", "name": self.speaker, "content": self.content, "id": self.dia_id}
         if self.timestamp is not None:
             message["timestamp"] = self.timestamp
         return message

@@ -43,6 +43,7 @@ def evaluate(
     per_query: dict[str, list[dict]] = {name: [] for name in systems}
     progress = tqdm(task.groups, desc=f"eval {task.name}", unit="group", disable=not show_progress)
     if done:
+        assert log is not None  # ``done`` comes from the log
         progress.write(f"resuming: {len(done)} of {len(task.groups)} groups scored by an earlier run ({log.path})")
     for group in progress:
         queries = queries_by_group.get(group.id)

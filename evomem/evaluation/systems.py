@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -22,6 +23,8 @@ from ..model.loading import static_model
 from ..model.stream import encode_stream
 from ..schema import MODES
 from .tasks import Group
+
+_Id = TypeVar("_Id")
 
 SEARCH_PREFIX = "search-"  # "search-<mode>": the product's own EvoMemory.search in that mode
 SEARCH_SYSTEMS = tuple(f"{SEARCH_PREFIX}{mode}" for mode in MODES)
@@ -47,8 +50,8 @@ def prefix(group: Group, at: int) -> Group:
 
 
 def rank_by_similarity(
-    segment_vectors: torch.Tensor, query_vectors: torch.Tensor, ids: Sequence[str]
-) -> list[list[str]]:
+    segment_vectors: torch.Tensor, query_vectors: torch.Tensor, ids: Sequence[_Id]
+) -> list[list[_Id]]:
     order = torch.argsort(query_vectors @ segment_vectors.T, dim=1, descending=True, stable=True)
     return [[ids[i] for i in row] for row in order.tolist()]
 
@@ -94,6 +97,7 @@ class ProductSearch:
 
     def _rank_all(self, group: Group, points: Points) -> dict[str, dict[int, list[list[str]]]]:
         namespace = "group-" + hashlib.sha1(group.id.encode()).hexdigest()[:16]  # any group id is a namespace
+        ranked: dict[str, dict[int, list[list[str]]]]
         read, ranked = 0, {mode: {} for mode in self.modes}
         for at in sorted(points):
             if at > read:

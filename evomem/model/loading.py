@@ -6,25 +6,25 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import InvalidTypeError
+from ..errors import InvalidTypeError, ModelNotFoundError
 from .config import CONFIG_NAME, EvoConfig
 from .encoder import EvoEncoder
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "default"
+DEFAULT_WEIGHTS = Path(__file__).parent.parent / "weights" / "default"  # evomem/weights/default
 
 
 def load_encoder(model: str | Path | EvoEncoder | None = None) -> EvoEncoder:
-    """``None``: the shipped default (trained weights when present, else the untrained default config);
-    a directory with ``evomem_config.json``: that model; any other directory: a fresh encoder over it."""
+    """``None``: the shipped default; a directory with ``evomem_config.json``: that model; any other directory: a
+    fresh encoder over it."""
     if isinstance(model, EvoEncoder):
         return model
     if model is None:
-        if (DEFAULT_WEIGHTS / CONFIG_NAME).is_file():
-            return EvoEncoder.from_pretrained(DEFAULT_WEIGHTS)
-        return EvoEncoder(EvoConfig())
+        if not (DEFAULT_WEIGHTS / CONFIG_NAME).is_file():  # never an untrained model in its place
+            raise ModelNotFoundError(f"the shipped default model is missing from {DEFAULT_WEIGHTS}: reinstall evomem")
+        return EvoEncoder.from_pretrained(DEFAULT_WEIGHTS)
     if not isinstance(model, str | Path):
         raise InvalidTypeError(f"model must be None, a directory or an EvoEncoder, got {type(model).__name__}")
     directory = Path(model).expanduser()

@@ -15,6 +15,7 @@ put the C slots at the end of the position table; decoders put the slots first a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 
@@ -102,6 +103,9 @@ class Layout:
 
 def _row_tensors(layout: Layout, memory: MemoryBlock | None, segments: list[SegmentPiece]):
     """Per-token attributes of one row and its position ids."""
+    lo: list[torch.Tensor]
+    hi: list[torch.Tensor]
+    previous: list[torch.Tensor]
     kind, group, step, index, lo, hi, previous, positions = [], [], [], [], [], [], [], []
     if memory is not None and memory.embeds.shape[0]:
         m = memory.embeds.shape[0]
@@ -160,7 +164,8 @@ def pack(
     tokens 0 .. m_r - 1, the other W + T columns for the sequence's tokens.
     """
     first_memory, first_segments = rows[0]
-    reference = first_segments[0].embeds if first_segments else first_memory.embeds
+    # a row without segments has a memory block
+    reference = first_segments[0].embeds if first_segments else cast(MemoryBlock, first_memory).embeds
     attributes = [_row_tensors(layout, memory, segments) for memory, segments in rows]
     sizes = [memory.embeds.shape[0] if memory is not None else 0 for memory, _ in rows]
     skipped = sizes if prefix else [0] * len(rows)  # leading tokens of each row left out of its sequence
@@ -172,7 +177,10 @@ def pack(
     allowed[:, :, width:] = torch.eye(length, dtype=torch.bool)  # padding tokens attend to themselves: no NaN
     spans = []
     for r, ((memory, segments), attrs, skip) in enumerate(zip(rows, attributes, skipped, strict=True)):
-        in_sequence = ([memory.embeds] if sizes[r] and not prefix else []) + [s.embeds for s in segments]
+        # sizes[r] > 0: the row has a memory block
+        in_sequence = ([cast(MemoryBlock, memory).embeds] if sizes[r] and not prefix else []) + [
+            s.embeds for s in segments
+        ]
         row_embeds = torch.cat(in_sequence)
         n = row_embeds.shape[0]
         embeds[r, :n] = row_embeds

@@ -70,6 +70,7 @@ class Segmenter:
             paragraph = " ".join(paragraph.split())
             if not paragraph:
                 continue
+            current: list[str]
             current, used = [], 0
             for sentence in SENTENCE_END.split(paragraph):
                 size = self.count(sentence)

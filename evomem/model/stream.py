@@ -130,6 +130,7 @@ def _split_row(memory: MemoryBlock, segments: list[SegmentRead], max_tokens: int
     Attention cost grows with the square of a row's length, so long rows are split; each keeps only the
     memory its segments read, with their windows shifted to match.
     """
+    chunk: list[SegmentRead]
     rows, chunk = [], []
 
     def flush():

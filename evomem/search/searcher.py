@@ -19,7 +19,7 @@ from ..errors import InvalidInputError, InvalidTypeError
 from ..model.encoder import EvoEncoder
 from ..model.queue import LatentQueue
 from ..schema import Candidate, ChannelScores, Hit, HitMetadata, StoredSegment, parse_timestamp
-from ..storage.journal import Journal
+from ..storage.journal import WriteJournal
 from ..storage.store import SegmentStore, record_id
 from ..storage.writer import NamespaceWriter
 from .calibration import Reference, relevance
@@ -32,7 +32,7 @@ _BESIDE = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix
 class Searcher:
     """Searches the committed segments of an open store's namespaces."""
 
-    def __init__(self, encoder: EvoEncoder, store: SegmentStore, journal: Journal, writer: NamespaceWriter):
+    def __init__(self, encoder: EvoEncoder, store: SegmentStore, journal: WriteJournal, writer: NamespaceWriter):
         self.encoder = encoder
         self.store = store
         self.journal = journal  # which records are old parts of messages added again

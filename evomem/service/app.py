@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # torch loads with the store, when the server starts
     from ..memory import EvoMemory
 
 bearer = HTTPBearer(auto_error=False, description="An API key made with `evomem keys add`.")
-ERRORS = {status: {"model": ErrorResponse} for status in (401, 403, 413, 422)}
+ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ErrorResponse} for status in (401, 403, 413, 422)}
 
 
 async def tenant(

@@ -6,7 +6,6 @@ what only the server can judge comes back as the same exceptions, raised from th
 
 from __future__ import annotations
 
-import errno
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -16,12 +15,18 @@ import httpx
 from typing_extensions import Unpack
 
 from ..errors import (
+    AccessDeniedError,
+    EvoMemError,
+    InvalidInputError,
     InvalidTypeError,
     JournalError,
+    LexicalIndexError,
     MemoryClosedError,
     StateCorruptedError,
+    StateDatabaseError,
     StateMissingError,
     StoreCorruptedError,
+    StoreFullError,
 )
 from ..schema import (
     DEFAULT_K,
@@ -47,19 +52,22 @@ from ..schema import (
 )
 from ..serial import SerialWorker, in_thread
 
-RAISED = {
-    "ValueError": ValueError,
-    "TypeError": TypeError,
+# the server's error names -> what the client raises (an unknown name: ``EvoMemError``)
+RAISED: dict[str, type[EvoMemError]] = {
+    "ValueError": InvalidInputError,
+    "TypeError": InvalidTypeError,
     "StateCorruptedError": StateCorruptedError,
     "StateMissingError": StateMissingError,
     "StoreCorruptedError": StoreCorruptedError,
     "JournalError": JournalError,
+    "LexicalIndexError": LexicalIndexError,
+    "StateDatabaseError": StateDatabaseError,
 }
 
 
 def _wire(message: Message) -> dict[str, Any]:
     """A validated message as the server's ``MessageIn`` (its timestamp already in epoch seconds)."""
-    fields = {"content": message.content, "role": message.role, "name": message.name, "id": message.id}
+    fields: dict[str, Any] = {"content": message.content, "role": message.role, "name": message.name, "id": message.id}
     fields |= {"timestamp": message.timestamp, "metadata": message.metadata or None}
     return {key: value for key, value in fields.items() if value is not None}
 
@@ -69,9 +77,9 @@ class EvoMemoryClient:
 
     Same methods and return types as ``EvoMemory`` (``add_messages`` -> ``AddResult``, ``search`` -> ``list[Hit]``,
     ``get`` -> ``list[Segment]``, ``delete`` and ``delete_namespace`` -> ``DeleteResult``, ``add_text``,
-    ``namespaces``, ``stats``); a
-    missing or wrong key, or another tenant's namespace, raises ``PermissionError``. The async twins (``aadd_messages``,
-    ``asearch``, ``aget``, ``adelete``, ...) run in worker threads, writes in the order they were awaited.
+    ``namespaces``, ``stats``); a missing or wrong key, or another tenant's namespace, raises ``AccessDeniedError``
+    (a ``PermissionError``). The async twins (``aadd_messages``, ``asearch``, ``aget``, ``adelete``, ...) run in
+    worker threads, writes in the order they were awaited.
     """
 
     def __init__(self, url: str, api_key: str | None = None, timeout: float = 120.0):
@@ -101,14 +109,17 @@ class EvoMemoryClient:
             response.raise_for_status()  # not one of the server's error bodies
             raise
         if response.status_code in (401, 403):
-            raise PermissionError(f"{self.url}: {detail}")
+            raise AccessDeniedError(f"{self.url}: {detail}")
         if response.status_code == 507:
-            raise OSError(errno.ENOSPC, detail)
-        raise RAISED.get(error, RuntimeError)(detail)
+            raise StoreFullError(detail)
+        raise RAISED.get(error, EvoMemError)(detail)
 
     def add_messages(self, messages: Iterable[Any], namespace: str, idempotent: bool = False) -> AddResult:
         namespace = check_namespace(namespace)
-        body = {"namespace": namespace, "messages": [_wire(message) for message in to_messages(messages)]}
+        body: dict[str, Any] = {
+            "namespace": namespace,
+            "messages": [_wire(message) for message in to_messages(messages)],
+        }
         body["idempotent"] = check_flag(idempotent, "idempotent")
         added = self._call("POST", "/v1/messages", json=body)
         return AddResult(added["ids"], added["unchanged"])
@@ -116,7 +127,7 @@ class EvoMemoryClient:
     def add_text(
         self, text: str, namespace: str, metadata: dict[str, Any] | None = None, doc_id: str | None = None
     ) -> list[str]:
-        body = {"namespace": check_namespace(namespace), "text": check_text(text, "text")}
+        body: dict[str, Any] = {"namespace": check_namespace(namespace), "text": check_text(text, "text")}
         body |= {"metadata": check_metadata(metadata) or None, "doc_id": doc_id}
         return self._call("POST", "/v1/text", json=body)["ids"]
 

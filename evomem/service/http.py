@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..errors import JournalError, StateCorruptedError, StoreCorruptedError, StoreFullError
+from ..errors import JournalError, StateCorruptedError, StoreCorruptedError, StoreFullError, wire_name
 
 HTTP_NAMES = {401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 413: "PayloadTooLarge", 503: "Unavailable"}
 
@@ -41,7 +41,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ValueError)
     @app.exception_handler(TypeError)
     async def bad_input(request: Request, error: Exception) -> JSONResponse:
-        return error_response(422, type(error).__name__, str(error))
+        return error_response(422, "TypeError" if isinstance(error, TypeError) else "ValueError", str(error))
 
     @app.exception_handler(StoreFullError)
     async def disk_full(request: Request, error: StoreFullError) -> JSONResponse:
@@ -51,7 +51,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(JournalError)
     @app.exception_handler(StoreCorruptedError)
     async def damaged(request: Request, error: Exception) -> JSONResponse:
-        return error_response(500, type(error).__name__, str(error))
+        return error_response(500, wire_name(error), str(error))
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> JSONResponse:

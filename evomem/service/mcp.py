@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, wire_name
 from ..schema import DEFAULT_LEXICAL_WEIGHT, DEFAULT_MODE, check_namespace
 from ..search.calibration import DEFAULT_RECALL_MIN_SCORE
 from .models import (
@@ -32,6 +32,8 @@ from .models import (
 )
 
 if TYPE_CHECKING:  # torch loads with the store, when the server starts
+    from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
+
     from ..memory import EvoMemory
 
 INSTRUCTIONS = """Long-term memory with evolvable embeddings. Store what the user says and what you learn with
@@ -58,7 +60,7 @@ def _tool_errors() -> Iterator[None]:
     try:
         yield
     except (ValueError, TypeError) as error:
-        raise ToolError(f"{type(error).__name__}: {error}") from None
+        raise ToolError(f"{wire_name(error)}: {error}") from None
 
 
 def create_mcp(memory: EvoMemory, namespace: str | None = None) -> MCPServer:
@@ -192,7 +194,7 @@ def _refuse_unknown_arguments(server: MCPServer) -> None:
         loose = tool.fn_metadata.arg_model
         accepted = ", ".join(loose.model_fields)
 
-        def known(cls: type, data: Any, accepted: str = accepted) -> Any:
+        def known(cls: type[BaseModel], data: Any, accepted: str = accepted) -> Any:
             if isinstance(data, dict):
                 unknown = [key for key in data if key not in cls.model_fields]
                 if unknown:
@@ -201,13 +203,17 @@ def _refuse_unknown_arguments(server: MCPServer) -> None:
                     )
             return data
 
-        strict = type(
-            loose.__name__,
-            (loose,),
-            {
-                "model_config": ConfigDict(extra="forbid", arbitrary_types_allowed=True),
-                "_known": model_validator(mode="before")(classmethod(known)),
-            },
+        strict = cast(
+            "type[ArgModelBase]",
+            type(
+                loose.__name__,
+                (loose,),
+                {
+                    "model_config": ConfigDict(extra="forbid", arbitrary_types_allowed=True),
+                    # pydantic's stubs take the function only; at run time it takes a classmethod too
+                    "_known": model_validator(mode="before")(classmethod(known)),  # type: ignore[arg-type]
+                },
+            ),
         )
         tool.fn_metadata.arg_model = strict
         tool.parameters = strict.model_json_schema(by_alias=True)

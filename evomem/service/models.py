@@ -136,7 +136,7 @@ class HitOut(BaseModel):
 
     @classmethod
     def of(cls, hit: Hit) -> HitOut:
-        metadata = dict(hit.metadata)
+        metadata: dict[str, Any] = dict(hit.metadata)
         scores = ScoresOut(evolvable=hit.scores.evolvable, lexical=hit.scores.lexical, fused=hit.scores.fused)
         return cls(
             id=hit.id,

@@ -76,7 +76,11 @@ def match_expression(words: Sequence[str]) -> str | None:
 
 
 def _ranked(
-    connection: sqlite3.Connection, words: Sequence[str], below: int, n: int, within: Sequence[int] | None = None
+    connection: sqlite3.Connection,
+    words: Sequence[str],
+    below: int,
+    n: int,
+    within: Sequence[int | None] | None = None,
 ) -> list[LexicalMatch]:
     expression = match_expression(words)
     if expression is None:
@@ -234,7 +238,7 @@ class LexicalIndex:
         return current and int(meta.get("through_step", 0)) >= step
 
     def search(
-        self, namespace: str, query: str, n: int, below: int, within: Sequence[int] | None = None
+        self, namespace: str, query: str, n: int, below: int, within: Sequence[int | None] | None = None
     ) -> list[LexicalMatch]:
         """The ``n`` best positions below ``below`` (and among ``within``, when given) by BM25, best first.
 

@@ -61,7 +61,7 @@ SCHEMA_LOCK = 0x65766F00  # creating the tables
 STORE_LOCK = 0x65766F01  # the whole store: shared by each namespace writer, exclusive for store-wide writes
 NAMESPACE_LOCK = 0x65766F02  # one namespace (keyed by a hash: two namespaces may share a key, and take turns)
 ROW = "WHERE fingerprint = %s AND namespace = %s"  # the row of one (model, namespace)
-KEEPALIVE = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3}
+KEEPALIVE: dict[str, Any] = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3}
 
 
 def redacted(url: str) -> str:

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -23,7 +23,8 @@ from .swap import finish_swap, marker_path
 COLLECTION_PREFIX = "evomem-"
 PAGE = 1000  # records per page when scanning a collection
 FILTER_SCAN = 4096  # nearest records checked against a search's filters before Chroma filters inside its search
-EMPTY_GET = {"ids": [], "documents": [], "metadatas": [], "embeddings": []}  # what ``get`` finds in no collection
+# what ``get`` finds in no collection
+EMPTY_GET: dict[str, list[Any]] = {"ids": [], "documents": [], "metadatas": [], "embeddings": []}
 # metadata evomem adds to a segment when it writes it
 BOOKKEEPING = ("namespace", "position", "message_id", "part", "fingerprint", "created_at", "time")
 TRANSIENT_READ_ERROR = "Error creating hnsw segment reader"
@@ -45,7 +46,9 @@ class StoredRecord:
     embedding: list[float]
 
 
-def _read_with_retry(read: Callable[[], Any]) -> Any:
+# ``Callable[..., Any]`` here and in ``SegmentStore._call``: against a fixed signature mypy infers no type for a
+# lambda with default arguments (``lambda c, asked=asked: ...``)
+def _read_with_retry(read: Callable[..., Any]) -> Any:
     """Run a Chroma read, retrying the server's transient race on a collection whose vector segment another
     client is creating ("Error creating hnsw segment reader: Nothing found on disk"); other errors raise."""
     for attempt in range(TRANSIENT_RETRIES - 1):
@@ -162,6 +165,7 @@ class SegmentStore:
             return self._open[namespace]
         name = self.name(namespace)
         if self.connection.embedded and not self.suffix:
+            assert self.connection.directory is not None  # embedded
             marker = marker_path(self.connection.directory, self.fingerprint, namespace)
             finish_swap(self.connection, marker, name)  # a repair killed while swapping it in
         try:
@@ -189,7 +193,7 @@ class SegmentStore:
         self._open[namespace] = collection
         return collection
 
-    def _call(self, namespace: str, action: Callable[[Any], Any], default: Any = None, writing: bool = False) -> Any:
+    def _call(self, namespace: str, action: Callable[..., Any], default: Any = None, writing: bool = False) -> Any:
         """``action(collection)`` on the namespace's collection (made first when ``writing``), else ``default``.
         A collection that another client deleted (and maybe made again) since it was fetched is fetched again."""
         from chromadb.errors import NotFoundError
@@ -222,7 +226,7 @@ class SegmentStore:
                 raise InvalidInputError(
                     f"expected vectors of shape ({len(ids)}, {self.dim}), got {tuple(vectors.shape)}"
                 )
-            vectors = vectors.detach().cpu().float().numpy()
+            vectors = cast(Any, vectors.detach().cpu().float().numpy())  # an array, indexed by row below
         for namespace, rows in _rows_by_namespace(metadatas).items():
             texts_of = [texts[i] for i in rows]
             self._write(
@@ -392,6 +396,7 @@ class SegmentStore:
         index matched before filtering (fewer than ``n``: no more exist). A filter so rare among the matches that
         more than ``FILTER_SCAN`` would be needed goes first: Chroma lists the segments that pass it, and the
         lexical index ranks those alone."""
+        assert self.lexical is not None  # a store searched lexically has a lexical index
         matches = self.lexical.search(namespace, query, n, below)
         if not matches or not filters:
             return matches, len(matches)
@@ -633,5 +638,6 @@ def evomem_collections(connection: ChromaConnection | Any) -> dict[str, int]:
             except ValueError:  # not a collection of evomem's
                 continue
             if collection.name == expected:
+                assert fingerprint is not None  # collection_name refused "None"
                 found[fingerprint] = found.get(fingerprint, 0) + collection.count()
     return found

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import random
 from collections.abc import Sequence
+from typing import TypeGuard
 
 from ..datasets.records import Stream
 from .synth import Sample
@@ -30,7 +31,7 @@ def ask_late(records: Sequence[Sample | Stream], share: float, seed: int) -> lis
     return [_late(record, share, rng) if _movable(record) else record for record in records]
 
 
-def _movable(record: Sample | Stream) -> bool:
+def _movable(record: Sample | Stream) -> TypeGuard[Stream]:
     return isinstance(record, Stream) and record.source in LATE_SOURCES
 
 

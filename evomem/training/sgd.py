@@ -69,7 +69,7 @@ def load_dialogues(directory: Path) -> list[Dialogue]:
     folders = sorted(p.parent for p in require_dir(directory, "SGD").glob("*/schema.json"))
     if not folders:
         raise FileNotFoundError(f"no SGD split folder (*/schema.json with dialogues_*.json) in {directory}")
-    dialogues = []
+    dialogues: list[Dialogue] = []
     for folder in folders:
         descriptions = _slot_descriptions(folder / "schema.json")
         for path in sorted(folder.glob("dialogues_*.json")):

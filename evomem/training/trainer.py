@@ -16,6 +16,7 @@ import resource
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -31,6 +32,9 @@ from .data import load_records
 from .dev import baseline_figures, dev_figures
 from .losses import contrastive_loss, memory_loss, static_regulariser
 from .reading import Reading, Span, evidence_windows, grad_window, plan_spans, read_stream
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 CHECKPOINT = "checkpoint"
 STATE_FILE = "trainer_state.json"
@@ -104,7 +108,7 @@ class Trainer:
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.encoder = self._build_encoder().to(self.device)
         if config.gradient_checkpointing:
-            self.encoder.backbone.base_model.model.gradient_checkpointing_enable(
+            cast("PreTrainedModel", self.encoder.backbone.base_model.model).gradient_checkpointing_enable(
                 gradient_checkpointing_kwargs={"use_reentrant": False}
             )
         self.streams = load_records(Path(config.data))
@@ -119,7 +123,7 @@ class Trainer:
 
     def _build_encoder(self) -> EvoEncoder:
         if not self.config.init_model:
-            shape = {"queue_steps": 1 if self.config.no_queue else self.config.queue_steps}
+            shape: dict[str, Any] = {"queue_steps": 1 if self.config.no_queue else self.config.queue_steps}
             shape["num_query_tokens"] = self.config.query_tokens
             return EvoEncoder(EvoConfig(**{name: value for name, value in shape.items() if value is not None}))
         encoder = load_encoder(self.config.init_model)
@@ -193,7 +197,7 @@ class Trainer:
                 seconds = time.perf_counter() - started
                 figures.update(
                     step=self.step + 1,
-                    lr=self.scheduler.get_last_lr()[0],
+                    lr=cast(float, self.scheduler.get_last_lr()[0]),  # a float lr gives floats
                     seconds=seconds,
                     cpu_seconds=time.process_time() - cpu_started,  # on a shared machine, what the step cost
                     samples_per_s=self.config.batch_size / seconds,
@@ -234,9 +238,11 @@ class Trainer:
         """The streams and questions of every step, fixed by the seed, so a resumed run sees the same batches."""
         rng = random.Random(self.config.seed)
         pick = random.Random(f"{self.config.seed}/questions")  # its own stream: the batches do not depend on it
+        order: list[list[Draw]]
+        pool: list[int]
         order, pool = [], []
         for _ in range(self.config.steps):
-            batch = []
+            batch: list[Draw] = []
             while len(batch) < self.config.batch_size:
                 if not pool:
                     pool = list(range(len(self.streams)))
@@ -282,7 +288,8 @@ class Trainer:
             # bf16 autocast on CUDA; full precision on CPU
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
                 sums = self._stream_sums(self._stream_losses(self.streams[draw.stream], questions), answers, rows)
-                loss = sum(weights[name] * value for name, value in sums.items()) / count
+                # a tensor: ``sums`` always holds con
+                loss = cast(torch.Tensor, sum(weights[name] * value for name, value in sums.items()) / count)
             loss.backward()
             for name, value in sums.items():
                 figures[name] = figures.get(name, 0.0) + value.item() / count
@@ -297,10 +304,12 @@ class Trainer:
         """A stream's share of each loss term: the sum over its questions (rows ``rows`` of the batch)."""
         sums = {"con": torch.stack([each.con for each in losses]).sum()}
         if answers is not None:
-            readouts = torch.stack([each.readout for each in losses])
+            # readouts are read when memory_loss_weight > 0, as the answers are
+            readouts = torch.stack(cast("list[torch.Tensor]", [each.readout for each in losses]))
             sums["mem"] = memory_loss(readouts, answers, self.config.tau, rows, reduction="sum")
         if self.config.regulariser_weight > 0:
-            sums["reg"] = torch.stack([each.reg for each in losses]).sum()
+            # regulariser_weight > 0: every question had static targets
+            sums["reg"] = torch.stack(cast("list[torch.Tensor]", [each.reg for each in losses])).sum()
         return sums
 
     def evaluate(self) -> dict[str, float]:
