@@ -48,7 +48,7 @@ def cache_argument(model: torch.nn.Module) -> str:
 class Recorder:
     """Stands in for a transformers ``Cache``: keeps each layer's keys and values and hands them back unchanged."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.layers: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def update(self, keys: torch.Tensor, values: torch.Tensor, layer_idx: int, *args, **kwargs):
