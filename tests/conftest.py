@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -21,6 +22,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):  # two workers on two cores (the READM
     torch.set_num_threads(1)
 
 DEFAULT_BACKBONE = "embedded:all-MiniLM-L6-v2"
+sys.path.insert(0, str(Path(__file__).parent))  # the helper modules beside this file (workers, service_servers)
 
 
 def _save_tiny(directory: Path, model, eos: bool) -> Path:
@@ -152,3 +154,13 @@ def postgres_url(tmp_path_factory) -> str:
     server = pgserver.get_server(tmp_path_factory.mktemp("postgres"), cleanup_mode="stop")
     yield server.get_uri()
     server.cleanup()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Left out of the fast loop with ``system`` tests: a test that takes the real default model is ``slow``, a
+    property-based one ``fuzz``."""
+    for item in items:
+        if "default_encoder" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+        if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
+            item.add_marker(pytest.mark.fuzz)

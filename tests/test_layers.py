@@ -238,6 +238,7 @@ def test_the_adapters_use_public_names_only():
     assert not private, "adapters import names outside the public surface:\n" + "\n".join(private)
 
 
+@pytest.mark.system
 def test_opening_a_store_and_searching_loads_no_research_code(tiny_bert_dir, tmp_path):
     """Through the library and through the command line."""
     script = f"""

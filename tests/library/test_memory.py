@@ -162,6 +162,7 @@ def test_bad_input_is_rejected_and_store_unchanged(memory, call, error):
     assert memory.stats("n")["segments"] == 1 and memory.stats("n")["memory_step"] == 1
 
 
+@pytest.mark.system
 def test_reopening_in_another_process_gives_identical_results(tmp_path, tiny_bert_dir):
     model_dir = tmp_path / "model"
     EvoEncoder(small_config(tiny_bert_dir)).save_pretrained(model_dir)
@@ -258,5 +259,5 @@ def test_a_message_without_a_role_is_the_users_as_the_readme_says(memory):
     memory.add_messages([{"content": "hi there"}], namespace="n")
     segment = memory.get(None, namespace="n")[0]
     assert (segment.text, segment.metadata["role"]) == ("user: hi there", "user")
-    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8").split())
+    readme = " ".join((Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8").split())
     assert "A message is a dict with `content` and optionally `role` (default `user`)" in readme

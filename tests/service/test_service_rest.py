@@ -28,6 +28,8 @@ from evomem import AddResult, DeleteResult, EvoMemory, EvoMemoryClient, Hit, Seg
 from evomem.cli import main
 from evomem.service.limits import MAX_BODY_BYTES, MAX_K, MAX_MESSAGES, MAX_QUERY_CHARS
 
+pytestmark = pytest.mark.system
+
 A, B = "tenant-a:", "tenant-b:"
 CHAT = [
     {"content": "I adopted a beagle called Pepper.", "id": "m1", "name": "Maya", "timestamp": "2025-03-06T09:15:00"},

@@ -12,6 +12,8 @@ from workers import chat_batches, forkserver, ingest_batches, received, search_l
 
 from evomem import EvoMemory
 
+pytestmark = pytest.mark.system
+
 
 def assert_whole(memory: EvoMemory, namespace: str, batches) -> None:
     """Every batch stored, each message once, positions exactly 0..step-1, and every vector findable."""

@@ -15,6 +15,8 @@ from evomem import EvoEncoder, EvoMemory, OtherModelWarning
 from evomem.cli import main
 from evomem.storage.store import BOOKKEEPING, evomem_collections, record_id
 
+pytestmark = pytest.mark.system
+
 NAMES = ["maya", "leo"]
 
 

@@ -22,6 +22,8 @@ from evomem.schema import MODES
 from evomem.storage.journal import JournalError
 from evomem.storage.store import record_id
 
+pytestmark = pytest.mark.system
+
 NAMESPACE = "kill"
 BATCHES = chat_batches(400)  # more than the kill loop reaches: the writer is always busy when killed
 TRIALS = 14  # about 8 s each; the suite has a 15-minute budget

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from conftest import small_config
 
 from evomem import EvoEncoder, EvoMemory
+
+pytestmark = pytest.mark.system
 
 
 def test_server_store_add_and_search(chroma_server, tmp_path, tiny_bert_dir):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from sentence_transformers import SentenceTransformer
 
 from evomem import EvoConfig, EvoEncoder, LatentQueue
 from evomem.model.stream import encode_stream
+
+pytestmark = pytest.mark.slow
 
 TEXTS = [
     "Caroline: I went to a LGBTQ support group yesterday and it was so powerful.",

@@ -23,6 +23,8 @@ from evomem.cli import main
 from evomem.maintenance.repair import SERVER_REFUSED
 from evomem.storage.swap import marker_path
 
+pytestmark = pytest.mark.system
+
 ID_MAPPING = "index_metadata.pickle"  # the HNSW segment's id -> label mapping, kept from the later state
 
 

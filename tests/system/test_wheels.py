@@ -9,6 +9,7 @@ import comes from the wheels: the package data (the default model's weights, the
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -18,13 +19,26 @@ from pathlib import Path
 import pytest
 import tomllib
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PROJECTS = [
     ROOT,
     ROOT / "integrations/langchain",
     ROOT / "integrations/llama-index/llama-index-embeddings-evomem",
     ROOT / "integrations/llama-index/llama-index-memory-evomem",
 ]
+# not part of any distribution: left out of the copies that are built
+LEFT_OUT = (
+    ".git",
+    "results",
+    "runs",
+    "build",
+    "*.egg-info",
+    "__pycache__",
+    ".*_cache",
+    "integrations",
+    "docs",
+    "scripts",
+)
 SMOKE = """
 import json, sys, tempfile
 import evomem, langchain_evomem
@@ -47,9 +61,13 @@ def name_of(project: Path) -> str:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("dist")
-    for project in PROJECTS:  # the backends (setuptools, hatchling) come from the dev install
+    copies = tmp_path_factory.mktemp("projects")
+    for project in PROJECTS:  # copies, so that no build folder is left in the checkout
+        copy = copies / project.name
+        shutil.copytree(project, copy, ignore=shutil.ignore_patterns(*LEFT_OUT))
+        # the backends (setuptools, hatchling) come from the dev install
         command = [sys.executable, "-m", "build", "--no-isolation", "--sdist", "--wheel", "--outdir", str(out)]
-        done = subprocess.run([*command, str(project)], capture_output=True, text=True, timeout=600)
+        done = subprocess.run([*command, str(copy)], capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     return out
 

@@ -25,6 +25,8 @@ from evomem.errors import StateDatabaseError
 from evomem.storage.postgres import Database, redacted
 from evomem.storage.store import collection_name
 
+pytestmark = pytest.mark.system
+
 QUERIES = ["where did Maya move", "the beagle", "batch 3 message 1", "coffee"]
 MODES = ("evolvable", "lexical", "hybrid")
 

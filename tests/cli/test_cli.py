@@ -10,6 +10,7 @@ import warnings
 from importlib.resources import files
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from evomem.cli import main
@@ -89,7 +90,7 @@ def test_demo_help_names_the_data_the_demo_reads():
     from evomem.demo import LOCOMO_DEV
 
     help_text = " ".join(CliRunner().invoke(main, ["demo", "--help"]).output.split())
-    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text().split())
+    readme = " ".join((Path(__file__).parents[2] / "README.md").read_text().split())
     for where in ("$EVOMEM_DEMO_DATA", LOCOMO_DEV.as_posix(), "working directory or a parent"):
         assert where in help_text and where.lstrip("$") in readme
 
@@ -200,6 +201,7 @@ def test_bench_says_when_the_sample_is_short_and_no_scaling_skips_scaling(tmp_pa
     assert f"note: {sample} has 36 turns, fewer than the 100 asked: benchmarking 36" in result.output
 
 
+@pytest.mark.system
 def test_bench_measures_peak_memory_in_a_process_that_starts_small(model_dir):
     """A spawned child's ``ru_maxrss`` starts at its big parent's; each mode's figure must be the child's own."""
     from evomem.bench import bench_peak_memory
@@ -223,6 +225,7 @@ def test_commands_do_not_print_the_transformers_gradient_checkpointing_warning(t
     ]
 
 
+@pytest.mark.system
 def test_the_contract_through_the_command_line_as_a_subprocess(tmp_path, model_dir):
     """Global options after the subcommand, reads that create nothing, safe re-runs without ids, list and
     export that ingest reads back, calibrated scores with ISO times, and no namespace deleted without --id."""

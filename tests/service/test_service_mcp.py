@@ -13,6 +13,8 @@ from service_servers import child_env, evomem_command, free_port, start
 
 from evomem import EvoMemory
 
+pytestmark = pytest.mark.system
+
 TOOLS = {"remember", "recall", "forget", "forget_namespace", "list_namespaces", "stats"}
 CHAT = [
     {"content": "I adopted a beagle called Pepper.", "id": "m1", "name": "Maya", "timestamp": "2025-03-06T09:15:00"},

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 import torch
 
 from evomem.embedder import StreamEmbedder
@@ -55,6 +56,7 @@ def test_two_namespaces_on_one_path_do_not_influence_each_other(encoder, tmp_pat
     assert not torch.allclose(second.embed_queries(QUERIES), before, atol=1e-4)
 
 
+@pytest.mark.system
 def test_the_stream_persists_and_a_new_process_continues_it(model_dir, encoder, tmp_path):
     embedder = StreamEmbedder(encoder, "docs", tmp_path)
     embedder.embed_documents(TEXTS[:3])

@@ -10,6 +10,8 @@ import pytest
 import evomem.memory
 from evomem import EvoMemory, StoreFullError
 
+pytestmark = pytest.mark.system
+
 
 @pytest.fixture
 def small_disk(tmp_path):
