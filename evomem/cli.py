@@ -183,8 +183,6 @@ class EvomemGroup(click.Group):
 @click.pass_context
 def main(ctx, path, model, no_segment_batching, chroma_host, chroma_port, state_url):
     """evomem: long-term memory with evolvable embeddings."""
-    # transformers warns on every model load about an attribute evomem does not use
-    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
     ctx.obj = {
         "path": path,
         "model": model,
@@ -879,9 +877,9 @@ def mcp_command(ctx, transport, host, port, namespace):
         raise CliError(f"the MCP server has no API keys: serve it on a loopback host (127.0.0.1), not {host}")
     if namespace is not None:
         namespace = check_namespace(namespace)
-    from .service.mcp import create_mcp
+    from .service.mcp import OpeningMemory, create_mcp
 
-    server = create_mcp(_open(ctx), namespace)
+    server = create_mcp(OpeningMemory(lambda: _open(ctx)), namespace)  # tools listed while the model loads
     if transport == "stdio":
         server.run("stdio")
     else:

@@ -143,18 +143,27 @@ def load_backbone(directory: Path) -> tuple[PreTrainedModel, PreTrainedTokenizer
     kind = "encoder" if config.model_type in ENCODER_TYPES else "decoder"
     bars_were_on = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()
+    verbosity = hf_logging.get_verbosity()
+    # transformers reports weights a checkpoint lacks (a BERT pooler, say); evomem pools itself and never reads them
+    hf_logging.set_verbosity_error()
     try:
-        model = AutoModel.from_pretrained(
+        model, loading = AutoModel.from_pretrained(
             directory,
             local_files_only=True,
             trust_remote_code=False,
             use_safetensors=True,
             attn_implementation="sdpa",
             dtype=torch.float32,
+            output_loading_info=True,
         )
     finally:
+        hf_logging.set_verbosity(verbosity)
         if bars_were_on:
             hf_logging.enable_progress_bar()
+    missing = [key for key in loading["missing_keys"] if not key.startswith("pooler.")]
+    if missing:  # weights that evomem reads would be random
+        listed = ", ".join(sorted(missing)[:5]) + (", ..." if len(missing) > 5 else "")
+        raise InvalidInputError(f"backbone at {directory} lacks {len(missing)} weights ({listed}): is it damaged?")
     if "position_ids" not in inspect.signature(model.forward).parameters:
         raise InvalidInputError(
             f"backbone {config.model_type} does not accept position_ids; evomem cannot place memory"

@@ -8,6 +8,7 @@ import functools
 import hashlib
 import shutil
 import threading
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
@@ -85,7 +86,9 @@ class EvoEncoder(nn.Module):
         self._plain_backbone = [copy.deepcopy(base).eval().requires_grad_(False)]
         with torch.random.fork_rng(devices=[]):  # a fixed seed: the same config gives the same initial weights
             torch.manual_seed(0)
-            self.backbone = get_peft_model(base, lora, adapter_name=MEMORY_ADAPTER)
+            with warnings.catch_warnings():  # peft reads an attribute transformers deprecated; not evomem's concern
+                warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+                self.backbone = get_peft_model(base, lora, adapter_name=MEMORY_ADAPTER)
             self.backbone.add_adapter(RETRIEVAL_ADAPTER, lora)
         self._lora_parameters = [p for name, p in self.backbone.named_parameters() if "lora_" in name]
         dim = self.info.hidden_size

@@ -5,11 +5,16 @@ is fixed by the server (``--namespace``) or named in each call. Every tool refus
 (its schema says ``additionalProperties: false``, and the server checks it). ``recall`` answers a language model in
 compact lines (score, date, speaker and text, id) and "nothing relevant" when no hit reaches ``min_score``, while
 its structured output keeps every field for a program.
+
+The tools' schemas are static, so the server answers ``initialize`` and ``list_tools`` before the model is loaded:
+``evomem mcp`` opens the store in a background thread (``OpeningMemory``) and the first tool call waits for it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sys
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
@@ -63,10 +68,37 @@ def _tool_errors() -> Iterator[None]:
         raise ToolError(f"{wire_name(error)}: {error}") from None
 
 
-def create_mcp(memory: EvoMemory, namespace: str | None = None) -> MCPServer:
-    """An MCP server over ``memory``; with ``namespace`` every tool works on that namespace only."""
+class OpeningMemory:
+    """A store being opened in a background thread (loading the model takes seconds); calling it waits for the
+    store, and raises what opening it raised. A failure is also printed to stderr when it happens."""
+
+    def __init__(self, open_store: Callable[[], EvoMemory]):
+        self._opened: EvoMemory | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._open, args=(open_store,), name="evomem-open", daemon=True)
+        self._thread.start()
+
+    def _open(self, open_store: Callable[[], EvoMemory]) -> None:
+        try:
+            self._opened = open_store()
+        except BaseException as error:  # handed to every tool call
+            self._error = error
+            print(f"evomem mcp: the store could not be opened: {type(error).__name__}: {error}", file=sys.stderr)
+
+    def __call__(self) -> EvoMemory:
+        self._thread.join()
+        if self._error is not None:
+            raise ToolError(f"the store could not be opened: {type(self._error).__name__}: {self._error}")
+        assert self._opened is not None
+        return self._opened
+
+
+def create_mcp(memory: EvoMemory | OpeningMemory, namespace: str | None = None) -> MCPServer:
+    """An MCP server over ``memory`` (a store, or one being opened); with ``namespace`` every tool works on that
+    namespace only."""
     fixed = check_namespace(namespace) if namespace is not None else None
     server = MCPServer("evomem", instructions=INSTRUCTIONS)
+    store = memory if isinstance(memory, OpeningMemory) else lambda: memory
 
     def resolve(name: str | None) -> str:
         if name is None:
@@ -101,11 +133,11 @@ def create_mcp(memory: EvoMemory, namespace: str | None = None) -> MCPServer:
             raise ToolError("pass either messages (a list) or text (a document), not both and not neither")
         with _tool_errors():
             if text is not None:
-                return AddResponse(ids=memory.add_text(text, name, metadata, doc_id), unchanged=[])
+                return AddResponse(ids=store().add_text(text, name, metadata, doc_id), unchanged=[])
             if metadata is not None or doc_id is not None:
                 raise ToolError("metadata and doc_id go with text; a message carries its own metadata")
             dumped = [m.model_dump(exclude_none=True) for m in messages or []]
-            return AddResponse.of(memory.add_messages(dumped, name, idempotent=idempotent))
+            return AddResponse.of(store().add_messages(dumped, name, idempotent=idempotent))
 
     @server.tool(annotations=ToolAnnotations(read_only_hint=True))
     def recall(
@@ -127,7 +159,7 @@ def create_mcp(memory: EvoMemory, namespace: str | None = None) -> MCPServer:
         name = resolve(namespace)
         time_range = (since, until) if since is not None or until is not None else None
         with _tool_errors():
-            hits = memory.search(
+            hits = store().search(
                 query,
                 name,
                 k,
@@ -150,7 +182,7 @@ def create_mcp(memory: EvoMemory, namespace: str | None = None) -> MCPServer:
         To delete a whole namespace, use `forget_namespace`."""
         name = resolve(namespace)
         with _tool_errors():
-            return DeleteResponse.model_validate(memory.delete(name, ids))
+            return DeleteResponse.model_validate(store().delete(name, ids))
 
     @server.tool(annotations=ToolAnnotations(destructive_hint=True))
     def forget_namespace(
@@ -161,12 +193,12 @@ def create_mcp(memory: EvoMemory, namespace: str | None = None) -> MCPServer:
         """Delete a WHOLE namespace: every message in it and its evolving memory. Cannot be undone."""
         name = resolve(namespace)
         with _tool_errors():
-            return DeleteResponse.model_validate(memory.delete_namespace(name))
+            return DeleteResponse.model_validate(store().delete_namespace(name))
 
     @server.tool(annotations=ToolAnnotations(read_only_hint=True))
     def list_namespaces() -> NamespacesResponse:
         """The namespaces that hold memories."""
-        names = memory.namespaces()
+        names = store().namespaces()
         return NamespacesResponse(namespaces=[n for n in names if fixed is None or n == fixed])
 
     @server.tool(annotations=ToolAnnotations(read_only_hint=True))
@@ -174,7 +206,7 @@ def create_mcp(memory: EvoMemory, namespace: str | None = None) -> MCPServer:
         """How much a namespace holds: messages, segments and the state of its evolving memory."""
         name = resolve(namespace)
         with _tool_errors():
-            return StatsResponse(**memory.stats(name))
+            return StatsResponse(**store().stats(name))
 
     _refuse_unknown_arguments(server)
     return server

@@ -261,3 +261,16 @@ def test_a_message_without_a_role_is_the_users_as_the_readme_says(memory):
     assert (segment.text, segment.metadata["role"]) == ("user: hi there", "user")
     readme = " ".join((Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8").split())
     assert "A message is a dict with `content` and optionally `role` (default `user`)" in readme
+
+
+@pytest.mark.system
+def test_a_normal_run_prints_no_warning(tmp_path, tiny_bert_dir):
+    """Open, write, search and close with every warning turned into an error: nothing is printed to a user."""
+    script = f"""
+from evomem import EvoMemory
+with EvoMemory({str(tmp_path)!r}, model={str(tiny_bert_dir)!r}) as memory:
+    memory.add_messages([{{"content": "the cat sat on the mat"}}], "n")
+    memory.search("cat", "n")
+"""
+    done = subprocess.run([sys.executable, "-W", "error", "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and not done.stderr, done.stderr[-3000:]

@@ -128,3 +128,18 @@ def test_model_code_is_never_run(tmp_path, tiny_bert_dir, monkeypatch, config_na
     except ValueError as error:
         assert "custom code" in str(error)
     assert not marker.exists()
+
+
+def test_a_backbone_that_lacks_weights_is_refused_naming_them(tmp_path, tiny_bert_dir):
+    """A checkpoint missing weights that evomem reads would load with random ones: refused. A missing pooler, which
+    evomem never reads, is not."""
+    from safetensors.torch import load_file, save_file
+
+    damaged = tmp_path / "damaged"
+    shutil.copytree(tiny_bert_dir, damaged)
+    weights = damaged / "model.safetensors"
+    tensors = load_file(weights)
+    assert not any(key.startswith("pooler.") for key in tensors)  # the tiny backbone loads without one
+    save_file({k: v for k, v in tensors.items() if "layer.1.output.dense" not in k}, weights, metadata={"format": "pt"})
+    with pytest.raises(ValueError, match=r"lacks 2 weights \(.*layer\.1\.output\.dense\.bias"):
+        load_backbone(damaged)

@@ -118,6 +118,23 @@ def test_a_fixed_namespace_over_streamable_http(model_dir, tmp_path):
     assert EvoMemory(path, model=model_dir).namespaces() == []
 
 
+def test_the_tools_are_listed_without_the_model_and_a_call_says_why_it_cannot_run(tmp_path):
+    """The server answers ``initialize`` and ``list_tools`` while (here: although) the store cannot be opened: they
+    never wait for the model. A tool call then names what went wrong, and the server stays up."""
+    missing = tmp_path / "no-such-model"
+    command = evomem_command(missing, "mcp", "--path", str(tmp_path / "store"))
+    parameters = StdioServerParameters(command=command[0], args=command[1:], env=child_env())
+
+    async def session() -> None:
+        async with Client(parameters, read_timeout_seconds=120) as client:
+            assert {tool.name for tool in (await client.list_tools()).tools} == TOOLS
+            for _ in range(2):
+                why = await refused(client, "recall", namespace="maya", query="dog")
+                assert "could not be opened" in why and "ModelNotFoundError" in why and str(missing) in why
+
+    asyncio.run(session())
+
+
 @pytest.mark.parametrize("namespace", ["", "\x00"])
 def test_a_bad_fixed_namespace_is_an_error_line(namespace, tmp_path):
     from click.testing import CliRunner
