@@ -843,22 +843,46 @@ KEY_FILE_OPTION = click.option("--file", "key_file", type=click.Path(dir_okay=Fa
 @KEY_FILE_OPTION
 @click.option("--prefix", required=True, help='Namespaces this key reaches, e.g. "tenant-a:" ("" for all).')
 @click.option("--name", default=None, help="A name for the key (default key-N).")
-def keys_add(key_file, prefix, name):
+@click.option("--expires", default=None, help="When the key stops working, ISO 8601 (UTC), e.g. 2027-01-31.")
+def keys_add(key_file, prefix, name, expires):
     """Make a key, store its sha256 hash in FILE and print the token: it is shown this once."""
     from .service.auth import KeyFile
 
-    click.echo(KeyFile(key_file).add(prefix, name))
+    click.echo(KeyFile(key_file).add(prefix, name, expires))
     click.echo(f"(only its hash is kept in {key_file}: store the token now)", err=True)
 
 
 @keys.command(name="list")
 @KEY_FILE_OPTION
 def keys_list(key_file):
-    """The keys of FILE: name, prefix and the start of the hash."""
+    """The keys of FILE: name, prefix, expiry and the start of the hash."""
     from .service.auth import KeyFile
 
     for record in KeyFile(key_file).records:
-        click.echo(f"{record.name}  prefix={record.prefix!r}  sha256={record.sha256[:12]}...")
+        until = f"expires={record.expires}" if record.expires else "expires=never"
+        click.echo(f"{record.name}  prefix={record.prefix!r}  {until}  sha256={record.sha256[:12]}...")
+
+
+@keys.command(name="revoke")
+@KEY_FILE_OPTION
+@click.argument("name")
+def keys_revoke(key_file, name):
+    """Delete the key NAME from FILE; a running server refuses it from its next request on."""
+    from .service.auth import KeyFile
+
+    record = KeyFile(key_file).revoke(name)
+    click.echo(f"revoked {record.name} (prefix {record.prefix!r})")
+
+
+@keys.command(name="rotate")
+@KEY_FILE_OPTION
+@click.argument("name")
+def keys_rotate(key_file, name):
+    """Give the key NAME a new token (same prefix and expiry) and print it; the old token stops working."""
+    from .service.auth import KeyFile
+
+    click.echo(KeyFile(key_file).rotate(name))
+    click.echo(f"(only its hash is kept in {key_file}: store the token now)", err=True)
 
 
 @main.command(name="mcp")

@@ -456,3 +456,36 @@ def test_sigterm_during_a_write_finishes_the_batch_then_stops(server, tokens, st
     reopened = EvoMemory(store, model=model_dir)  # the store as the next server opens it
     assert [s.id for s in reopened.get(None, A + "talk")] == answer["ids"]
     assert reopened.stats(A + "talk")["memory_step"] == len(batch) and reopened.recovered == []
+
+
+def test_keys_are_revoked_rotated_added_and_expire_while_the_server_keeps_running(model_dir, tmp_path):
+    file = tmp_path / "keys.json"
+
+    def cli(*args: str) -> str:
+        result = CliRunner().invoke(main, ["keys", *args, "--file", str(file)])
+        assert result.exit_code == 0, result.output
+        return result.stdout.strip()
+
+    gone, turned = cli("add", "--prefix", A, "--name", "gone"), cli("add", "--prefix", B, "--name", "turned")
+    lapsed = cli("add", "--prefix", A, "--name", "lapsed", "--expires", "2020-01-01")
+    running = serve(model_dir, tmp_path / "store", "--api-keys", str(file))
+    try:
+
+        def status(token: str) -> int:
+            headers = {"Authorization": f"Bearer {token}"}
+            return httpx.get(f"{running.url}/v1/namespaces", headers=headers, timeout=30).status_code
+
+        assert (status(gone), status(turned), status(lapsed)) == (200, 200, 401)  # lapsed expired in 2020
+        assert cli("revoke", "gone") == "revoked gone (prefix 'tenant-a:')"
+        assert status(gone) == 401
+        new = cli("rotate", "turned")
+        assert (status(turned), status(new)) == (401, 200)
+        added = cli("add", "--prefix", A, "--name", "later")
+        assert status(added) == 200
+        listed = cli("list")
+        assert "gone" not in listed and "lapsed  prefix='tenant-a:'  expires=2020-01-01T00:00:00Z" in listed
+        assert running.process.poll() is None  # the same process all along
+        unknown = CliRunner().invoke(main, ["keys", "revoke", "nobody", "--file", str(file)])
+        assert unknown.exit_code == 2 and "no key named 'nobody'; its keys: turned, lapsed, later" in unknown.output
+    finally:
+        running.stop()
