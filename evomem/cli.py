@@ -30,6 +30,7 @@ from .schema import (
 )
 
 if TYPE_CHECKING:  # torch, transformers and Chroma load inside the commands, so help and usage errors are instant
+    from .maintenance.check import CheckReport
     from .memory import EvoMemory
 
 # What evomem raises (bad input, a damaged store, ...) and a file that cannot be read: one line, not a traceback.
@@ -348,23 +349,33 @@ def stats(ctx, namespace):
 
 @main.command()
 @click.option("--namespace", "-n", default=None, help="One namespace (default: all).")
-@click.option("--repair", is_flag=True, help="Rebuild the collection when some are not (every namespace).")
+@click.option("--repair", is_flag=True, help="Repair what can be repaired (every namespace), then check again.")
 @click.pass_context
 def check(ctx, namespace, repair):
-    """Check that every stored segment is reachable by vector search; exit code 1 when some are not."""
+    """Check the store: every stored segment searchable, memory states and lexical indexes readable and complete,
+    no write left in flight, no data of other models. One line each; the exit code ORs 1 (unsearchable), 4
+    (memory state), 8 (lexical index), 16 (write in flight), 32 (other models); 0 when all is well. --repair
+    repairs what it can and checks again."""
+    if repair and namespace is not None:
+        raise CliError("--repair rebuilds the whole collection, every namespace: leave out --namespace")
+    memory = _open(ctx, show_progress=repair, create=False)
+    report = memory.check(namespace)
     if repair:
-        if namespace is not None:
-            raise CliError("--repair rebuilds the whole collection, every namespace: leave out --namespace")
-        report = _open(ctx, show_progress=True, create=False).repair()
-        click.echo("\n".join(report.lines()))
-        raise SystemExit(1 if report.unsearchable else 0)
-    report = _open(ctx, create=False).check(namespace)
-    for name, missing in sorted(report.items()):
-        click.echo(f"namespace {name}: {'ok' if not missing else f'{len(missing)} segments not searchable'}")
-        for record in missing[:20]:
-            click.echo(f"  {record}")
-    if any(report.values()):
-        raise SystemExit(1)
+        report = _repaired(memory, report)
+    click.echo("\n".join(report.lines()))
+    raise SystemExit(report.exit_code)
+
+
+def _repaired(memory: EvoMemory, report: CheckReport) -> CheckReport:
+    """Repair each damage of ``report`` that evomem can repair, saying what it did; the store checked again."""
+    from .maintenance.check import REBUILT_BY_REBUILD
+
+    if any(d.kind == "unsearchable" for d in report.damages):
+        click.echo("\n".join(memory.repair().lines()))
+    for name in sorted({d.namespace for d in report.damages if d.kind in REBUILT_BY_REBUILD and d.namespace}):
+        step = memory.rebuild(name)[name]
+        click.echo(f"rebuilt the memory state and lexical index of namespace {name} from its stored text (step {step})")
+    return memory.check()
 
 
 @main.command()

@@ -21,6 +21,7 @@ from .errors import (
     StoreCorruptedError,
     StoreNotFoundError,
 )
+from .maintenance.check import CheckReport, diagnose
 from .maintenance.workspace import Workspace, stream_order
 from .model.encoder import EvoEncoder
 from .model.loading import load_encoder
@@ -501,20 +502,18 @@ class EvoMemory:
         }
 
     @_open_only
-    def check(self, namespace: str | None = None) -> dict[str, list[str]]:
-        """Records that vector search cannot return, or that the lexical index and the vector store do not both
-        hold, per namespace (every namespace with records when None).
+    def check(self, namespace: str | None = None) -> CheckReport:
+        """What is wrong with the store, changing nothing: a ``CheckReport`` with one ``Damage`` per problem
+        (records search cannot return, a missing or unreadable memory state or lexical index, a write in flight,
+        data of other models; see ``evomem.maintenance.check``) and, per namespace, the records that vector or
+        lexical search misses (``unsearchable``). ``repair()`` rebuilds collections that lost vectors,
+        ``rebuild(namespace)`` memory states and lexical indexes."""
+        names = [check_namespace(namespace)] if namespace is not None else self._all_namespaces()
+        return diagnose(self._workspace(), names)
 
-        An empty list everywhere means every stored segment is reachable by search in every mode. The stored text of
-        such records is intact (``get`` returns them): ``repair()`` makes them searchable by vector again, and
-        ``rebuild`` re-indexes them lexically.
-        """
-        names = [check_namespace(namespace)] if namespace is not None else self.store.namespaces()
-        report = {}
-        for name in names:
-            step = self.states.step(name)
-            report[name] = sorted({*self.store.unsearchable(name), *self.store.lexically_unindexed(name, step)})
-        return report
+    def _all_namespaces(self) -> list[str]:
+        """Namespaces with records or a memory state (one whose records are gone still has its state)."""
+        return sorted({*self.store.namespaces(), *self.states.namespaces()})
 
     # ----- async -------------------------------------------------------------------------------------------
 
@@ -569,7 +568,14 @@ class EvoMemory:
     def _workspace(self) -> Workspace:
         """This store's parts, for maintenance."""
         return Workspace(
-            self.path, self.fingerprint, self.encoder, self.store, self.states, self.writer, self.segment_batching
+            self.path,
+            self.fingerprint,
+            self.encoder,
+            self.store,
+            self.states,
+            self.journal,
+            self.writer,
+            self.segment_batching,
         )
 
     def _queue_shape(self) -> tuple[int, int, int]:

@@ -12,6 +12,7 @@ from ..model.encoder import EvoEncoder
 from ..model.queue import LatentQueue
 from ..model.stream import encode_texts
 from ..schema import StoredSegment
+from ..storage.journal import WriteJournal
 from ..storage.state import MemoryStates
 from ..storage.store import SegmentStore
 from ..storage.writer import NamespaceWriter
@@ -34,6 +35,7 @@ class Workspace:
     encoder: EvoEncoder
     store: SegmentStore
     states: MemoryStates
+    journal: WriteJournal  # each namespace's write in flight
     writer: NamespaceWriter  # every write goes through it
     segment_batching: bool  # read consecutive segments in one memory pass
 

@@ -101,7 +101,8 @@ def test_check_exits_1_and_lists_what_search_cannot_reach(tmp_path, tiny_bert_di
     _run(["ingest", str(chat), "--namespace", "maya"], tmp_path, tiny_bert_dir)
     monkeypatch.setattr(SegmentStore, "unsearchable", lambda self, namespace: ["maya:0"])  # as a damaged index
     result = _run(["check"], tmp_path, tiny_bert_dir)
-    assert result.exit_code == 1 and result.output == "namespace maya: 1 segments not searchable\n  maya:0\n"
+    assert result.exit_code == 1
+    assert result.output == "namespace maya: unsearchable: 1 segments not searchable by vector: maya:0\n"
 
 
 def test_ingest_reports_bad_lines(tmp_path, tiny_bert_dir):

@@ -98,7 +98,7 @@ def assert_repaired(memory: EvoMemory, before: dict) -> None:
     """Every record kept as it was, nothing unsearchable (``check`` asks Chroma for every record), and every
     seventh message, early and late ones alike, found by a search with its own text."""
     assert _snapshot(memory) == before
-    assert memory.check() == {"big": [], "small": []}
+    assert memory.check().unsearchable == {"big": [], "small": []}
     for name in ("big", "small"):
         for message in list({s.id: s for s in memory.get(None, namespace=name)}.values())[::7]:
             assert message.id in [hit.id for hit in memory.search(message.text, namespace=name, k=3, mode="evolvable")]
@@ -107,7 +107,7 @@ def assert_repaired(memory: EvoMemory, before: dict) -> None:
 def test_repair_rebuilds_a_damaged_collection_keeping_every_record(store, encoder):
     memory = EvoMemory(store, model=encoder)
     before = _snapshot(memory)
-    lost = memory.check()
+    lost = memory.check().unsearchable
     later = {s.record_id for s in memory.store.get("big") if s.metadata["message_id"].startswith("late")}
     assert set(lost["big"]) == later and len(later) >= 1000 and lost["small"] == []  # the later index flush lost
     with pytest.raises(InternalError, match="Error getting embedding"):
@@ -153,39 +153,43 @@ def test_repair_of_a_healthy_store_changes_nothing(tmp_path, encoder):
 def test_a_repair_killed_at_each_step_loses_nothing_and_runs_again(store, model_dir, encoder, point, swapped):
     reader = EvoMemory(store, model=encoder)  # open all along, as a long-lived reader process would be
     before = _snapshot(reader)
-    lost = reader.check()
+    lost = reader.check().unsearchable
     process, receiver = start(forkserver(), repair_crash_at, str(store), str(model_dir), point)
     process.join(120)
     assert process.exitcode == -9 and ("survived", point) not in received(receiver)
     assert _snapshot(reader) == before  # no record lost at any point, even to a reader open during the crash
     reopened = EvoMemory(store, model=encoder)  # a swap in progress is finished on opening
     assert _snapshot(reopened) == before
-    assert reopened.check() == ({"big": [], "small": []} if swapped else lost)
+    assert reopened.check().unsearchable == ({"big": [], "small": []} if swapped else lost)
     report = reopened.repair()
     assert report.rebuilt != swapped and report.unsearchable == 0
     assert_repaired(reopened, before)
-    assert _snapshot(reader) == before and reader.check() == {"big": [], "small": []}  # reads the new collection
+    assert _snapshot(reader) == before and reader.check().unsearchable == {
+        "big": [],
+        "small": [],
+    }  # reads the new collection
     assert not marker_path(store / "chroma", reopened.fingerprint, "big").exists()
 
 
 def test_check_repair_on_the_command_line(store, model_dir, encoder):
     memory = EvoMemory(store, model=encoder)
-    lost, records = len(memory.check()["big"]), memory.store.count("big")
+    lost, records = len(memory.check().unsearchable["big"]), memory.store.count("big")
 
     def run(*args):
         return CliRunner().invoke(main, ["--path", str(store), "--model", str(model_dir), "check", *args])
 
     assert run("--repair", "-n", "big").exit_code == 2
     damaged = run()
-    assert damaged.exit_code == 1 and f"namespace big: {lost} segments not searchable" in damaged.output
+    assert damaged.exit_code == 1 and f"namespace big: unsearchable: {lost} segments not searchable" in damaged.output
     repaired = run("--repair")
     assert repaired.exit_code == 0, repaired.output
     lines = repaired.stdout.splitlines()  # progress bars go to stderr
     assert lines[0].startswith("rebuilt 1 of 2 namespace collections in ")
     assert lines[1].startswith(f"namespace big: {records} records, unsearchable {lost} -> 0, {lost} re-encoded")
     assert lines[2] == f"namespace small: {len(SMALL)} records, unsearchable 0 -> 0, 0 re-encoded from the stored text"
+    assert lines[3:] == ["namespace big: ok", "namespace small: ok"]  # checked again
     assert run().output == "namespace big: ok\nnamespace small: ok\n"
-    assert run("--repair").output.startswith("nothing unsearchable: no repair\n")
+    assert run("--repair").output == "namespace big: ok\nnamespace small: ok\n"  # nothing to repair
 
 
 @pytest.mark.server

@@ -50,4 +50,4 @@ def test_every_search_mode_works_against_a_server(chroma_server, tmp_path, tiny_
     assert {h.id for h in hybrid} <= {"n1", "n3", "n5", "n7"}
     memory.delete("modes", ids=["n1"])
     assert "n1" not in {h.id for h in memory.search("cello", namespace="modes", k=10, mode="lexical")}
-    assert memory.check("modes") == {"modes": []}
+    assert memory.check("modes").unsearchable == {"modes": []}
