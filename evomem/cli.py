@@ -19,6 +19,7 @@ from .errors import EvoMemError, InvalidInputError, OtherModelWarning
 from .schema import (
     DEFAULT_K,
     DEFAULT_LEXICAL_WEIGHT,
+    DEFAULT_MAX_MESSAGE_CHARS,
     DEFAULT_MODE,
     MODES,
     DeleteResult,
@@ -68,6 +69,7 @@ def _open(
             show_progress=show_progress,
             state_url=options["state_url"],
             create=create,
+            max_message_chars=options["max_message_chars"],
         )
     for warning in caught:
         if not issubclass(warning.category, OtherModelWarning):
@@ -123,6 +125,7 @@ GLOBAL_OPTIONS = {
     "--chroma-host": True,
     "--chroma-port": True,
     "--state-url": True,
+    "--max-message-chars": True,
     "--no-segment-batching": False,
 }
 
@@ -181,10 +184,19 @@ class EvomemGroup(click.Group):
     help="PostgreSQL URL for memory states and writer locks, shared by servers on several machines (with "
     "--chroma-host; needs the `postgres` extra).",
 )
+@click.option(
+    "--max-message-chars",
+    default=DEFAULT_MAX_MESSAGE_CHARS,
+    type=click.IntRange(min=1),
+    envvar="EVOMEM_MAX_MESSAGE_CHARS",
+    show_default=True,
+    help="The longest message a write takes (ingest, serve, mcp); a longer text is a document (add_text).",
+)
 @click.pass_context
-def main(ctx, path, model, no_segment_batching, chroma_host, chroma_port, state_url):
+def main(ctx, path, model, no_segment_batching, chroma_host, chroma_port, state_url, max_message_chars):
     """evomem: long-term memory with evolvable embeddings."""
     ctx.obj = {
+        "max_message_chars": max_message_chars,
         "path": path,
         "model": model,
         "segment_batching": not no_segment_batching,

@@ -29,6 +29,7 @@ from .model.queue import LatentQueue
 from .model.stream import encode_texts
 from .schema import (
     DEFAULT_K,
+    DEFAULT_MAX_MESSAGE_CHARS,
     AddResult,
     DeleteResult,
     Hit,
@@ -41,6 +42,7 @@ from .schema import (
     check_ids_to_delete,
     check_k,
     check_listed_namespace,
+    check_max_chars,
     check_metadata,
     check_namespace,
     check_page,
@@ -113,6 +115,9 @@ class EvoMemory:
         show_progress: progress bars while ingesting.
         create: make the store when ``path`` holds none (the default); ``False`` opens an existing store only and
             raises ``StoreNotFoundError`` (a ``FileNotFoundError``) without creating anything, as reads should.
+        max_message_chars: the longest message content ``add_messages`` takes (default 20,000 characters; None: no
+            limit); a longer text belongs in ``add_text``, which splits it. One huge message would hold its
+            namespace's writer for minutes.
     """
 
     def __init__(
@@ -126,10 +131,12 @@ class EvoMemory:
         show_progress: bool = False,
         state_url: str | None = None,
         create: bool = True,
+        max_message_chars: int | None = DEFAULT_MAX_MESSAGE_CHARS,
     ):
         if not isinstance(path, str | Path):
             raise InvalidTypeError(f"path must be a string or a Path, got {type(path).__name__}")
         self.path = Path(path).expanduser()
+        self.max_message_chars = check_max_chars(max_message_chars)
         if not create and not is_store(self.path) and not self.path.is_file():  # a file: the error below
             raise StoreNotFoundError(f"no evomem store at {self.path}: check the path (nothing was created there)")
         try:
@@ -270,7 +277,7 @@ class EvoMemory:
         """
         namespace = check_namespace(namespace)
         check_flag(idempotent, "idempotent")
-        batch = to_messages(messages)
+        batch = to_messages(messages, self.max_message_chars)
         parts = [self.segmenter.split_message(message) for message in batch]
         with self.writer.writing(namespace):
             queue = self._queue(namespace)

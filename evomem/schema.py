@@ -18,6 +18,7 @@ __all__ = [
     "DEFAULT_K",
     "DEFAULT_LEXICAL_WEIGHT",
     "DEFAULT_MODE",
+    "DEFAULT_MAX_MESSAGE_CHARS",
     "DEFAULT_NAMESPACE",
     "MESSAGE_KEYS",
     "MODES",
@@ -67,6 +68,9 @@ RESERVED_METADATA = frozenset(
 )
 MESSAGE_KEYS = ("content", "role", "name", "id", "timestamp", "metadata")  # what a message dict may hold
 MAX_ID_CHARS = 512
+# a message's content, by default (``EvoMemory(max_message_chars=...)``, ``evomem --max-message-chars``): a longer
+# text is a document, which ``add_text`` splits into passages; one huge message would hold a namespace's writer
+DEFAULT_MAX_MESSAGE_CHARS = 20_000
 MAX_KEY_CHARS = 256
 INT64 = (-(2**63), 2**63 - 1)
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -480,9 +484,27 @@ def to_message(message: Any) -> Message:
     )
 
 
-def to_messages(messages: Any) -> list[Message]:
-    """Validate a batch; duplicate ids within it are an error."""
+def check_max_chars(value: Any) -> int | None:
+    """A size cap: a positive whole number of characters, or None for none."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidTypeError(f"max_message_chars must be a whole number or None, got {type(value).__name__}")
+    if value < 1:
+        raise InvalidInputError(f"max_message_chars must be at least 1, got {value}")
+    return value
+
+
+def to_messages(messages: Any, max_chars: int | None = None) -> list[Message]:
+    """Validate a batch; duplicate ids within it are an error, and so is a message longer than ``max_chars``."""
     batch = [to_message(message) for message in _as_list(messages, "messages must be a list of messages")]
+    for index, message in enumerate(batch):
+        if max_chars is not None and len(message.content) > max_chars:
+            raise InvalidInputError(
+                f"message {index}{f' ({message.id})' if message.id else ''} has {len(message.content):,} characters, "
+                f"over the limit of {max_chars:,} (max_message_chars): store a long text with add_text, which "
+                "splits it into passages, or raise the limit"
+            )
     seen: set[str] = set()
     for message in batch:
         if message.id is not None:

@@ -105,6 +105,16 @@ def test_check_exits_1_and_lists_what_search_cannot_reach(tmp_path, tiny_bert_di
     assert result.output == "namespace maya: unsearchable: 1 segments not searchable by vector: maya:0\n"
 
 
+def test_ingest_refuses_a_message_over_the_size_cap(tmp_path, tiny_bert_dir):
+    chat = tmp_path / "chat.jsonl"
+    chat.write_text(json.dumps({"content": "a" * 30, "id": "long"}) + "\n")
+    result = _run(["ingest", str(chat), "-n", "maya", "--max-message-chars", "20"], tmp_path, tiny_bert_dir)
+    assert result.exit_code == 2 and "has 30 characters, over the limit of 20 (max_message_chars)" in result.output
+    assert (
+        _run(["ingest", str(chat), "-n", "maya", "--max-message-chars", "30"], tmp_path, tiny_bert_dir).exit_code == 0
+    )
+
+
 def test_ingest_reports_bad_lines(tmp_path, tiny_bert_dir):
     chat = tmp_path / "chat.jsonl"
     chat.write_text('{"role": "user", "content": "fine"}\n{not json}\n')

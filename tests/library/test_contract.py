@@ -136,3 +136,20 @@ def test_adding_a_doc_id_again_replaces_all_of_its_chunks(tmp_path, model_dir):
         assert memory.add_text("Notes about Pepper.", "n") == same
         assert memory.stats("n") | {"memory_step": 0} == memory.stats("n") | {"memory_step": 0}
         assert memory.stats("n")["messages"] == 2
+
+
+def test_a_message_over_the_size_cap_is_refused_naming_the_cap_and_a_long_text_goes_to_add_text(tmp_path, model_dir):
+    with EvoMemory(tmp_path / "capped", model=model_dir, max_message_chars=100) as memory:
+        with pytest.raises(ValueError, match=r"message 1 \(big\) has 101 characters, over the limit of 100"):
+            memory.add_messages([{"content": "fine"}, {"content": "x" * 101, "id": "big"}], "n")
+        assert memory.namespaces() == []  # nothing of the batch
+        assert len(memory.add_text("a long note. " * 40, "n")) >= 1  # documents are split, never refused
+    with EvoMemory(tmp_path / "default", model=model_dir) as memory:
+        assert memory.max_message_chars == 20_000
+        with pytest.raises(ValueError, match="over the limit of 20,000"):
+            memory.add_messages([{"content": "y" * 20_001}], "n")
+    with EvoMemory(tmp_path / "unlimited", model=model_dir, max_message_chars=None) as memory:
+        assert memory.add_messages([{"content": "z " * 10_001, "id": "long"}], "n") == ["long"]
+    for bad, error in ((0, ValueError), (True, TypeError), ("100", TypeError)):
+        with pytest.raises(error, match="max_message_chars"):
+            EvoMemory(tmp_path / "bad", model=model_dir, max_message_chars=bad)

@@ -135,6 +135,20 @@ def test_the_tools_are_listed_without_the_model_and_a_call_says_why_it_cannot_ru
     asyncio.run(session())
 
 
+def test_remember_refuses_a_message_over_the_size_cap(tmp_path, model_dir):
+    from evomem.service.mcp import create_mcp
+
+    with EvoMemory(tmp_path / "store", model=model_dir, max_message_chars=50) as memory:
+
+        async def session() -> str:
+            async with Client(create_mcp(memory, "maya")) as client:
+                return await refused(client, "remember", messages=[{"content": "w" * 51}])
+
+        why = asyncio.run(session())
+        assert "ValueError: message 0 has 51 characters, over the limit of 50" in why and "add_text" in why
+        assert memory.namespaces() == []
+
+
 @pytest.mark.parametrize("namespace", ["", "\x00"])
 def test_a_bad_fixed_namespace_is_an_error_line(namespace, tmp_path):
     from click.testing import CliRunner

@@ -94,6 +94,16 @@ def library(server, store, model_dir):
     return EvoMemory(store, model=model_dir)
 
 
+def test_a_message_over_the_size_cap_is_a_422_naming_it_and_the_client_raises_it(alice, server, tokens):
+    namespace = A + "capped"
+    with pytest.raises(ValueError, match="over the limit of 20,000 \\(max_message_chars\\)"):
+        alice.add_messages([{"content": "q" * 20_001}], namespace)
+    body = {"namespace": namespace, "messages": [{"content": "q" * 20_001}]}
+    answer = httpx.post(f"{server.url}/v1/messages", json=body, headers={"Authorization": f"Bearer {tokens[A]}"})
+    assert answer.status_code == 422 and answer.json()["error"] == "ValueError"
+    assert "over the limit of 20,000" in answer.json()["detail"] and namespace not in alice.namespaces()
+
+
 def test_a_key_is_printed_once_and_only_its_hash_is_stored(tokens):
     stored = json.loads(tokens["file"].read_text())
     assert [key["prefix"] for key in stored["keys"]] == [A, B]
