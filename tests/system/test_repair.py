@@ -155,7 +155,7 @@ def test_a_repair_killed_at_each_step_loses_nothing_and_runs_again(store, model_
     before = _snapshot(reader)
     lost = reader.check().unsearchable
     process, receiver = start(forkserver(), repair_crash_at, str(store), str(model_dir), point)
-    process.join(120)
+    process.join(600)  # a loaded machine (two test workers and a training run) took over 120 s
     assert process.exitcode == -9 and ("survived", point) not in received(receiver)
     assert _snapshot(reader) == before  # no record lost at any point, even to a reader open during the crash
     reopened = EvoMemory(store, model=encoder)  # a swap in progress is finished on opening
