@@ -29,6 +29,7 @@ from .schema import (
     iso_time,
     to_message,
 )
+from .service.limits import MAX_BODY_BYTES
 
 if TYPE_CHECKING:  # torch, transformers and Chroma load inside the commands, so help and usage errors are instant
     from .maintenance.check import CheckReport
@@ -832,8 +833,15 @@ def probe(ctx, count):
     help="API key file made with `evomem keys add` (also $EVOMEM_API_KEYS).",
 )
 @click.option("--no-auth", is_flag=True, help="Serve without API keys: a loopback --host only.")
+@click.option(
+    "--max-body-bytes",
+    default=MAX_BODY_BYTES,
+    show_default=True,
+    type=click.IntRange(min=1024),
+    help="The largest request body; a larger one is refused with 413 (messages: see --max-message-chars).",
+)
 @click.pass_context
-def serve(ctx, host, port, workers, api_keys, no_auth):
+def serve(ctx, host, port, workers, api_keys, no_auth, max_body_bytes):
     """Serve the memory as a REST API (OpenAPI docs at /docs); needs the `server` extra. Each API key reaches
     the namespaces that start with its prefix; SIGTERM finishes the batches in flight, then stops."""
     from .service.auth import KeyFile, is_loopback
@@ -850,7 +858,7 @@ def serve(ctx, host, port, workers, api_keys, no_auth):
 
     from .service.app import create_app
 
-    app = create_app(functools.partial(_open, ctx), keys, workers)
+    app = create_app(functools.partial(_open, ctx), keys, workers, max_body_bytes)
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 

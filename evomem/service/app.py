@@ -77,8 +77,14 @@ def service(request: Request) -> tuple[EvoMemory, Workers]:
     return request.app.state.memory, request.app.state.work
 
 
-def create_app(open_memory: Callable[[], EvoMemory], keys: KeyFile | None, workers: int = 2) -> FastAPI:
-    """The server's app; ``keys=None`` serves without auth (the CLI allows that on loopback only)."""
+def create_app(
+    open_memory: Callable[[], EvoMemory],
+    keys: KeyFile | None,
+    workers: int = 2,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> FastAPI:
+    """The server's app; ``keys=None`` serves without auth (the CLI allows that on loopback only); a body over
+    ``max_body_bytes`` is refused with 413."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -101,7 +107,7 @@ def create_app(open_memory: Callable[[], EvoMemory], keys: KeyFile | None, worke
     )
     patch_fastapi(app, redirect_from_root_to_docs=False)
     app.state.keys = keys
-    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(BodyLimit, limit=max_body_bytes)
     install_error_handlers(app)
 
     @app.post("/v1/messages", response_model=AddResponse, tags=["write"])

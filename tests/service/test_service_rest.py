@@ -499,3 +499,15 @@ def test_keys_are_revoked_rotated_added_and_expire_while_the_server_keeps_runnin
         assert unknown.exit_code == 2 and "no key named 'nobody'; its keys: turned, lapsed, later" in unknown.output
     finally:
         running.stop()
+
+
+def test_the_request_body_cap_is_configurable(model_dir, tmp_path):
+    running = serve(model_dir, tmp_path / "store", "--no-auth", "--max-body-bytes", "2048")
+    try:
+        body = {"namespace": "n", "messages": [{"content": "word " * 500}]}  # about 2.5 KB
+        answer = httpx.post(f"{running.url}/v1/messages", json=body, timeout=60)
+        assert answer.status_code == 413 and "over 2048 bytes" in answer.json()["detail"]
+        small = {"namespace": "n", "messages": [{"content": "word " * 100}]}
+        assert httpx.post(f"{running.url}/v1/messages", json=small, timeout=120).status_code == 200
+    finally:
+        running.stop()
