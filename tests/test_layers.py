@@ -165,6 +165,7 @@ PUBLIC = {
         "DEFAULT_K",
         "DEFAULT_LEXICAL_WEIGHT",
         "DEFAULT_MODE",
+        "DEFAULT_MAX_MESSAGE_CHARS",
         "DEFAULT_NAMESPACE",
         "MESSAGE_KEYS",
         "MODES",
