@@ -21,7 +21,7 @@ from ..storage.journal import Journal
 from ..storage.state import StateCorruptedError, StateDirectory
 from ..storage.store import SegmentStore, evomem_collections, user_metadata
 from ..storage.writer import reconcile
-from .workspace import Workspace
+from .workspace import Workspace, stream_order
 
 
 def source_fingerprints(target: Workspace) -> dict[str, int]:
@@ -57,7 +57,7 @@ def _committed(store: SegmentStore, states: StateDirectory, namespace: str) -> l
     except StateCorruptedError:
         below = None
     stored = store.get(namespace, below=below)
-    return sorted(stored, key=lambda s: (int(s.metadata["position"]), int(s.metadata["part"])))
+    return sorted(stored, key=stream_order)
 
 
 def reembed(

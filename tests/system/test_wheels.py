@@ -82,13 +82,11 @@ def test_each_distribution_builds_a_wheel_and_an_sdist_under_its_own_name(built)
     core = next(built.glob("evomem_core-*.whl"))
     with zipfile.ZipFile(core) as wheel:
         listed = wheel.namelist()
-        requires = [
-            line for line in wheel.read(next(n for n in listed if n.endswith("METADATA"))).decode().splitlines()
-        ]
+        metadata = wheel.read(next(n for n in listed if n.endswith("METADATA"))).decode().splitlines()
     assert any(n.startswith("evomem/weights/default/") and n.endswith(".safetensors") for n in listed)
     assert "evomem/py.typed" in listed and "evomem/data/sample_conversation.json" in listed
     assert not [n for n in listed if n.startswith(("tests/", "scripts/", "results/"))]
-    assert "Name: evomem-core" in requires
+    assert "Name: evomem-core" in metadata
     for adapter in PROJECTS[1:]:
         declared = tomllib.loads((adapter / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
         assert any(d.startswith("evomem-core") for d in declared), adapter
