@@ -46,6 +46,8 @@ _EXPORTS = {
     "StoreCorruptedError": ".errors",
     "StoreFullError": ".errors",
     "StoreNotFoundError": ".errors",
+    "StoreUpgradedError": ".errors",
+    "UpgradeReport": ".maintenance.upgrade",
     "StreamEmbedder": ".embedder",
 }
 __all__ = [
@@ -83,7 +85,9 @@ __all__ = [
     "StoreCorruptedError",
     "StoreFullError",
     "StoreNotFoundError",
+    "StoreUpgradedError",
     "StreamEmbedder",
+    "UpgradeReport",
     "load_encoder",
 ]
 
@@ -106,7 +110,9 @@ if TYPE_CHECKING:
         StoreCorruptedError,
         StoreFullError,
         StoreNotFoundError,
+        StoreUpgradedError,
     )
+    from .maintenance.upgrade import UpgradeReport
     from .memory import EvoMemory
     from .model.config import EvoConfig
     from .model.encoder import EvoEncoder

@@ -115,7 +115,7 @@ def _existing(ctx: click.Context, namespace: str, show_progress: bool = False) -
     alike = [name for name in memory.namespaces() if name.casefold() == namespace.casefold()]
     hint = f"; did you mean {alike[0]!r}? (names are case-sensitive)" if alike else ""
     if not alike and models_with_states(memory.path) - {memory.fingerprint}:
-        hint = " for this model; the store holds other models' data: `evomem reembed` re-encodes it"
+        hint = " for this model; the store holds other models' data: `evomem upgrade` re-encodes it"
     raise CliError(f"no namespace {namespace!r} in the store at {memory.path}{hint}")
 
 
@@ -805,6 +805,43 @@ def reembed(ctx, source, namespaces, batch_size, drop_source, rebuild):
 
 
 @main.command()
+@click.option(
+    "--to",
+    "target",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="The model to upgrade to (default: this evomem's default).",
+)
+@click.option("--replace", is_flag=True, help="Discard data the new model already holds in the store.")
+@click.option("--drop-old", is_flag=True, help="Delete the old model's data after the swap (kept by default).")
+@click.option("--batch-size", default=256, show_default=True, type=click.IntRange(min=1), help="Segments a commit.")
+@click.option("--check", "check_only", is_flag=True, help="Only say the store's model and whether one is newer.")
+@click.pass_context
+def upgrade(ctx, target, replace, drop_old, batch_size, check_only):
+    """Re-encode the store with a new model online (the old one answers until the swap); resumable after a kill."""
+    memory = _open(ctx, show_progress=True, migrating=True, create=False)
+    if check_only:
+        click.echo(f"the store at {memory.path} is on model {memory.fingerprint}")
+        if memory.newer_default:
+            click.echo("this evomem ships another default model: `evomem upgrade` re-encodes the store with it")
+        return
+    report = memory.upgrade(target, replace=replace, drop_old=drop_old, batch_segments=batch_size, show_progress=True)
+    if report.source is None:
+        click.echo(f"the store at {memory.path} is on model {report.target} already; nothing to do")
+        return
+    total = sum(report.segments.values())
+    resumed = " (an interrupted upgrade, resumed)" if report.resumed else ""
+    click.echo(
+        f"upgraded the store at {memory.path} from model {report.source} to {report.target}{resumed}: "
+        f"{total} segments in {len(report.segments)} namespaces re-encoded"
+    )
+    if report.dropped_source:
+        click.echo(f"deleted the data of model {report.source}")
+    else:
+        click.echo(f"the data of model {report.source} is kept (`--drop-old` deletes it)")
+
+
+@main.command()
 @click.option("--count", default=30, show_default=True, type=int, help="Synthetic conversations.")
 @click.pass_context
 def probe(ctx, count):
@@ -824,7 +861,7 @@ def probe(ctx, count):
     default=2,
     show_default=True,
     type=click.IntRange(min=1),
-    help="Write threads (the store commits one batch at a time).",
+    help="Write threads: writes of this many namespaces are encoded at the same time.",
 )
 @click.option(
     "--api-keys",

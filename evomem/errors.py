@@ -64,6 +64,11 @@ class MemoryClosedError(EvoMemError, RuntimeError):
     """An ``EvoMemory`` used after ``close()`` (or after its ``with`` block)."""
 
 
+class StoreUpgradedError(EvoMemError, RuntimeError):
+    """Another process upgraded the store to a new model while this write waited; nothing was written (``EvoMemory``
+    follows the new model and retries once by itself)."""
+
+
 class StateDatabaseError(EvoMemError, RuntimeError):
     """The database of shared memory states (``state_url``) cannot be reached or used."""
 

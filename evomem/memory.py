@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import threading
 import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -20,11 +21,12 @@ from .errors import (
     OtherModelWarning,
     StoreCorruptedError,
     StoreNotFoundError,
+    StoreUpgradedError,
 )
 from .maintenance.check import CheckReport, diagnose
 from .maintenance.workspace import Workspace, stream_order
 from .model.encoder import EvoEncoder
-from .model.loading import load_encoder
+from .model.loading import DEFAULT_WEIGHTS, load_encoder
 from .model.queue import LatentQueue
 from .model.stream import encode_texts
 from .schema import (
@@ -54,16 +56,18 @@ from .schema import (
 from .search.searcher import Searcher, search_filters
 from .serial import SerialWorker, in_thread
 from .storage.connection import ChromaConnection, embedded_connection
-from .storage.journal import Journal, JournalError
+from .storage.journal import Journal, JournalError, WriteJournal
 from .storage.lexical import LexicalIndex
 from .storage.locks import FileWriterLock
+from .storage.models import StoreModels
 from .storage.space import MARGIN_BYTES, batch_bytes, require_free_space
-from .storage.state import StateDirectory, models_with_states
+from .storage.state import MemoryStates, StateDirectory, models_with_states
 from .storage.store import SegmentStore, user_metadata
 from .storage.writer import EncodedBatch, NamespaceWriter, WriteState
 
 if TYPE_CHECKING:
     from .maintenance.repair import RepairReport
+    from .maintenance.upgrade import UpgradeReport
 
 logger = logging.getLogger("evomem")
 P = ParamSpec("P")
@@ -76,7 +80,12 @@ def _open_only(method: Callable[Concatenate[EvoMemory, P], R]) -> Callable[Conca
     @functools.wraps(method)
     def run(self: EvoMemory, *args: P.args, **kwargs: P.kwargs) -> R:
         self._check_open()
-        return method(self, *args, **kwargs)
+        self._follow_store_model()
+        try:
+            return method(self, *args, **kwargs)
+        except StoreUpgradedError:  # upgraded by another process while this call waited: once more, on the new model
+            self._follow_store_model()
+            return method(self, *args, **kwargs)
 
     return run
 
@@ -98,13 +107,15 @@ class EvoMemory:
 
     Writes are durable and atomic per batch: ``add_messages``/``add_text`` return once the segments and the
     evolved memory are on disk, and a writer killed at any moment leaves each batch wholly present or wholly absent
-    (see ``evomem.storage.writer``). Writers on one path are serialised across threads and processes; readers never wait
-    for a writer's encoding (only for a Chroma call in progress) and only see committed batches.
+    (see ``evomem.storage.writer``). Writers of one namespace take turns across threads and processes, writers of
+    different namespaces go on at the same time (``evomem.storage.locks``); readers never wait for a writer's
+    encoding (only for a Chroma call in progress) and only see committed batches.
 
     Args:
         path: directory for the embedded Chroma store and the memory states.
-        model: ``None`` for the embedded default, a directory (an evomem model or a plain Hugging Face
-            backbone), or an ``EvoEncoder``.
+        model: ``None`` for the store's own model (the one it was written with, kept in the store; for a new
+            store the embedded default), a directory (an evomem model or a plain Hugging Face backbone), or an
+            ``EvoEncoder``. ``upgrade()`` moves a store to another model.
         segment_batching: pack consecutive segments into one memory pass (faster, as in the paper).
         chroma_host, chroma_port: use a Chroma server (``chroma run``) instead of the embedded store.
         state_url: a PostgreSQL URL (``postgresql://user@host/db``): keep the memory states, the journal and the
@@ -146,8 +157,12 @@ class EvoMemory:
             raise InvalidInputError(
                 f"path {self.path} cannot be a directory: {file} is a file; pass a directory"
             ) from None
-        self.encoder = load_encoder(model)
-        self.fingerprint = self.encoder.fingerprint()
+        self.segment_batching = segment_batching
+        self.show_progress = show_progress
+        self.models = StoreModels(self.path)  # the store's own model, kept beside its data
+        self._follows_store = model is None  # no model named: the store's own, and after an upgrade the new one
+        current = self.models.current() if model is None else None
+        encoder = self.models.load(current) if current and self.models.has(current) else load_encoder(model)
         if client is not None:
             from chromadb.api import ClientAPI
 
@@ -163,21 +178,27 @@ class EvoMemory:
             connection = ChromaConnection(client=chromadb.HttpClient(host=chroma_host, port=chroma_port), owned=True)
         else:
             connection = embedded_connection(self.path / "chroma")
-        state = self._write_state(state_url, connection)
-        self.states, self.journal = state.states, state.journal
-        self.store = self._open_store(connection)
-        self.writer = NamespaceWriter(self.path, self.store, state, self._encoded)  # every write goes through it
-        self.searcher = Searcher(self.encoder, self.store, self.journal, self.writer)
-        self.segment_batching = segment_batching
-        self.show_progress = show_progress
-        self.segmenter = self.encoder.segmenter()
+        self._state_url = state_url
+        self._switching = threading.Lock()
+        self._adopt(self._open_parts(encoder, connection))
         self._closed = False
         self._writes = SerialWorker("evomem-write")  # the thread of the async writes
         if self.store.legacy_records():  # a store of evomem's first layout: one collection per namespace now
             with self.writer.writing(None):
                 self.store.migrate_legacy(show_progress)
         self.writer.reconcile_if_idle()
+        self._claim_store()
         self._warn_if_written_by_other_models()
+
+    def _claim_store(self) -> None:
+        """A new store, or one written before stores kept their model, takes this model as its own (when it holds
+        no data of other models only), so that a later evomem opens it with this model."""
+        if self.models.current() not in (None, self.fingerprint):
+            return
+        others = models_with_states(self.path)
+        if not others or self.fingerprint in others:
+            self.models.keep(self.encoder, self.fingerprint)
+            self.models.claim(self.fingerprint)
 
     def _warn_if_written_by_other_models(self) -> None:
         """A store written only by other models (an earlier default, say) looks empty to this one: say so."""
@@ -187,11 +208,90 @@ class EvoMemory:
             warnings.warn(
                 f"the store at {self.path} holds data of other models only (fingerprints {listed}; an earlier "
                 f"evomem default, say), none of this model ({self.fingerprint}), so its searches find none of it. "
-                "Re-encode it with this model: `evomem reembed` (EvoMemory(...).reembed()), or open it with the "
+                "Re-encode it with this model: `evomem upgrade` (EvoMemory(...).upgrade()), or open it with the "
                 "model that wrote it.",
                 OtherModelWarning,
                 stacklevel=3,
             )
+
+    @property
+    def newer_default(self) -> bool:
+        """Whether the evomem installed ships a default model other than the store's: ``upgrade()`` re-encodes the
+        store with it (announced, never imposed)."""
+        current = self.models.current()
+        return current is not None and self.models.has(current) and not self.models.same_as(current, DEFAULT_WEIGHTS)
+
+    # ----- the model's parts --------------------------------------------------------------------------------
+
+    def _open_parts(self, encoder: EvoEncoder, connection: ChromaConnection) -> Workspace:
+        """The collection, memory states, journal and writer of ``encoder``'s model in this store."""
+        fingerprint = encoder.fingerprint()
+        state = self._write_state(self._state_url, connection, fingerprint)
+        store = self._open_store(connection, fingerprint, encoder.dim, state.states)
+        encode = functools.partial(self._encoded, encoder, connection)
+        writer = NamespaceWriter(self.path, store, state, encode)
+        return Workspace(
+            self.path, fingerprint, encoder, store, state.states, state.journal, writer, self.segment_batching
+        )
+
+    def _adopt(self, parts: Workspace) -> None:
+        """Work with ``parts`` from now on (calls in flight finish with the parts they started with)."""
+        parts.writer.guard = self._check_store_model
+        self._parts = parts
+        self.searcher = Searcher(parts.encoder, parts.store, parts.journal, parts.writer)
+        self.segmenter = parts.encoder.segmenter()
+
+    def _check_store_model(self) -> None:
+        """Under the writer lock, before a write: refuse to write with a model the store was upgraded away from."""
+        if self._follows_store:
+            current = self.models.current()
+            if current is not None and current != self.fingerprint:
+                raise StoreUpgradedError(
+                    f"the store at {self.path} was upgraded to model {current} while this write waited for it; "
+                    "nothing was written"
+                )
+
+    def _follow_store_model(self) -> None:
+        """After another process upgraded the store: open its new model (a process that named its model keeps it)."""
+        if not self._follows_store:
+            return
+        current = self.models.current()
+        if current is None or current == self.fingerprint or not self.models.has(current):
+            return
+        with self._switching:
+            if current != self.fingerprint:
+                logger.info("the store at %s was upgraded to model %s: following it", self.path, current)
+                self._adopt(self._open_parts(self.models.load(current), self.store.connection))
+
+    @property
+    def encoder(self) -> EvoEncoder:
+        """The model this memory encodes with."""
+        return self._parts.encoder
+
+    @property
+    def fingerprint(self) -> str:
+        """The model's fingerprint: it names the model's collection and memory states."""
+        return self._parts.fingerprint
+
+    @property
+    def store(self) -> SegmentStore:
+        """The model's collection."""
+        return self._parts.store
+
+    @property
+    def states(self) -> MemoryStates:
+        """The model's memory states."""
+        return self._parts.states
+
+    @property
+    def journal(self) -> WriteJournal:
+        """The model's writes in flight."""
+        return self._parts.journal
+
+    @property
+    def writer(self) -> NamespaceWriter:
+        """Every write goes through it."""
+        return self._parts.writer
 
     @property
     def recovered(self) -> list[str]:
@@ -204,7 +304,7 @@ class EvoMemory:
         """Wait for async writes in flight, then release the Chroma client (the embedded store's, once no other
         ``EvoMemory`` of this process uses it; a client passed in stays open) and the worker thread. Any later
         call raises ``MemoryClosedError``. Closing twice is harmless."""
-        with self.writer.thread_lock:
+        with self.writer.threads.hold(None):  # after the writes in flight
             if self._closed:
                 return
             self._closed = True
@@ -223,10 +323,10 @@ class EvoMemory:
         if self._closed:
             raise MemoryClosedError(f"this EvoMemory ({self.path}) is closed; open a new EvoMemory to use the store")
 
-    def _write_state(self, state_url: str | None, connection: ChromaConnection) -> WriteState:
+    def _write_state(self, state_url: str | None, connection: ChromaConnection, fingerprint: str) -> WriteState:
         """Where the memory states, the journal and the writer lock live: files under ``path``, or PostgreSQL."""
         if state_url is None:
-            states = StateDirectory(self.path, self.fingerprint)
+            states = StateDirectory(self.path, fingerprint)
             return WriteState(states, Journal(states), FileWriterLock(self.path / "writer.lock"))
         if not isinstance(state_url, str):
             raise InvalidTypeError(f"state_url must be a PostgreSQL URL string, got {type(state_url).__name__}")
@@ -237,14 +337,15 @@ class EvoMemory:
             )
         from .storage.postgres import connect
 
-        return connect(state_url, self.fingerprint, self.path / "state" / self.fingerprint)
+        return connect(state_url, fingerprint, self.path / "state" / fingerprint)
 
-    def _open_store(self, connection: ChromaConnection) -> SegmentStore:
-        """This model's collection; an embedded database that SQLite cannot read is a ``StoreCorruptedError``."""
+    def _open_store(
+        self, connection: ChromaConnection, fingerprint: str, dim: int, states: MemoryStates
+    ) -> SegmentStore:
+        """A model's collection; an embedded database that SQLite cannot read is a ``StoreCorruptedError``."""
         from chromadb.errors import InternalError
 
-        lexical = LexicalIndex(self.states.directory)
-        store = SegmentStore(connection, self.fingerprint, self.encoder.dim, lexical=lexical)
+        store = SegmentStore(connection, fingerprint, dim, lexical=LexicalIndex(states.directory))
         try:
             store.legacy_records()  # reads the database
             return store
@@ -330,17 +431,22 @@ class EvoMemory:
                 self.writer.delete(namespace, stale)
         return [entry.id for entry in entries]
 
-    def _encoded(self, namespace: str, queue: LatentQueue, entries: Sequence[Segment]) -> EncodedBatch:
+    def _encoded(
+        self,
+        encoder: EvoEncoder,
+        connection: ChromaConnection,
+        namespace: str,
+        queue: LatentQueue,
+        entries: Sequence[Segment],
+    ) -> EncodedBatch:
         """The writer's encoding step: the segments encoded in order, evolving ``queue``. The disk is checked first,
         so a write that cannot fit fails before the encoding."""
         texts = [entry.text for entry in entries]
-        needed = batch_bytes(len(entries), self.encoder.dim, sum(len(text.encode()) for text in texts))
-        if not self.store.connection.embedded:
+        needed = batch_bytes(len(entries), encoder.dim, sum(len(text.encode()) for text in texts))
+        if not connection.embedded:
             needed = MARGIN_BYTES  # a Chroma server keeps the vectors on its own disk
         require_free_space(self.path, needed)
-        vectors = encode_texts(
-            self.encoder, queue, texts, self.segment_batching, f"ingest {namespace}", self.show_progress
-        )
+        vectors = encode_texts(encoder, queue, texts, self.segment_batching, f"ingest {namespace}", self.show_progress)
         return EncodedBatch(namespace, entries, vectors, queue, needed)
 
     @_open_only
@@ -395,6 +501,35 @@ class EvoMemory:
                 "namespaces again with the new model"
             )
         return reembed(self._workspace(), source, **options)
+
+    @_open_only
+    def upgrade(
+        self,
+        model: str | Path | EvoEncoder | None = None,
+        replace: bool = False,
+        drop_old: bool = False,
+        batch_segments: int = 256,
+        show_progress: bool | None = None,
+    ) -> UpgradeReport:
+        """Re-encode the store with ``model`` (default: the installed evomem's default) and make it the store's
+        model, online: this model keeps answering searches, and writes go on, until the new index is complete and
+        swapped in atomically; then this memory, and every process that opened the store without naming a model,
+        works with the new one. Resumable: after a kill, run it again. ``replace`` discards data the new model
+        already holds in the store; ``drop_old`` deletes the old model's data after the swap. See
+        ``evomem.maintenance.upgrade``."""
+        from .maintenance.upgrade import upgrade
+
+        if not isinstance(self.states, StateDirectory):
+            raise InvalidInputError("upgrade does not support memory states in a state database (state_url) yet")
+        check_flag(replace, "replace")
+        check_flag(drop_old, "drop_old")
+        show = self.show_progress if show_progress is None else show_progress
+        target = self._open_parts(load_encoder(model), self.store.connection)
+        report = upgrade(target, self.models, replace, drop_old, batch_segments, show)
+        with self._switching:
+            self._follows_store = True
+            self._adopt(target)
+        return report
 
     # ----- reading ------------------------------------------------------------------------------------------
 
@@ -531,6 +666,7 @@ class EvoMemory:
     arebuild = in_thread(rebuild, writes=True)
     arepair = in_thread(repair, writes=True)
     areembed = in_thread(reembed, writes=True)
+    aupgrade = in_thread(upgrade, writes=True)
     asearch = in_thread(search)
     asearch_many = in_thread(search_many)
     aget = in_thread(get)
@@ -574,16 +710,7 @@ class EvoMemory:
 
     def _workspace(self) -> Workspace:
         """This store's parts, for maintenance."""
-        return Workspace(
-            self.path,
-            self.fingerprint,
-            self.encoder,
-            self.store,
-            self.states,
-            self.journal,
-            self.writer,
-            self.segment_batching,
-        )
+        return self._parts
 
     def _queue_shape(self) -> tuple[int, int, int]:
         return self.encoder.queue_shape

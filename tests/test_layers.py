@@ -158,7 +158,9 @@ PUBLIC = {
         "StoreCorruptedError",
         "StoreFullError",
         "StoreNotFoundError",
+        "StoreUpgradedError",
         "StreamEmbedder",
+        "UpgradeReport",
         "load_encoder",
     ],
     "evomem.schema": [
@@ -206,7 +208,7 @@ def test_the_public_surface_is_pinned_and_every_name_resolves(module):
 
 def test_every_error_has_the_one_base_and_keeps_its_builtin_kind():
     errors = [getattr(evomem, name) for name in evomem.__all__ if name.endswith("Error")]
-    assert len(errors) == 14
+    assert len(errors) == 15
     for error in errors:
         assert issubclass(error, evomem.EvoMemError), error
         assert error is evomem.EvoMemError or len(error.__mro__) > 3, f"{error.__name__} lost its builtin base"

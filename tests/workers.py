@@ -10,7 +10,9 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 import traceback
+from pathlib import Path
 from typing import Any
 
 
@@ -242,3 +244,12 @@ def repair_crash_at(conn, path: str, model: str, point: str) -> None:
     conn.send(("open", None))
     memory.repair()
     conn.send(("survived", point))  # never reached
+
+
+def hold_namespace(conn, path: str, namespace: str, seconds: float) -> None:
+    """Hold the file writer lock of ``namespace`` for ``seconds`` (or until killed)."""
+    from evomem.storage.locks import FileWriterLock
+
+    with FileWriterLock(Path(path)).hold(namespace):
+        conn.send(("holding", namespace))
+        time.sleep(seconds)

@@ -6,7 +6,7 @@
 | ``memory-state`` (4) | a namespace's memory state is missing or unreadable | rebuilds it from the stored text |
 | ``lexical-index`` (8) | a namespace's lexical index is unreadable or incomplete | rebuilds it from the stored text |
 | ``journal`` (16) | a write in flight: a live writer's, or one a dead writer left | reconciles it (then rebuilds) |
-| ``other-models`` (32) | data written by other models, which this one does not see | nothing: ``evomem reembed`` |
+| ``other-models`` (32) | the store's data is another model's, unseen by this one | nothing: ``evomem upgrade`` |
 
 Exit code 2 stays the command line's own (a usage error, a store that cannot be opened).
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import LexicalIndexError, StateCorruptedError
+from ..storage.models import StoreModels
 from ..storage.state import StateDirectory, models_with_states
 from .workspace import Workspace
 
@@ -105,12 +106,20 @@ def _namespace(workspace: Workspace, name: str) -> tuple[list[Damage], list[str]
 
 
 def _other_models(workspace: Workspace) -> Damage | None:
+    """Data this model does not see: the store is another model's (its ``model.json``), or, in a store written
+    before stores kept their model, other models hold data. An old model's data kept after an upgrade is none."""
     if not isinstance(workspace.states, StateDirectory):  # shared states (PostgreSQL) hold this model's only
+        return None
+    current = StoreModels(workspace.path).current()
+    if current == workspace.fingerprint:
         return None
     others = sorted(set(models_with_states(workspace.path)) - {workspace.fingerprint})
     if not others:
         return None
-    detail = f"data of other models ({', '.join(others)}), which this model does not see: `evomem reembed`"
+    detail = (
+        f"data of other models ({', '.join(others)}), which this model does not see: open the store without naming "
+        "a model to use its own, or `evomem upgrade` to re-encode it with this one"
+    )
     return Damage("other-models", None, detail)
 
 

@@ -31,7 +31,7 @@ def source_fingerprints(target: Workspace) -> dict[str, int]:
     return found
 
 
-def _choose_source(target: Workspace, source: str | None) -> str:
+def choose_source(target: Workspace, source: str | None) -> str:
     candidates = source_fingerprints(target)
     if source is None:
         filled = {fp: n for fp, n in candidates.items() if n}
@@ -68,12 +68,16 @@ def reembed(
     show_progress: bool = False,
     drop_source: bool = False,
     on_batch: Callable[[str, int], None] | None = None,
+    redo_changed: bool = False,
 ) -> dict[str, int]:
     """Re-encode the namespaces of model ``source`` (a fingerprint; default: the only other model with data)
     into ``target``'s model; returns the number of segments of each namespace in the target.
 
     Resumable: run it again after an interruption. ``drop_source`` deletes the source collection and memory
-    states once every namespace is migrated. ``on_batch(namespace, migrated)`` is called after each commit.
+    states once every namespace is migrated. ``on_batch(namespace, migrated)`` is called after each commit, the
+    lock let go.
+    A target namespace that is not a migration of the source's (its messages were changed or deleted since) is
+    an error, or with ``redo_changed`` (the target's data being a migration's own) deleted and migrated anew.
     """
     if isinstance(batch_segments, bool) or not isinstance(batch_segments, int) or batch_segments <= 0:
         raise InvalidInputError(f"batch_segments must be a positive integer, got {batch_segments!r}")
@@ -81,7 +85,7 @@ def reembed(
         if isinstance(namespaces, str):
             raise InvalidTypeError("namespaces must be a list of namespace names, not one string")
         namespaces = [check_namespace(name) for name in namespaces]
-    source = _choose_source(target, source)
+    source = choose_source(target, source)
     source_store = SegmentStore(target.store.connection, source, None)
     source_states = StateDirectory(target.path, source)
     source_journal = Journal(source_states)
@@ -95,11 +99,17 @@ def reembed(
     with tqdm(total=total, desc=f"reembed {source[:8]} -> {target.fingerprint[:8]}", disable=not show_progress) as bar:
         for name, segments in plans.items():
             with target.writer.writing(name):
-                done = _resume_point(target, name, segments, source)
-                bar.update(done)
-                for start in range(done, len(segments), batch_segments):
-                    chunk = segments[start : start + batch_segments]
+                done = _resume_point(target, name, segments, source, redo_changed)
+            bar.update(done)
+            for start in range(done, len(segments), batch_segments):  # the lock is let go between batches
+                chunk = segments[start : start + batch_segments]
+                with target.writer.writing(name):
                     queue = target.states.load(name, *target.encoder.queue_shape)
+                    if queue.step != start:
+                        raise InvalidInputError(
+                            f"namespace {name!r} of model {target.fingerprint} was written by another process during "
+                            "its migration; run the migration again"
+                        )
                     entries = [
                         Segment(
                             str(s.metadata["message_id"]),
@@ -110,19 +120,26 @@ def reembed(
                         for s in chunk
                     ]
                     target.writer.add(name, queue, entries)
-                    bar.update(len(chunk))
-                    if on_batch is not None:
-                        on_batch(name, start + len(chunk))
+                bar.update(len(chunk))
+                if on_batch is not None:
+                    on_batch(name, start + len(chunk))
             migrated[name] = len(segments)
     if drop_source and namespaces is None:
         with target.writer.writing(None):
-            for name in source_store.collections():
-                source_store.drop(name)
-            shutil.rmtree(source_states.directory, ignore_errors=True)
+            drop_model(source_store, source_states)
     return migrated
 
 
-def _resume_point(target: Workspace, namespace: str, segments: list[StoredSegment], source: str) -> int:
+def drop_model(store: SegmentStore, states: StateDirectory) -> None:
+    """Delete a model's collections and memory states from a store (writer lock held)."""
+    for name in store.collections():
+        store.drop(name)
+    shutil.rmtree(states.directory, ignore_errors=True)
+
+
+def _resume_point(
+    target: Workspace, namespace: str, segments: list[StoredSegment], source: str, redo_changed: bool
+) -> int:
     """How many of ``segments`` the target already holds, checking that it holds nothing else."""
     step = target.states.step(namespace)
     if step == 0:
@@ -130,6 +147,9 @@ def _resume_point(target: Workspace, namespace: str, segments: list[StoredSegmen
     held = {_identity(s) for s in target.store.get(namespace, below=step)}
     expected = {_identity(s) for s in segments[:step]}
     if step > len(segments) or held != expected:
+        if redo_changed:
+            target.writer.delete(namespace, None)
+            return 0
         raise InvalidInputError(
             f"namespace {namespace!r} of model {target.fingerprint} already holds {len(held)} segments that are not a "
             f"migration of model {source}; delete it first (evomem delete --namespace {namespace}) to migrate it"
@@ -137,8 +157,9 @@ def _resume_point(target: Workspace, namespace: str, segments: list[StoredSegmen
     return step
 
 
-def _identity(segment: StoredSegment) -> tuple[str, int]:
-    return str(segment.metadata["message_id"]), int(segment.metadata["part"])
+def _identity(segment: StoredSegment) -> tuple[str, int, str]:
+    """What a migrated segment must keep: its message, its part and its text (a message added again changes it)."""
+    return str(segment.metadata["message_id"]), int(segment.metadata["part"]), segment.text
 
 
 def _written_at(metadata: dict) -> dict:

@@ -2,8 +2,9 @@
 
 Writes go to a pool of ``workers`` threads behind a per-namespace FIFO lock (``asyncio.Lock`` wakes waiters in
 the order they came), so batches of one namespace are stored in the order their requests arrived, and a batch of
-another namespace never waits in that queue (``EvoMemory``'s writer lock still commits one batch at a time per
-store). Reads have their own pool and never queue behind a write.
+another namespace never waits in that queue, nor for that namespace's writer lock (``evomem.storage.locks``): two
+tenants' writes are encoded at the same time, as long as a worker thread is free. Reads have their own pool and
+never queue behind a write.
 """
 
 from __future__ import annotations

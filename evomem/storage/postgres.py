@@ -268,7 +268,10 @@ class PostgresJournal(WriteJournal):
 
 
 class AdvisoryWriterLock:
-    """Writer locks as advisory locks of the writer's session (see the module's docstring)."""
+    """Writer locks as advisory locks of the writer's session (see the module's docstring). The session is one per
+    process, so the threads of a process write one at a time."""
+
+    namespaces_at_once = False
 
     def __init__(self, database: Database):
         self.database = database

@@ -21,7 +21,6 @@ every write.
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -35,7 +34,7 @@ from ..errors import JournalError, StoreFullError
 from ..model.queue import LatentQueue
 from ..schema import Segment
 from .journal import WriteJournal, remove_stale_temporaries
-from .locks import WriterLock
+from .locks import ThreadGate, WriterLock
 from .space import MARGIN_BYTES, require_free_space
 from .state import MemoryStates, StateCorruptedError
 from .store import SegmentStore, record_id
@@ -85,14 +84,19 @@ class NamespaceWriter:
         self.store = store
         self.states = state.states
         self.journal = state.journal
-        self.thread_lock = threading.RLock()
+        self.threads = ThreadGate()  # the threads of this process; ``state.lock`` the processes
         self._lock = state.lock
         self.recovered: list[str] = []
+        self.guard: Callable[[], None] | None = None  # run with the lock held before any write; raises to refuse it
 
     @contextmanager
     def writing(self, namespace: str | None) -> Iterator[None]:
-        """Hold the writer lock; with ``namespace``, first reconcile what a dead writer left in it."""
-        with self.thread_lock, self._lock.hold(namespace):
+        """Hold the writer lock of ``namespace`` (None: of the whole store); with a namespace, first reconcile what
+        a dead writer left in it. Writers of other namespaces go on meanwhile."""
+        in_process = namespace if self._lock.namespaces_at_once else None
+        with self.threads.hold(in_process), self._lock.hold(namespace):
+            if self.guard is not None:
+                self.guard()
             if namespace is not None:
                 self.reconcile(namespace)
             yield
@@ -125,8 +129,8 @@ class NamespaceWriter:
 
     def reconcile_if_idle(self) -> None:
         """On opening: reconcile interrupted writes unless a live writer holds the lock (it will do it)."""
-        with self.thread_lock, self._lock.hold_if_free() as free:
-            if not free:
+        with self.threads.hold_if_free() as free_here, self._lock.hold_if_free() as free:
+            if not (free_here and free):
                 return
             try:
                 self._room_to_reconcile(bool(self.journal.locations()))

@@ -84,5 +84,5 @@ def test_data_of_another_model_is_reported_and_left_to_reembed(store, model_dir,
     found = CliRunner().invoke(main, ["--path", str(path), "--model", str(fresh), "check"])
     assert found.exit_code == 32, found.output
     assert f"store: other-models: data of other models ({other})" in found.output
-    assert "evomem reembed" in found.output
+    assert "evomem upgrade" in found.output
     assert json.loads(json.dumps(found.exit_code)) == 32

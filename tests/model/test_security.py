@@ -88,10 +88,15 @@ def test_user_names_never_reach_chroma_or_the_disk_as_names(tmp_path, tiny_bert_
     assert len(names) == 8 and all(re.fullmatch(rf"evomem-{memory.fingerprint}-[0-9a-f]{{32}}", n) for n in names)
     state_files = sorted(p.name for p in memory.states.directory.iterdir())
     assert len(state_files) == 16 and all(re.fullmatch(r"[0-9a-f]{32}\.(safetensors|lexical)", n) for n in state_files)
+    lock_files = sorted(p.name for p in (tmp_path / "data" / "locks").iterdir())
+    assert len(lock_files) == 8 and all(re.fullmatch(r"[0-9a-f]{32}\.lock", n) for n in lock_files)
     assert sorted(p.name for p in (tmp_path / "data").iterdir()) == [
         "chroma",
         "chroma.generation",
         "chroma.lock",
+        "locks",
+        "model.json",
+        "models",
         "state",
         "writer.lock",
     ]

@@ -61,7 +61,7 @@ def _vectors(memory: EvoMemory, name: str) -> torch.Tensor:
 def test_another_model_never_sees_or_mixes_vectors(tmp_path, encoders):
     old_encoder, new_encoder = encoders
     old = old_store(tmp_path / "data", old_encoder)
-    with pytest.warns(OtherModelWarning, match=f"other models only \\(fingerprints {old.fingerprint}.*evomem reembed"):
+    with pytest.warns(OtherModelWarning, match=f"other models only \\(fingerprints {old.fingerprint}.*evomem upgrade"):
         new = EvoMemory(tmp_path / "data", model=new_encoder)
     assert new.fingerprint != old.fingerprint
     assert new.search("bread", namespace="maya") == [] and new.namespaces() == []
@@ -146,7 +146,7 @@ def test_reembed_and_rebuild_from_the_command_line(tmp_path, models, encoders):
     old = old_store(tmp_path / "data", encoders[0])
     base = ["--path", str(tmp_path / "data"), "--model", str(new_model)]
     result = CliRunner().invoke(main, [*base, "search", "bread", "--namespace", "leo"])
-    assert result.exit_code == 2 and "warning: the store at" in result.stderr and "`evomem reembed`" in result.stderr
+    assert result.exit_code == 2 and "warning: the store at" in result.stderr and "`evomem upgrade`" in result.stderr
     assert "no namespace 'leo' in the store at" in result.stderr and "other models' data" in result.stderr
     result = CliRunner().invoke(main, [*base, "reembed", "--batch-size", "4", "--drop-source"])
     assert result.exit_code == 0 and "warning" not in result.output, result.output
