@@ -60,7 +60,7 @@ from .storage.journal import Journal, JournalError, WriteJournal
 from .storage.lexical import LexicalIndex
 from .storage.locks import FileWriterLock
 from .storage.models import StoreModels
-from .storage.space import MARGIN_BYTES, batch_bytes, require_free_space
+from .storage.space import MARGIN_BYTES, batch_bytes, keep_reserve, require_free_space
 from .storage.state import MemoryStates, StateDirectory, models_with_states
 from .storage.store import SegmentStore, user_metadata
 from .storage.writer import EncodedBatch, NamespaceWriter, WriteState
@@ -443,7 +443,9 @@ class EvoMemory:
         so a write that cannot fit fails before the encoding."""
         texts = [entry.text for entry in entries]
         needed = batch_bytes(len(entries), encoder.dim, sum(len(text.encode()) for text in texts))
-        if not connection.embedded:
+        if connection.embedded:
+            keep_reserve(self.path)
+        else:
             needed = MARGIN_BYTES  # a Chroma server keeps the vectors on its own disk
         require_free_space(self.path, needed)
         vectors = encode_texts(encoder, queue, texts, self.segment_batching, f"ingest {namespace}", self.show_progress)

@@ -35,7 +35,7 @@ from ..model.queue import LatentQueue
 from ..schema import Segment
 from .journal import WriteJournal, remove_stale_temporaries
 from .locks import ThreadGate, WriterLock
-from .space import MARGIN_BYTES, require_free_space
+from .space import MARGIN_BYTES, disk_is_full, release_reserve, require_free_space
 from .state import MemoryStates, StateCorruptedError
 from .store import SegmentStore, record_id
 
@@ -173,6 +173,8 @@ class NamespaceWriter:
             self.store.upsert(ids, batch.vectors, [entry.text for entry in entries], metadatas)
             self.states.save(namespace, batch.memory)
         except BaseException as error:
+            if isinstance(error, Exception) and self.store.connection.embedded and disk_is_full(self.path):
+                release_reserve(self.path)  # room for the rollback below, and for reads to apply Chroma's log
             # Undo now what the next writer would otherwise undo; if that fails too, the journal stays for later.
             with contextlib.suppress(Exception):
                 self.reconcile(namespace)

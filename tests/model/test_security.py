@@ -97,6 +97,7 @@ def test_user_names_never_reach_chroma_or_the_disk_as_names(tmp_path, tiny_bert_
         "locks",
         "model.json",
         "models",
+        "space.reserve",
         "state",
         "writer.lock",
     ]

@@ -55,22 +55,31 @@ def test_a_write_that_does_not_fit_is_refused_before_it_touches_the_store(small_
     assert {h.id for h in memory.search("bread", namespace="ns", k=205)} == {m["id"] for m in batch(0, 5) + batch(1)}
 
 
-def test_a_disk_that_fills_up_inside_chroma_leaves_a_readable_store_and_loses_nothing(small_disk, encoder, monkeypatch):
-    """The space check is made to pass, so the write fails inside Chroma's own upsert (the case of a disk that
-    another program fills during the write): the error surfaces, the store opens for reads, nothing acknowledged is
+@pytest.mark.parametrize("leave_bytes", [20_000, 1_000_000], ids=["in-the-log", "applying-the-log"])
+def test_a_disk_that_fills_up_inside_chroma_leaves_a_readable_store_and_loses_nothing(
+    small_disk, encoder, monkeypatch, leave_bytes
+):
+    """The space check is made to pass, so the write fails inside Chroma (the case of a disk that another program
+    fills during the write): in its log, or applying its log to the metadata, which every read then tries again.
+    The error surfaces, the store opens, searches and reads while the disk is still full, nothing acknowledged is
     lost, and once space returns the next write rolls the failed batch back and goes on."""
     path = small_disk / "data"
     memory = EvoMemory(path, model=encoder)
     acknowledged = batch(0, 5)
     memory.add_messages(acknowledged, namespace="ns")
     monkeypatch.setattr(evomem.memory, "batch_bytes", lambda *args: 1)
-    filler = fill(small_disk, 20_000)
+    filler = fill(small_disk, leave_bytes)
     with pytest.raises(Exception):  # noqa: B017 - Chroma's own error (or ours when space is short after it)
-        for b in range(1, 40):
-            memory.add_messages(batch(b), namespace="ns")
-            acknowledged += batch(b)
+        for b in range(1, 80):
+            memory.add_messages(batch(b, 50), namespace="ns")
+            acknowledged += batch(b, 50)
     reader = EvoMemory(path, model=encoder)  # opens while the disk is still full
     assert reader.stats("ns")["messages"] == len(acknowledged)
+    for opened in (reader, memory):  # reads go on: the failed write gave evomem's reserve back for them
+        assert len(opened.search("bread", namespace="ns", k=10)) == min(10, len(acknowledged))
+        assert {s.id for s in opened.get(None, namespace="ns")} == {m["id"] for m in acknowledged}
+    with pytest.raises(StoreFullError):
+        memory.add_messages(batch(98, 1), namespace="ns")  # no room for the reserve: refused before the store
     filler.unlink()
     memory.add_messages(batch(99, 3), namespace="ns")
     acknowledged += batch(99, 3)
