@@ -95,7 +95,7 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_message(tmp_path, model
         if rng.random() < 0.2:  # anywhere, opening and reconciling included
             time.sleep(rng.uniform(0.0, 1.5))
         else:  # while it writes
-            assert receiver.poll(60), "the writer did not open the store"
+            assert receiver.poll(300), "the writer did not open the store"
             time.sleep(rng.uniform(0.0, 0.4))
         process.kill()
         process.join()

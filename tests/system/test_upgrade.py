@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import randomize_evo_weights, small_config
 
-from evomem import EvoMemory
+from evomem import EvoEncoder, EvoMemory
 from evomem.cli import main
 from evomem.storage.models import StoreModels
 
@@ -73,3 +74,20 @@ def test_an_earlier_defaults_store_opens_with_its_model_and_upgrades_after_a_sig
         pets = {f"maya-{i}" for i in range(0, 40, 10)}
         assert upgraded.search("Which pet did maya adopt?", "maya", k=3)[0].id in pets
         assert upgraded.stats("maya")["segments"] == 40 and upgraded.check().exit_code == 0
+
+
+def test_a_store_on_a_chroma_server_keeps_its_model_and_upgrades(tmp_path, chroma_server, tiny_bert_dir):
+    host, port = chroma_server
+    server = {"chroma_host": host, "chroma_port": port}
+    old = randomize_evo_weights(EvoEncoder(small_config(tiny_bert_dir)), seed=5).save_pretrained(tmp_path / "old")
+    new = randomize_evo_weights(EvoEncoder(small_config(tiny_bert_dir)), seed=6).save_pretrained(tmp_path / "new")
+    with EvoMemory(tmp_path / "store", model=old, **server) as written:
+        written.add_messages(chat("maya", 20), "maya-upgraded")
+        earlier = written.fingerprint
+    with EvoMemory(tmp_path / "store", **server) as memory:
+        assert memory.fingerprint == earlier and memory.stats("maya-upgraded")["segments"] == 20
+        report = memory.upgrade(new, batch_segments=6)
+        assert report.segments == {"maya-upgraded": 20} and memory.fingerprint == report.target != earlier
+        assert len(memory.search("Which pet did maya adopt?", "maya-upgraded", k=3)) == 3
+    with EvoMemory(tmp_path / "store", **server) as reopened:
+        assert reopened.fingerprint == report.target and reopened.stats("maya-upgraded")["segments"] == 20
