@@ -45,8 +45,8 @@ def start_server(checkout: Path, store: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(checkout), "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-c", CLI, "serve", "--path", str(store), "--port", str(port), "--no-auth"]
-    process = subprocess.Popen(
-        [*command, "--workers", "2"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    process = subprocess.Popen(  # run from the checkout: ``python -c`` puts the working directory first on the path
+        [*command, "--workers", "2"], cwd=checkout, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     url = f"http://127.0.0.1:{port}"
     while True:
@@ -103,6 +103,7 @@ def measure(checkout: Path, kilobytes: int) -> dict:
             stats = httpx.get(url + "/v1/stats", params={"namespace": "alice"}, timeout=60).json()
             return {
                 "checkout": str(checkout),
+                "namespace_locks": (Path(directory) / "store" / "locks").is_dir(),  # which writer locks ran
                 "alice_document_kb": kilobytes,
                 "alice_segments": stats.get("segments"),
                 "alice_write_s": round(done["alice_s"], 1),
