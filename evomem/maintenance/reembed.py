@@ -31,6 +31,12 @@ def source_fingerprints(target: Workspace) -> dict[str, int]:
     return found
 
 
+def check_batch_segments(batch_segments: int) -> None:
+    """Segments a commit: a positive integer."""
+    if isinstance(batch_segments, bool) or not isinstance(batch_segments, int) or batch_segments <= 0:
+        raise InvalidInputError(f"batch_segments must be a positive integer, got {batch_segments!r}")
+
+
 def choose_source(target: Workspace, source: str | None) -> str:
     candidates = source_fingerprints(target)
     if source is None:
@@ -79,8 +85,7 @@ def reembed(
     A target namespace that is not a migration of the source's (its messages were changed or deleted since) is
     an error, or with ``redo_changed`` (the target's data being a migration's own) deleted and migrated anew.
     """
-    if isinstance(batch_segments, bool) or not isinstance(batch_segments, int) or batch_segments <= 0:
-        raise InvalidInputError(f"batch_segments must be a positive integer, got {batch_segments!r}")
+    check_batch_segments(batch_segments)
     if namespaces is not None:
         if isinstance(namespaces, str):
             raise InvalidTypeError("namespaces must be a list of namespace names, not one string")

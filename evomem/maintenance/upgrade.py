@@ -24,7 +24,7 @@ from ..errors import InvalidInputError
 from ..storage.models import MODELS_DIR, StoreModels
 from ..storage.state import StateDirectory, write_atomic
 from ..storage.store import SegmentStore
-from .reembed import choose_source, drop_model, reembed
+from .reembed import check_batch_segments, choose_source, drop_model, reembed
 from .workspace import Workspace
 
 MARKER = "upgrade.json"  # under models/: {"source": ..., "target": ...} while an upgrade runs
@@ -57,6 +57,7 @@ def upgrade(
     swap (by default it is kept, so the store can go back without re-encoding). ``on_batch(namespace, migrated)``
     is called after each batch of the online pass.
     """
+    check_batch_segments(batch_segments)  # before anything of the target is replaced
     current = models.current()
     if current == target.fingerprint:
         models.keep(target.encoder, target.fingerprint)

@@ -133,6 +133,9 @@ def test_upgrade_back_needs_replace_and_drop_old_deletes_the_old_data(tmp_path, 
     assert memory.fingerprint == old_fingerprint and len(view(memory, "maya")) == 9
     with pytest.raises(ValueError, match="already holds data in this store .*replace=True"):
         memory.upgrade(new)  # its data from before the way back is kept (no drop_old)
+    with pytest.raises(ValueError, match="batch_segments must be a positive integer"):
+        memory.upgrade(new, replace=True, batch_segments=0)  # refused before the new model's data is replaced
+    assert models_with_states(tmp_path / "store") == {old_fingerprint, report.target}
     assert memory.upgrade(new, replace=True).segments == {"maya": 9, "leo": 5}
 
 
