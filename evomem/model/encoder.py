@@ -11,16 +11,14 @@ import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import torch
-from peft import LoraConfig, get_peft_model
-from peft.tuners.lora import LoraLayer
 from safetensors.torch import load_file, save_file
 from torch import nn
-from transformers import PretrainedConfig
 
 from ..errors import InvalidInputError, ModelNotFoundError
+from . import lora
 from .backbone import EMBEDDED_PREFIX, backbone_digest, check_safetensors, load_backbone, resolve_backbone_dir
 from .config import CONFIG_NAME, RETIRED, EvoConfig
 from .kv_cache import KVCache, Prefix, Recorder, cache_argument, exact_for
@@ -62,35 +60,32 @@ class EvoEncoder(nn.Module):
     Inference (eval mode, no grad) reads the memory through ``kv_cache``, the exact cache of the latents' keys
     and values (``kv_cache.py``); set it to None to recompute them in every pass, or to a ``KVCache`` of
     another size.
+
+    ``trainable=False`` builds an encoder for inference only: no peft layers (the adapters are plain tensors,
+    given by ``load_evo_state_dict``, folded into copies of the backbone) and, for a BERT backbone, evomem's own
+    model and tokenizer instead of transformers' (``bert.py``, ``tokens.py``). ``from_pretrained`` builds one by
+    default; it computes what the trainable encoder computes with the same weights.
     """
 
-    def __init__(self, config: EvoConfig | None = None, backbone_dir: Path | None = None):
+    def __init__(self, config: EvoConfig | None = None, backbone_dir: Path | None = None, trainable: bool = True):
         super().__init__()
+        self.trainable = trainable
         self._merged: dict[str, nn.Module] = {}
         self._merged_lock = threading.Lock()
         self.config = config or EvoConfig()
         self.config.validate()
         self.backbone_dir = backbone_dir or resolve_backbone_dir(self.config.backbone)
-        base, self.tokenizer, self.info = load_backbone(self.backbone_dir)
+        base, self.tokenizer, self.info = load_backbone(self.backbone_dir, inference=not trainable)
         self._check_fits()
         self.kv_cache: KVCache | None = KVCache() if exact_for(base.config) else None
         self._cache_argument = cache_argument(base)
-        lora = LoraConfig(
-            r=self.config.lora_r,
-            lora_alpha=self.config.lora_alpha,
-            lora_dropout=self.config.lora_dropout,
-            target_modules=self.config.lora_targets or default_lora_targets(base),
-            init_lora_weights=True,
-        )
-        # A frozen copy without LoRA layers runs inference with merged weights; a list keeps it out of state_dict.
-        self._plain_backbone = [copy.deepcopy(base).eval().requires_grad_(False)]
-        with torch.random.fork_rng(devices=[]):  # a fixed seed: the same config gives the same initial weights
-            torch.manual_seed(0)
-            with warnings.catch_warnings():  # peft reads an attribute transformers deprecated; not evomem's concern
-                warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-                self.backbone = get_peft_model(base, lora, adapter_name=MEMORY_ADAPTER)
-            self.backbone.add_adapter(RETRIEVAL_ADAPTER, lora)
-        self._lora_parameters = [p for name, p in self.backbone.named_parameters() if "lora_" in name]
+        # The frozen backbone without LoRA layers; merged copies of it run inference. A list keeps it out of
+        # state_dict.
+        self._plain_backbone = [copy.deepcopy(base).eval().requires_grad_(False) if trainable else base]
+        self._adapters: dict[str, torch.Tensor] = {}  # an inference encoder's LoRA tensors, by their saved names
+        if trainable:
+            self.backbone = self._with_peft_adapters(base)
+            self._lora_parameters = [p for name, p in self.backbone.named_parameters() if "lora_" in name]
         dim = self.info.hidden_size
         token_embeddings = cast(torch.Tensor, base.get_input_embeddings().weight).detach()
         generator = torch.Generator().manual_seed(0)
@@ -100,6 +95,25 @@ class EvoEncoder(nn.Module):
         self.memory_head = nn.Sequential(_identity_linear(dim), nn.ReLU())
         self.embed_proj = _identity_linear(dim)
         self.eval()
+
+    def _with_peft_adapters(self, base: nn.Module) -> Any:
+        """``base`` wrapped by peft with the two adapters, zero-initialised from a fixed seed (training only)."""
+        from peft import LoraConfig, get_peft_model
+
+        config = LoraConfig(
+            r=self.config.lora_r,
+            lora_alpha=self.config.lora_alpha,
+            lora_dropout=self.config.lora_dropout,
+            target_modules=self.config.lora_targets or default_lora_targets(base),
+            init_lora_weights=True,
+        )
+        with torch.random.fork_rng(devices=[]):  # a fixed seed: the same config gives the same initial weights
+            torch.manual_seed(0)
+            with warnings.catch_warnings():  # peft reads an attribute transformers deprecated; not evomem's concern
+                warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+                model = get_peft_model(base, config, adapter_name=MEMORY_ADAPTER)
+            model.add_adapter(RETRIEVAL_ADAPTER, config)
+        return model
 
     def _check_fits(self) -> None:
         c = self.config
@@ -159,7 +173,7 @@ class EvoEncoder(nn.Module):
         return ids
 
     def _embed_tokens(self, ids: list[int]) -> torch.Tensor:
-        embedding = self.backbone.get_input_embeddings()
+        embedding = (self.backbone if self.trainable else self._plain_backbone[0]).get_input_embeddings()
         return embedding(torch.tensor(ids, dtype=torch.long, device=embedding.weight.device))
 
     def _projected(self, block: MemoryBlock | None) -> MemoryBlock | None:
@@ -172,7 +186,7 @@ class EvoEncoder(nn.Module):
         """
         if adapter is None:
             model = self._plain_backbone[0]
-        elif self.training or torch.is_grad_enabled():
+        elif self.trainable and (self.training or torch.is_grad_enabled()):
             self.backbone.set_adapter(adapter)
             for parameter in self._lora_parameters:  # set_adapter freezes the other adapter; both train
                 parameter.requires_grad_(True)
@@ -203,11 +217,11 @@ class EvoEncoder(nn.Module):
         """Every layer's keys and values of write groups, each read alone: (groups, layers, 2, heads, n, head_dim)."""
         recorder = Recorder()
         self._forward(model, pack(self.layout, [(self._projected(group), []) for group in groups]), recorder)
-        if len(recorder.layers) != cast(PretrainedConfig, model.config).num_hidden_layers:
+        layers = cast(Any, model.config).num_hidden_layers  # a transformers config or a bert.BertConfig
+        if len(recorder.layers) != layers:
             raise RuntimeError(
-                f"the backbone handed {len(recorder.layers)} of "
-                f"{cast(PretrainedConfig, model.config).num_hidden_layers} layers' keys and "
-                "values to its cache; set encoder.kv_cache = None"
+                f"the backbone handed {len(recorder.layers)} of {layers} layers' keys and values to its cache; "
+                "set encoder.kv_cache = None"
             )
         return recorder.stacked()
 
@@ -219,23 +233,23 @@ class EvoEncoder(nn.Module):
         """
         with self._merged_lock:
             if adapter not in self._merged:
-                model = copy.deepcopy(self._plain_backbone[0])
-                prefix = "base_model.model."
-                with torch.no_grad():
-                    for name, module in self.backbone.named_modules():
-                        if isinstance(module, LoraLayer):
-                            # peft defines get_delta_weight on each concrete LoRA layer (Linear, Embedding, ...),
-                            # not on their base class LoraLayer
-                            delta = module.get_delta_weight(adapter)  # type: ignore[attr-defined]
-                            model.get_parameter(f"{name.removeprefix(prefix)}.weight").add_(delta)
-                self._merged[adapter] = model
+                tensors = {name: t for name, t in self.evo_state_dict().items() if lora.is_lora_key(name)}
+                scaling = self.config.lora_alpha / self.config.lora_r
+                self._merged[adapter] = lora.merged(self._plain_backbone[0], tensors, adapter, scaling)
             return self._merged[adapter]
 
     def train(self, mode: bool = True) -> EvoEncoder:
         """Train mode for the adapters and projections. The frozen backbone's dropout layers stay off; its attention
         dropout (applied by the attention modules themselves at the config's rate) stays active as a regulariser."""
+        if mode and not self.trainable:
+            raise InvalidInputError(
+                "this encoder was loaded for inference; load it with EvoEncoder.from_pretrained(directory, "
+                "trainable=True) to train it"
+            )
         self._weights_changed()
         super().train(mode)
+        if not self.trainable:
+            return self
         for name, module in self.backbone.named_modules():
             if isinstance(module, nn.Dropout) and "lora_" not in name:
                 module.eval()
@@ -330,21 +344,33 @@ class EvoEncoder(nn.Module):
 
     def evo_state_dict(self) -> dict[str, torch.Tensor]:
         """The trainable part: both adapters, query tokens and projections (not the frozen backbone)."""
-        return {
+        own = {
             name: tensor.detach().contiguous()
             for name, tensor in self.state_dict().items()
             if not name.startswith("backbone.") or "lora_" in name
         }
+        return {**own, **self._adapters}
 
     def load_evo_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        expected = set(self.evo_state_dict())
+        if self.trainable:
+            expected = set(self.evo_state_dict())
+        else:  # no peft layers to name the adapters' tensors: check them against the backbone's layers
+            adapters = {name: tensor for name, tensor in state.items() if lora.is_lora_key(name)}
+            lora.check_adapters(
+                self._plain_backbone[0], adapters, (MEMORY_ADAPTER, RETRIEVAL_ADAPTER), self.config.lora_r
+            )
+            expected = set(self.state_dict()) | set(adapters)
         missing, unexpected = expected - set(state), set(state) - expected
         if missing or unexpected:
             raise InvalidInputError(
                 f"evomem weights do not match this config: missing {sorted(missing)[:3]}, "
                 f"unexpected {sorted(unexpected)[:3]}"
             )
-        self.load_state_dict(state, strict=False)
+        if self.trainable:
+            self.load_state_dict(state, strict=False)
+        else:
+            self.load_state_dict({name: state[name] for name in self.state_dict()})
+            self._adapters = {name: state[name].detach().clone().contiguous() for name in adapters}
         self._weights_changed()
 
     def _weights_changed(self) -> None:
@@ -380,8 +406,9 @@ class EvoEncoder(nn.Module):
         return directory
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path) -> EvoEncoder:
-        """Load an encoder saved by ``save_pretrained`` (safetensors only)."""
+    def from_pretrained(cls, directory: str | Path, trainable: bool = False) -> EvoEncoder:
+        """Load an encoder saved by ``save_pretrained`` (safetensors only): for inference, or to go on training
+        with ``trainable`` (peft layers, transformers' backbone)."""
         directory = Path(directory).expanduser()
         config = EvoConfig.load(directory)
         weights = directory / WEIGHTS_NAME
@@ -391,7 +418,7 @@ class EvoEncoder(nn.Module):
         backbone = config.backbone
         if not backbone.startswith(EMBEDDED_PREFIX) and not Path(backbone).is_absolute():
             backbone = str(directory / backbone)
-        encoder = cls(config, resolve_backbone_dir(backbone))
+        encoder = cls(config, resolve_backbone_dir(backbone), trainable=trainable)
         try:
             encoder.load_evo_state_dict(load_file(str(weights)))
         except (RuntimeError, ValueError) as error:

@@ -18,10 +18,9 @@ import inspect
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import cast
+from typing import Any, cast
 
 import torch
-from transformers import PretrainedConfig
 
 from ..errors import InvalidInputError
 from .packing import MemoryBlock
@@ -34,7 +33,7 @@ EXACT_MODEL_TYPES = {"bert", "roberta", "xlm-roberta", "camembert", "electra", "
 GroupCompute = Callable[[list[MemoryBlock]], torch.Tensor]
 
 
-def exact_for(config: PretrainedConfig) -> bool:
+def exact_for(config: Any) -> bool:
     """Whether a backbone's text tokens see its memory through the memory's keys and values alone."""
     absolute = getattr(config, "position_embedding_type", "absolute") == "absolute"
     return config.model_type in EXACT_MODEL_TYPES and absolute

@@ -16,20 +16,21 @@ if TYPE_CHECKING:
 DEFAULT_WEIGHTS = Path(__file__).parent.parent / "weights" / "default"  # evomem/weights/default
 
 
-def load_encoder(model: str | Path | EvoEncoder | None = None) -> EvoEncoder:
+def load_encoder(model: str | Path | EvoEncoder | None = None, trainable: bool = False) -> EvoEncoder:
     """``None``: the shipped default; a directory with ``evomem_config.json``: that model; any other directory: a
-    fresh encoder over it."""
+    fresh encoder over it (trainable: its adapters start from peft's initialisation). Saved models load for
+    inference unless ``trainable`` (``EvoEncoder.from_pretrained``)."""
     if isinstance(model, EvoEncoder):
         return model
     if model is None:
         if not (DEFAULT_WEIGHTS / CONFIG_NAME).is_file():  # never an untrained model in its place
             raise ModelNotFoundError(f"the shipped default model is missing from {DEFAULT_WEIGHTS}: reinstall evomem")
-        return EvoEncoder.from_pretrained(DEFAULT_WEIGHTS)
+        return EvoEncoder.from_pretrained(DEFAULT_WEIGHTS, trainable=trainable)
     if not isinstance(model, str | Path):
         raise InvalidTypeError(f"model must be None, a directory or an EvoEncoder, got {type(model).__name__}")
     directory = Path(model).expanduser()
     if (directory / CONFIG_NAME).is_file():
-        return EvoEncoder.from_pretrained(directory)
+        return EvoEncoder.from_pretrained(directory, trainable=trainable)
     return EvoEncoder(EvoConfig(backbone=str(directory)))
 
 

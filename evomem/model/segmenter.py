@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 
-from transformers import PreTrainedTokenizerBase
-
 from ..errors import InvalidInputError
 from ..schema import Message
+from .tokens import TextTokenizer
 
 PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
@@ -16,7 +15,7 @@ SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
 class Segmenter:
     """Splits text on token boundaries, keeping the original characters (never decoded from tokens)."""
 
-    def __init__(self, tokenizer: PreTrainedTokenizerBase, max_tokens: int, overlap: int, reserved: int):
+    def __init__(self, tokenizer: TextTokenizer, max_tokens: int, overlap: int, reserved: int):
         """``reserved`` tokens of every segment go to special tokens (CLS/SEP, BOS/EOS)."""
         self.tokenizer = tokenizer
         self.room = max_tokens - reserved

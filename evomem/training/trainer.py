@@ -126,7 +126,7 @@ class Trainer:
             shape: dict[str, Any] = {"queue_steps": 1 if self.config.no_queue else self.config.queue_steps}
             shape["num_query_tokens"] = self.config.query_tokens
             return EvoEncoder(EvoConfig(**{name: value for name, value in shape.items() if value is not None}))
-        encoder = load_encoder(self.config.init_model)
+        encoder = load_encoder(self.config.init_model, trainable=True)
         if self.config.no_queue and encoder.config.queue_steps != 1:
             # the evomem weights do not depend on the queue length: rebuild with L = 1 and keep them
             weights = encoder.evo_state_dict()
