@@ -1,5 +1,6 @@
 """Start-up times against ``import torch``, measured side by side in one run (issue 37): a new process that
-opens a store and answers one search, and an MCP client's ``initialize`` + ``list_tools`` of ``evomem mcp``.
+opens a store and answers one search, an MCP client's ``initialize`` + ``list_tools`` of ``evomem mcp``, and
+``evomem serve`` until ``/readyz`` answers (the store open, the model loaded).
 
     python scripts/bench_start.py [--rounds 3] [--output results/start/bench.json]
 
@@ -12,6 +13,7 @@ import argparse
 import asyncio
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -19,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
@@ -48,6 +51,28 @@ def mcp_listing(path: str) -> float:
     return asyncio.run(session())
 
 
+def serve_ready(path: str) -> float:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    began = time.perf_counter()
+    command = ["evomem", "serve", "--path", path, "--port", str(port)]
+    server = subprocess.Popen(command, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200:
+                    return time.perf_counter() - began
+            except httpx.TransportError:
+                pass
+            if server.poll() is not None:
+                raise RuntimeError(f"evomem serve exited with {server.returncode}")
+            time.sleep(0.05)
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
@@ -62,11 +87,13 @@ def main() -> None:
             "import torch": [],
             "open + first search": [],
             "mcp initialize + list_tools": [],
+            "serve until /readyz": [],
         }
         for _ in range(args.rounds):
             runs["import torch"].append(timed([sys.executable, "-c", "import torch"]))
             runs["open + first search"].append(timed([sys.executable, "-c", SEARCH.format(path=path)]))
             runs["mcp initialize + list_tools"].append(mcp_listing(path))
+            runs["serve until /readyz"].append(serve_ready(path))
     medians = {name: statistics.median(times) for name, times in runs.items()}
     torch_s = medians["import torch"]
     report = {

@@ -41,9 +41,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(checkout: Path, store: Path) -> tuple[subprocess.Popen, str]:
+def start_server(checkout: Path, store: Path, omp_threads: str | None = "1") -> tuple[subprocess.Popen, str]:
+    """``evomem serve`` of ``checkout`` on ``store``; ``omp_threads=None`` leaves torch its default thread count."""
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(checkout), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(checkout)}
+    env.pop("OMP_NUM_THREADS", None)
+    if omp_threads is not None:
+        env["OMP_NUM_THREADS"] = omp_threads
     command = [sys.executable, "-c", CLI, "serve", "--path", str(store), "--port", str(port), "--no-auth"]
     process = subprocess.Popen(  # run from the checkout: ``python -c`` puts the working directory first on the path
         [*command, "--workers", "2"], cwd=checkout, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
