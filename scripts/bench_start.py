@@ -56,7 +56,7 @@ def serve_ready(path: str) -> float:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     began = time.perf_counter()
-    command = ["evomem", "serve", "--path", path, "--port", str(port)]
+    command = ["evomem", "serve", "--path", path, "--port", str(port), "--no-auth"]
     server = subprocess.Popen(command, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         while True:
