@@ -233,7 +233,7 @@ class EvoEncoder(nn.Module):
         """
         with self._merged_lock:
             if adapter not in self._merged:
-                tensors = {name: t for name, t in self.evo_state_dict().items() if lora.is_lora_key(name)}
+                tensors = {name: t for name, t in self.evo_state_dict().items() if ".lora_" in name}
                 scaling = self.config.lora_alpha / self.config.lora_r
                 self._merged[adapter] = lora.merged(self._plain_backbone[0], tensors, adapter, scaling)
             return self._merged[adapter]

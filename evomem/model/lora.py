@@ -49,7 +49,11 @@ def check_adapters(model: nn.Module, tensors: dict[str, torch.Tensor], adapters:
 
 
 def merged(model: nn.Module, tensors: dict[str, torch.Tensor], adapter: str, scaling: float) -> nn.Module:
-    """A frozen copy of ``model`` with ``adapter``'s deltas ``B @ A * scaling`` added to its targets' weights."""
+    """A frozen copy of ``model`` with ``adapter``'s deltas ``B @ A * scaling`` added to its targets' weights;
+    ``tensors`` are LoRA tensors of linear layers (peft's ``lora_embedding_*`` of embedding layers are refused)."""
+    strange = [name for name in tensors if not is_lora_key(name)]
+    if strange:
+        raise InvalidInputError(f"LoRA tensors evomem cannot merge (linear layers only): {', '.join(strange[:3])}")
     result = copy.deepcopy(model).eval().requires_grad_(False)
     with torch.no_grad():
         for name, a in tensors.items():

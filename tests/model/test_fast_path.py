@@ -12,6 +12,7 @@ from conftest import randomize_evo_weights, small_config
 from transformers import AutoTokenizer
 
 from evomem import EvoEncoder, InvalidInputError
+from evomem.model import lora
 from evomem.model.bert import Bert
 from evomem.model.loading import DEFAULT_WEIGHTS
 from evomem.model.stream import encode_stream
@@ -90,6 +91,9 @@ def test_an_inference_encoder_refuses_to_train_and_checks_its_adapters(encoder, 
         encoder.load_evo_state_dict({key: value for key, value in state.items() if key != name})
     with pytest.raises(InvalidInputError, match="no linear layer"):
         encoder.load_evo_state_dict({**state, name.replace(".query.", ".nowhere."): state[name]})
+    embedding_lora = {"backbone.base_model.model.embeddings.word_embeddings.lora_embedding_A.memory": state[name]}
+    with pytest.raises(InvalidInputError, match="linear layers only"):
+        lora.merged(encoder._plain_backbone[0], embedding_lora, "memory", 2.0)
     fresh = EvoEncoder.from_pretrained(model_dir, trainable=True)
     fresh.train()  # goes on training from the saved weights
     assert fresh.evo_state_dict().keys() == state.keys()
