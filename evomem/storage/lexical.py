@@ -48,6 +48,15 @@ SCHEMA = (
 )
 
 
+def _begin_with_schema(connection: sqlite3.Connection) -> None:
+    """Open the change's transaction and create the tables in it: SQLite runs a bare CREATE on its own, so a
+    process killed between the two CREATEs would leave a file without ``segments`` (and an older file may have
+    been left so); within the transaction the schema and the change are written together or not at all."""
+    connection.execute("BEGIN IMMEDIATE")
+    for statement in SCHEMA:
+        connection.execute(statement)
+
+
 @dataclass(frozen=True)
 class LexicalRow:
     """One segment as the lexical index keeps it."""
@@ -176,8 +185,7 @@ class LexicalIndex:
     def record_revision(self, namespace: str, revision: int) -> None:
         """Record that the index is current at the namespace's ``revision`` (its writer just changed both)."""
         with self._connect(self.path(namespace), create=True) as connection, connection:
-            for statement in SCHEMA:
-                connection.execute(statement)
+            _begin_with_schema(connection)
             connection.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('revision', ?)", (str(revision),))
 
     def _write(
@@ -185,8 +193,7 @@ class LexicalIndex:
     ) -> None:
         path = self.path(namespace)
         with self._connect(path, create=True) as connection, connection:
-            for statement in SCHEMA:
-                connection.execute(statement)
+            _begin_with_schema(connection)
             if replace:
                 connection.execute("DELETE FROM segments")
                 connection.execute("DELETE FROM meta")
@@ -206,6 +213,7 @@ class LexicalIndex:
         if not path.exists():
             return
         with self._connect(path, create=False) as connection, connection:
+            _begin_with_schema(connection)
             if positions is None:
                 connection.execute("DELETE FROM segments")
                 connection.execute("DELETE FROM meta")
@@ -217,6 +225,7 @@ class LexicalIndex:
         if not path.exists() or not message_ids:
             return
         with self._connect(path, create=False) as connection, connection:
+            _begin_with_schema(connection)
             connection.executemany("DELETE FROM segments WHERE message_id = ?", [(m,) for m in message_ids])
 
     # ----- reading ------------------------------------------------------------------------------------------

@@ -239,6 +239,20 @@ def test_a_store_without_lexical_indexes_is_indexed_once_from_its_text(memory, e
     assert reopened.check(NS).unsearchable == {NS: []}
 
 
+def test_an_index_file_killed_between_its_two_creates_is_written_and_read_again(memory, encoder):
+    """A process killed between SQLite's CREATE TABLE statements left a file with ``meta`` and no ``segments``;
+    the next writer's delete (a journal's reconciliation) failed on it. Schema and change are now one transaction."""
+    path = memory.store.lexical.path(NS)
+    path.unlink()
+    with closing(sqlite3.connect(path)) as connection:
+        connection.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    memory.store.lexical.delete(NS, [1])  # what a reconciliation does first
+    memory.store.lexical.delete_messages(NS, ["m1"])
+    reopened = EvoMemory(memory.path, model=encoder)
+    assert [h.id for h in reopened.search("Reykjavik", namespace=NS, mode="lexical")] == ["m1"]  # rebuilt
+    assert reopened.check(NS).unsearchable == {NS: []}
+
+
 def test_check_finds_a_lexical_index_out_of_step_and_rebuild_repairs_it(memory):
     with sqlite3.connect(memory.store.lexical.path(NS)) as connection:
         connection.execute("DELETE FROM segments WHERE rowid IN (1, 3)")

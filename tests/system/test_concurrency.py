@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -144,7 +145,7 @@ def test_threads_share_one_memory(tmp_path, encoder):
             job.result()
         done.set()
         reader.result()
-    assert not errors
+    assert not errors, "".join(traceback.format_exception(errors[0]))  # the whole trace: where a read failed
     assert_whole(memory, "shared", first + second)
     assert_whole(memory, "own", own)
     assert _batch_runs([s.id for s in memory.get(None, namespace="shared")], first + second)
