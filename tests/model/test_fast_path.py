@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
@@ -13,6 +14,7 @@ from transformers import AutoTokenizer
 
 from evomem import EvoEncoder, InvalidInputError
 from evomem.model import lora
+from evomem.model.backbone import load_backbone
 from evomem.model.bert import Bert
 from evomem.model.loading import DEFAULT_WEIGHTS
 from evomem.model.stream import encode_stream
@@ -77,6 +79,20 @@ def test_the_fast_tokenizer_gives_transformers_ids_and_offsets(tiny_bert_dir):
         ours, theirs = fast(text, **plain), reference(text, **plain)
         assert ours["input_ids"] == theirs["input_ids"]
         assert ours["offset_mapping"] == [tuple(span) for span in theirs["offset_mapping"]]
+
+
+@pytest.mark.parametrize("kind", ["fast", "transformers"])
+def test_tokenizers_serve_threads_at_once(tiny_bert_dir, kind):
+    """The server encodes tenants' writes and searches in parallel threads, with different truncation lengths."""
+    tokenizer = FastTokenizer.load(tiny_bert_dir) if kind == "fast" else load_backbone(tiny_bert_dir)[1]
+    options = {"add_special_tokens": True, "truncation": True}
+    expected = {limit: tokenizer(TEXTS, max_length=limit, **options)["input_ids"] for limit in (4, 9, 128)}
+
+    def run(limit: int) -> bool:
+        return all(tokenizer(TEXTS, max_length=limit, **options)["input_ids"] == expected[limit] for _ in range(50))
+
+    with ThreadPoolExecutor(4) as pool:
+        assert all(pool.map(run, [4, 9, 128, 4, 9, 128, 4, 9]))
 
 
 def test_an_inference_encoder_refuses_to_train_and_checks_its_adapters(encoder, model_dir):
