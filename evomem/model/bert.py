@@ -9,7 +9,6 @@ so the checkpoint's tensors load by name. ``tests/model/test_fast_path.py`` hold
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from torch import nn
 from torch.nn import functional
 
 from ..errors import InvalidInputError
+from .config import read_json_object
 
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"gelu": functional.gelu, "relu": functional.relu}
 
@@ -51,7 +51,7 @@ class BertConfig:
 
     @classmethod
     def read(cls, directory: Path) -> BertConfig:
-        raw: dict[str, Any] = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+        raw = read_json_object(directory / "config.json")
         if not supported(raw):
             raise InvalidInputError(f"{directory} is not a BERT model with absolute positions and gelu or relu")
         return cls(**{name: raw[name] for name in cls.__dataclass_fields__ if name in raw})

@@ -9,14 +9,14 @@ to transformers' on the same texts.
 
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
-from typing import Any, Protocol, overload
+from typing import Any, Protocol
 
 from tokenizers import Tokenizer
 
 from ..errors import InvalidInputError
+from .config import read_json_object
 
 TOKENIZER_FILE = "tokenizer.json"
 
@@ -53,26 +53,6 @@ class FastTokenizer:
         backend = Tokenizer.from_file(str(path))
         eos = _special_token(directory, "eos_token")
         return cls(backend, None if eos is None else backend.token_to_id(eos))
-
-    @overload
-    def __call__(
-        self,
-        text: str,
-        add_special_tokens: bool = True,
-        truncation: bool = False,
-        max_length: int | None = None,
-        return_offsets_mapping: bool = False,
-    ) -> dict[str, list[int] | list[tuple[int, int]]]: ...
-
-    @overload
-    def __call__(
-        self,
-        text: list[str],
-        add_special_tokens: bool = True,
-        truncation: bool = False,
-        max_length: int | None = None,
-        return_offsets_mapping: bool = False,
-    ) -> dict[str, list[list[int]] | list[list[tuple[int, int]]]]: ...
 
     def __call__(
         self,
@@ -116,9 +96,15 @@ class SerialTokenizer:
         return_offsets_mapping: bool = False,
         **options: Any,
     ) -> Any:
-        options.update(add_special_tokens=add_special_tokens, truncation=truncation, max_length=max_length)
         with self._lock:
-            return self.tokenizer(text, return_offsets_mapping=return_offsets_mapping, **options)
+            return self.tokenizer(
+                text,
+                add_special_tokens=add_special_tokens,
+                truncation=truncation,
+                max_length=max_length,
+                return_offsets_mapping=return_offsets_mapping,
+                **options,
+            )
 
 
 def _special_token(directory: Path, name: str) -> str | None:
@@ -126,7 +112,7 @@ def _special_token(directory: Path, name: str) -> str | None:
     for file in ("tokenizer_config.json", "special_tokens_map.json"):
         path = directory / file
         if path.is_file():
-            token = json.loads(path.read_text(encoding="utf-8")).get(name)
+            token = read_json_object(path).get(name)
             if isinstance(token, dict):
                 token = token.get("content")
             if isinstance(token, str):
