@@ -689,6 +689,13 @@ def data_stats(path):
     help="Also read each evidence segment and the N-1 segments before it with grad, however far back (0 = off).",
 )
 @click.option(
+    "--far-negatives",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Also read a question's N far segments most like it (static cosine) with grad, in evidence windows (0 = off).",
+)
+@click.option(
     "--max-questions",
     default=4,
     show_default=True,
@@ -721,6 +728,7 @@ def train(
     query_tokens,
     grad_window,
     evidence_window,
+    far_negatives,
     max_questions,
     gradient_checkpointing,
     seed,
@@ -761,6 +769,7 @@ def train(
         query_tokens=query_tokens,
         grad_window=grad_window,
         evidence_window=evidence_window,
+        far_negatives=far_negatives,
         max_questions=max_questions,
         gradient_checkpointing=gradient_checkpointing,
         seed=seed,

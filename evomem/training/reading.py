@@ -6,8 +6,10 @@ on a CPU, so only the segments in some question's window ``[at - W, at)`` are re
 read under ``no_grad``: their vectors are constants in the loss and their latents enter the queue detached, but
 the memory they wrote still conditions the windowed segments and the queries. A question asked long after its
 evidence would then train only its query side: an *evidence window* also reads each evidence segment and the
-segments just before it with grad, so the segment's vector and the memory it read learn to be found later. Every
-window edge and question point ends a run of ``encode_stream``, so a pack of segment-batching never crosses one.
+segments just before it with grad, so the segment's vector and the memory it read learn to be found later, and a
+*far negative window* reads the far segments most like the question the same way, so the evidence's competitors
+move with it. Every window edge and question point ends a run of ``encode_stream``, so a pack of segment-batching
+never crosses one.
 """
 
 from __future__ import annotations
@@ -45,6 +47,17 @@ def grad_window(at: int, window: int) -> tuple[int, int]:
 def evidence_windows(evidence: Sequence[int], window: int) -> list[tuple[int, int]]:
     """For each evidence segment ``e``, the segments ``e - window + 1 .. e`` (none when ``window`` is 0)."""
     return [(max(0, e - window + 1), e + 1) for e in evidence] if window else []
+
+
+def far_negative_windows(
+    ranked: Sequence[int], evidence: Sequence[int], before: int, count: int, window: int
+) -> list[tuple[int, int]]:
+    """Windows like ``evidence_windows`` around the first ``count`` segments of ``ranked`` (hardest first) that lie
+    before ``before`` (the question's gradient window) and are not evidence: far negatives read with grad, so
+    far evidence read with grad has competitors that move too."""
+    answers = set(evidence)
+    far = [i for i in ranked if i < before and i not in answers][:count]
+    return evidence_windows(far, window)
 
 
 def plan_spans(points: Sequence[int], window: int, extra: Sequence[tuple[int, int]] = ()) -> list[Span]:

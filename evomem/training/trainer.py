@@ -31,7 +31,7 @@ from ..model.loading import load_encoder
 from .data import load_records
 from .dev import baseline_figures, dev_figures
 from .losses import contrastive_loss, memory_loss, static_regulariser
-from .reading import Reading, Span, evidence_windows, grad_window, plan_spans, read_stream
+from .reading import Reading, Span, evidence_windows, far_negative_windows, grad_window, plan_spans, read_stream
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
@@ -63,6 +63,7 @@ class TrainConfig:
     query_tokens: int | None = None  # K of a fresh model (None: EvoConfig's default)
     grad_window: int = 24  # segments before a question that it backpropagates into; 0 = all
     evidence_window: int = 0  # each evidence segment and the ones just before it, read with grad too; 0 = none
+    far_negatives: int = 0  # far segments most like a question (static cosine), read with grad as evidence is
     max_questions: int = 4  # questions of a stream per step, drawn by the seeded order; 0 = all
     gradient_checkpointing: bool = False
     seed: int = 0
@@ -74,11 +75,13 @@ class TrainConfig:
         """Raise ValueError on settings that contradict each other; returns self."""
         if self.tau <= 0:
             raise InvalidInputError(f"tau must be above 0, got {self.tau}")
-        for name in ("grad_window", "evidence_window", "max_questions"):
+        for name in ("grad_window", "evidence_window", "far_negatives", "max_questions"):
             if getattr(self, name) < 0:
                 raise InvalidInputError(f"{name} must be 0 or more, got {getattr(self, name)}")
         if self.init_model and (self.queue_steps or self.query_tokens):
             raise InvalidInputError("queue_steps and query_tokens shape a fresh model; the init model has its own")
+        if self.far_negatives and not self.evidence_window:
+            raise InvalidInputError("far_negatives are read in windows of evidence_window segments; set it too")
         if self.no_queue and self.queue_steps:
             raise InvalidInputError("no_queue means queue_steps = 1; give one or the other")
         return self
@@ -145,12 +148,27 @@ class Trainer:
 
     def _stream_losses(self, stream: Stream, questions: list[Question]) -> list[QuestionLosses]:
         points = [question.at for question in questions]
-        window = self.config.evidence_window
-        extra = [pair for question in questions for pair in evidence_windows(question.evidence, window)]
-        spans = plan_spans(points, self.config.grad_window, extra)
+        extras = [self._extra_windows(stream, question) for question in questions]
+        spans = plan_spans(points, self.config.grad_window, [pair for pairs in extras for pair in pairs])
         reading = read_stream(self.encoder, stream.segments, spans, self.config.segment_batching)
         targets = self._static_targets(stream, spans) if self.config.regulariser_weight > 0 else None
-        return [self._question_losses(question, reading, targets) for question in questions]
+        return [
+            self._question_losses(question, reading, targets, pairs)
+            for question, pairs in zip(questions, extras, strict=True)
+        ]
+
+    def _extra_windows(self, stream: Stream, question: Question) -> list[tuple[int, int]]:
+        """The windows a question reads with grad beyond its gradient window: its evidence's, then its far
+        negatives' (the segments before that window most like it by the static encoder's cosine)."""
+        window = self.config.evidence_window
+        pairs = evidence_windows(question.evidence, window)
+        before, _ = grad_window(question.at, self.config.grad_window)
+        if self.config.far_negatives and before:
+            with torch.no_grad():
+                static = self.encoder.embed_static([question.query, *stream.segments[:before]])
+            ranked = torch.argsort(static[1:] @ static[0], descending=True).tolist()
+            pairs += far_negative_windows(ranked, question.evidence, before, self.config.far_negatives, window)
+        return pairs
 
     @torch.no_grad()
     def _static_targets(self, stream: Stream, spans: list[Span]) -> torch.Tensor:
@@ -160,7 +178,9 @@ class Trainer:
         targets[windowed] = self.encoder.embed_static([stream.segments[i] for i in windowed])
         return targets
 
-    def _question_losses(self, question: Question, reading: Reading, targets: torch.Tensor | None) -> QuestionLosses:
+    def _question_losses(
+        self, question: Question, reading: Reading, targets: torch.Tensor | None, extra: list[tuple[int, int]]
+    ) -> QuestionLosses:
         memory = reading.memory[question.at]
         query = self.encoder.encode_queries(memory, [question.query])[0]
         vectors = reading.vectors[: question.at]
@@ -170,11 +190,14 @@ class Trainer:
             readout = self.encoder.read_with_base(memory, [question.query])[0]
         reg = None
         if targets is not None:
+            # every segment this question reads with grad, its own window's first, stays near its static meaning
             lo, at = grad_window(question.at, self.config.grad_window)
+            extra_rows = sorted({i for start, end in extra for i in range(start, end)} - set(range(lo, at)))
+            rows = torch.tensor([*range(lo, at), *extra_rows], dtype=torch.long, device=self.device)
             with torch.no_grad():
                 query_target = self.encoder.embed_static([question.query])
-            evolvable = torch.cat([vectors[lo:at], query[None]])
-            reg = static_regulariser(evolvable, torch.cat([targets[lo:at], query_target]))
+            evolvable = torch.cat([vectors[rows], query[None]])
+            reg = static_regulariser(evolvable, torch.cat([targets[rows], query_target]))
         return QuestionLosses(con, readout, reg)
 
     # ----- the loop -----------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from evomem.datasets.records import Question, Stream, parse_record
 from evomem.training.data import join_streams, load_records
 from evomem.training.dev import Ranked, baseline_figures, dev_figures, recall_figures
 from evomem.training.losses import memory_loss
-from evomem.training.reading import Span, evidence_windows, plan_spans, read_stream
+from evomem.training.reading import Span, evidence_windows, far_negative_windows, plan_spans, read_stream
 from evomem.training.trainer import Draw, TrainConfig, Trainer
 
 WORDS = ["apple", "river", "stone", "piano", "garden", "lamp", "ticket", "violet", "harbor", "candle"]
@@ -98,6 +98,26 @@ def test_spans_cut_at_question_points_and_window_edges():
     assert evidence_windows([10, 1], 3) == [(8, 11), (0, 2)] and evidence_windows([10], 0) == []
     far = plan_spans([30], 4, evidence_windows([10], 3))
     assert far == [Span(0, 8, False), Span(8, 11, True), Span(11, 26, False), Span(26, 30, True)]
+    # the hardest segments before the gradient window that are not evidence, in evidence windows
+    assert far_negative_windows([7, 2, 12, 5, 3], evidence=[2], before=10, count=2, window=2) == [(6, 8), (4, 6)]
+    assert far_negative_windows([12, 2], evidence=[2], before=10, count=3, window=1) == []
+
+
+def test_far_negatives_are_the_far_segments_most_like_the_question(tmp_path, init):
+    data = write_jsonl(tmp_path / "train.jsonl", long_streams(2, parts=3, seed=4))
+    settings = {"grad_window": 2, "evidence_window": 2, "far_negatives": 1, "max_questions": 1}
+    trainer = Trainer(run_config(tmp_path, init, data, **settings))
+    stream = trainer.streams[0]
+    question = stream.questions[-1]
+    decoy = next(i for i in range(question.at - 3) if i not in question.evidence and i - 1 not in question.evidence)
+    stream.segments[decoy] = question.query  # the far segment most like the question, by any encoder
+    windows = trainer._extra_windows(stream, question)
+    assert windows == evidence_windows(question.evidence, 2) + [(max(0, decoy - 1), decoy + 1)]
+    trainer.config.far_negatives = 0
+    assert trainer._extra_windows(stream, question) == evidence_windows(question.evidence, 2)
+    trainer.config.far_negatives = 1
+    figures = trainer.accumulate_gradients([Draw(0, (len(stream.questions) - 1,))])
+    assert math.isfinite(figures["loss"]) and figures["reg"] > 0
 
 
 def _lora_grads(encoder: EvoEncoder, output: torch.Tensor) -> list[torch.Tensor]:
@@ -256,5 +276,9 @@ def test_train_command_passes_the_stream_settings(tmp_path, init):
     assert [row["questions"] for row in log_of(run_config(tmp_path, init, data))] == [2]
     refused = CliRunner().invoke(main, command + ["--queue-steps", "8"])
     assert refused.exit_code != 0 and "fresh model" in refused.output
+    far = CliRunner().invoke(main, command + settings + ["--far-negatives", "3", "--output", str(tmp_path / "far")])
+    assert far.exit_code == 0 and json.loads((tmp_path / "far" / "train_config.json").read_text())["far_negatives"] == 3
+    refused = CliRunner().invoke(main, command + ["--far-negatives", "1"])
+    assert refused.exit_code != 0 and "evidence_window" in refused.output
     refused = CliRunner().invoke(main, command + ["--tau", "0"])
     assert refused.exit_code != 0 and "--tau" in refused.output
