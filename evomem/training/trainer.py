@@ -148,7 +148,7 @@ class Trainer:
 
     def _stream_losses(self, stream: Stream, questions: list[Question]) -> list[QuestionLosses]:
         points = [question.at for question in questions]
-        extras = [self._extra_windows(stream, question) for question in questions]
+        extras = self._extra_windows(stream, questions)
         spans = plan_spans(points, self.config.grad_window, [pair for pairs in extras for pair in pairs])
         reading = read_stream(self.encoder, stream.segments, spans, self.config.segment_batching)
         targets = self._static_targets(stream, spans) if self.config.regulariser_weight > 0 else None
@@ -157,18 +157,20 @@ class Trainer:
             for question, pairs in zip(questions, extras, strict=True)
         ]
 
-    def _extra_windows(self, stream: Stream, question: Question) -> list[tuple[int, int]]:
-        """The windows a question reads with grad beyond its gradient window: its evidence's, then its far
-        negatives' (the segments before that window most like it by the static encoder's cosine)."""
+    def _extra_windows(self, stream: Stream, questions: list[Question]) -> list[list[tuple[int, int]]]:
+        """For each question, the windows it reads with grad beyond its gradient window: its evidence's, then its
+        far negatives' (the segments before that window most like it by the static encoder's cosine)."""
         window = self.config.evidence_window
-        pairs = evidence_windows(question.evidence, window)
-        before, _ = grad_window(question.at, self.config.grad_window)
-        if self.config.far_negatives and before:
+        extras = [evidence_windows(question.evidence, window) for question in questions]
+        befores = [grad_window(question.at, self.config.grad_window)[0] for question in questions]
+        if self.config.far_negatives and max(befores):
             with torch.no_grad():
-                static = self.encoder.embed_static([question.query, *stream.segments[:before]])
-            ranked = torch.argsort(static[1:] @ static[0], descending=True).tolist()
-            pairs += far_negative_windows(ranked, question.evidence, before, self.config.far_negatives, window)
-        return pairs
+                static = self.encoder.embed_static([q.query for q in questions] + stream.segments[: max(befores)])
+            queries, segments = static[: len(questions)], static[len(questions) :]
+            for pairs, question, query, before in zip(extras, questions, queries, befores, strict=True):
+                ranked = torch.argsort(segments[:before] @ query, descending=True).tolist()
+                pairs += far_negative_windows(ranked, question.evidence, before, self.config.far_negatives, window)
+        return extras
 
     @torch.no_grad()
     def _static_targets(self, stream: Stream, spans: list[Span]) -> torch.Tensor:

@@ -111,10 +111,10 @@ def test_far_negatives_are_the_far_segments_most_like_the_question(tmp_path, ini
     question = stream.questions[-1]
     decoy = next(i for i in range(question.at - 3) if i not in question.evidence and i - 1 not in question.evidence)
     stream.segments[decoy] = question.query  # the far segment most like the question, by any encoder
-    windows = trainer._extra_windows(stream, question)
-    assert windows == evidence_windows(question.evidence, 2) + [(max(0, decoy - 1), decoy + 1)]
+    windows = trainer._extra_windows(stream, [question])
+    assert windows == [evidence_windows(question.evidence, 2) + [(max(0, decoy - 1), decoy + 1)]]
     trainer.config.far_negatives = 0
-    assert trainer._extra_windows(stream, question) == evidence_windows(question.evidence, 2)
+    assert trainer._extra_windows(stream, [question]) == [evidence_windows(question.evidence, 2)]
     trainer.config.far_negatives = 1
     figures = trainer.accumulate_gradients([Draw(0, (len(stream.questions) - 1,))])
     assert math.isfinite(figures["loss"]) and figures["reg"] > 0
